@@ -1,0 +1,258 @@
+"""The shared interface: four algorithm families, each owning its loop.
+
+An algorithm supplies only what makes it different — usually one pure tensor function — and the
+family's loop does the rest. The harness never asks which algorithm it runs, only which family.
+
+=================  =========================================  ==========================================
+family             what a member supplies                     what the family's loop does
+=================  =========================================  ==========================================
+pairwise           ``loss(PairLogps) -> LossOutput``          batching, policy and cached reference
+                                                              log-probs, optimiser, logging
+online-preference  ``samplers`` and ``loss(pairs, samples)``  generation, oracle labels, growing dataset
+rl-with-reward     per-token rewards, advantages, losses      rollouts, KL to reference, minibatch epochs
+reward-learning    reward loss and label update per epoch     trains a scalar head + adapter
+=================  =========================================  ==========================================
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+from torch import Tensor
+
+from prefzoo.algorithms.config import AlgorithmConfig, ConfigSweep
+
+
+class Family(str, enum.Enum):
+    PAIRWISE = "pairwise"
+    ONLINE = "online-preference"
+    RL = "rl-with-reward"
+    REWARD = "reward-learning"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Algorithm(ABC):
+    """Base of every registered algorithm.
+
+    Subclasses set ``family`` (through their family base), ``paper`` (authors, year and arXiv id) and a
+    nested frozen ``Config`` dataclass derived from :class:`AlgorithmConfig`. ``name`` is set by the
+    registry when the class is registered.
+    """
+
+    name: ClassVar[str] = ""
+    family: ClassVar[Family]
+    paper: ClassVar[str] = ""
+    Config: ClassVar[type[AlgorithmConfig]] = AlgorithmConfig
+
+    def __init__(self, config: AlgorithmConfig | ConfigSweep | None = None):
+        if config is None:
+            config = self.Config()
+        configs = config.configs if isinstance(config, ConfigSweep) else (config,)
+        if not isinstance(configs[0], self.Config):
+            raise TypeError(f"{type(self).__name__} takes a {self.Config.__qualname__}, "
+                            f"got {type(configs[0]).__qualname__}")
+        self.config = config
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"
+
+
+# --------------------------------------------------------------------------------------------- pairwise
+
+
+@dataclass(frozen=True)
+class PairLogps:
+    """Log-probabilities of a batch of preference pairs (x, y_w ≻ y_l), summed over each response.
+
+    Every tensor has the same shape: ``(batch,)`` in the LM engine, any leading shape elsewhere (the
+    bandit suite uses ``(configs, datasets, seeds, pairs)``). ``ref_*`` are log π_ref; reference-free
+    algorithms receive ``None``. ``*_tokens`` are response lengths |y| as floats.
+    """
+
+    policy_chosen: Tensor
+    policy_rejected: Tensor
+    ref_chosen: Tensor | None = None
+    ref_rejected: Tensor | None = None
+    chosen_tokens: Tensor | None = None
+    rejected_tokens: Tensor | None = None
+
+    @property
+    def chosen_logratio(self) -> Tensor:
+        """log π(y_w|x) − log π_ref(y_w|x)."""
+        return self.policy_chosen - self.ref_chosen
+
+    @property
+    def rejected_logratio(self) -> Tensor:
+        """log π(y_l|x) − log π_ref(y_l|x)."""
+        return self.policy_rejected - self.ref_rejected
+
+    @property
+    def logratio_margin(self) -> Tensor:
+        """h = log[π(y_w) π_ref(y_l) / (π(y_l) π_ref(y_w))], the argument of Ψ-PO losses (Azar et al. Eq. 6)."""
+        return self.chosen_logratio - self.rejected_logratio
+
+
+@dataclass
+class LossOutput:
+    """Per-example losses (same shape as the inputs, not reduced) and per-example diagnostics.
+
+    The family loop reduces and logs; keeping the batch axis lets it weight, mask and accumulate.
+    """
+
+    losses: Tensor
+    metrics: dict[str, Tensor] = field(default_factory=dict)
+
+    @property
+    def loss(self) -> Tensor:
+        return self.losses.mean()
+
+
+class Pairwise(Algorithm):
+    """Offline pairwise preference optimisation: a member supplies ``loss(PairLogps) -> LossOutput``.
+
+    The loop (the LM engine, or the bandit suite for a tabular policy) batches pairs, computes the
+    policy log-probs and the cached reference log-probs, calls the loss, and steps the optimiser.
+    ``uses_reference = False`` marks a reference-free loss, for which no reference forward is run;
+    ``uses_lengths = True`` asks for response lengths.
+    """
+
+    family = Family.PAIRWISE
+    uses_reference: ClassVar[bool] = True
+    uses_lengths: ClassVar[bool] = False
+
+    @abstractmethod
+    def loss(self, batch: PairLogps) -> LossOutput:
+        """The per-pair loss; pure, differentiable in ``batch.policy_*``."""
+
+    def implicit_reward(self, logp: Tensor, ref_logp: Tensor | None, tokens: Tensor | None) -> Tensor:
+        """The reward the trained policy implies for one response, up to a positive scale and a
+        per-prompt constant — enough to rank two responses (held-out pair accuracy)."""
+        return logp - ref_logp
+
+    def __call__(self, batch: PairLogps) -> LossOutput:
+        if self.uses_reference and (batch.ref_chosen is None or batch.ref_rejected is None):
+            raise ValueError(f"{self.name or type(self).__name__} needs reference log-probs (ref_chosen, ref_rejected)")
+        if self.uses_lengths and (batch.chosen_tokens is None or batch.rejected_tokens is None):
+            raise ValueError(f"{self.name or type(self).__name__} needs response lengths (chosen_tokens, rejected_tokens)")
+        out = self.loss(batch)
+        if out.losses.shape != batch.policy_chosen.shape:
+            raise ValueError(f"{self.name or type(self).__name__}.loss returned shape {tuple(out.losses.shape)}; "
+                             f"expected one loss per pair, {tuple(batch.policy_chosen.shape)}")
+        return out
+
+
+# ------------------------------------------------------------------------------------ online preference
+
+Sampler = Literal["policy", "reference"]
+
+
+@dataclass(frozen=True)
+class SampleLogps:
+    """Policy log-probs of every fresh response of a round, ``(n,)``, and where each came from.
+
+    ``from_reference`` is a bool ``(n,)`` tensor: True where the response was sampled from π_ref.
+    """
+
+    policy: Tensor
+    from_reference: Tensor
+
+
+class OnlinePreference(Algorithm):
+    """Online preference optimisation (Guo et al. 2024 Online DPO; Xie et al. 2024 XPO, Algorithm 1).
+
+    A member supplies ``samplers`` — which policy generates each response of a pair, ``"policy"`` (the
+    current adapter) or ``"reference"`` (the base with adapters truly disabled) — and ``loss``, which
+    gets the labelled pairs as :class:`PairLogps` plus the policy log-probs of the round's fresh
+    samples (XPO's exploration term α·Σ log π(ỹ) reads them).
+    The loop, each round: sample prompts; generate a pair from ``samplers``; label it with a preference
+    oracle (gold reward through Bradley–Terry, a learned ``RewardModel``, or a callable), counting
+    queries; append the labelled pairs to the dataset (optionally a capped replay buffer); take
+    optimiser steps on ``loss`` over the data so far.
+    """
+
+    family = Family.ONLINE
+    samplers: ClassVar[tuple[Sampler, Sampler]] = ("policy", "policy")
+
+    @abstractmethod
+    def loss(self, pairs: PairLogps, samples: SampleLogps) -> LossOutput:
+        """The per-pair loss of one update, shape ``pairs.policy_chosen.shape``."""
+
+
+# ------------------------------------------------------------------------------------- RL with a reward
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """A batch of generated responses, as the RL loop recorded them. Tensors ``(batch, T)`` unless noted.
+
+    ``logprobs``/``values`` come from the policy and critic that generated the batch (π_old, V_old);
+    ``ref_logprobs`` from π_ref (adapters disabled); ``scores`` ``(batch,)`` is the reward model's score
+    of each whole response; ``mask`` is 1 on response tokens.
+    """
+
+    logprobs: Tensor
+    ref_logprobs: Tensor
+    values: Tensor
+    scores: Tensor
+    mask: Tensor
+
+
+class RLWithReward(Algorithm):
+    """Reinforcement learning against a reward model (e.g. PPO-RLHF, Ouyang et al. 2022; PPO-max, Zheng et al. 2023).
+
+    A member supplies the per-token rewards (score and KL penalty), the advantage estimator and the
+    policy/value losses. The loop generates rollouts, scores them with the ``RewardModel`` from a
+    reward learner, computes reference log-probs with adapters disabled, and runs minibatch epochs
+    over ``loss``.
+    """
+
+    family = Family.RL
+
+    @abstractmethod
+    def token_rewards(self, rollout: Rollout) -> Tensor:
+        """Per-token rewards ``(batch, T)``: KL penalty on every token, the score on the last."""
+
+    @abstractmethod
+    def advantages(self, rollout: Rollout, rewards: Tensor) -> tuple[Tensor, Tensor]:
+        """Advantages and value targets, each ``(batch, T)``."""
+
+    @abstractmethod
+    def loss(self, logprobs: Tensor, values: Tensor, rollout: Rollout,
+             advantages: Tensor, returns: Tensor) -> LossOutput:
+        """Per-sequence policy + value loss, ``(batch,)``, for fresh ``logprobs``/``values`` ``(batch, T)``."""
+
+
+# ------------------------------------------------------------------------------------- reward learning
+
+
+class RewardLearning(Algorithm):
+    """Learns a scalar reward r(x, y) from preference pairs (Bradley–Terry MLE; Iterative Data Smoothing, Zhu et al. 2024).
+
+    A member supplies ``loss`` on the rewards of a batch of pairs with soft labels (the probability that
+    the chosen response is preferred, ``(batch,)``) and, optionally, ``update_labels`` run after each
+    epoch. The loop trains a LoRA adapter and a scalar head on the shared base and returns a
+    ``RewardModel`` that the RL and online families consume.
+    """
+
+    family = Family.REWARD
+
+    @abstractmethod
+    def loss(self, reward_chosen: Tensor, reward_rejected: Tensor, labels: Tensor) -> LossOutput:
+        """Per-pair loss, ``(batch,)``."""
+
+    def update_labels(self, labels: Tensor, reward_chosen: Tensor, reward_rejected: Tensor) -> Tensor:
+        """New soft labels after an epoch; the default keeps them."""
+        return labels
+
+
+FAMILY_BASES: dict[Family, type[Algorithm]] = {
+    Family.PAIRWISE: Pairwise,
+    Family.ONLINE: OnlinePreference,
+    Family.RL: RLWithReward,
+    Family.REWARD: RewardLearning,
+}

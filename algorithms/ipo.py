@@ -1,0 +1,34 @@
+from dataclasses import dataclass
+
+from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
+from prefzoo.algorithms.config import AlgorithmConfig, param
+from prefzoo.registry import ALGORITHMS
+
+
+@ALGORITHMS.register("ipo")
+class IPO(Pairwise):
+    """Identity Preference Optimisation (Azar et al. 2023, Eq. 17).
+
+    loss = (h − 1/(2τ))², h the log-ratio margin. With ``average_log_ratio`` each response's log-ratio
+    is divided by its length |y| before the margin is taken, as TRL does (its comment says the IPO
+    authors confirmed this form for their results); a bandit arm has |y| = 1, so the two forms agree
+    there. Inputs and losses share the shape of ``PairLogps``.
+    """
+
+    paper = "Azar et al. 2023, arXiv:2310.12036"
+    uses_lengths = True
+
+    @dataclass(frozen=True)
+    class Config(AlgorithmConfig):
+        strength = "tau"
+        tau: float = param(0.1, gt=0)
+        """τ, the regularisation towards π_ref (Eq. 17); the margin's target is 1/(2τ)."""
+        average_log_ratio: bool = True
+        """Divide each response's log-ratio by its token count |y| (TRL's `ipo`); False is Eq. 17 on summed log-probs."""
+
+    def loss(self, b: PairLogps) -> LossOutput:
+        if self.config.average_log_ratio:
+            margin = b.chosen_logratio / b.chosen_tokens - b.rejected_logratio / b.rejected_tokens
+        else:
+            margin = b.logratio_margin
+        return LossOutput((margin - 1 / (2 * self.config.tau)) ** 2, {"margin": margin})

@@ -1,0 +1,2 @@
+"""Benchmark suites. Each suite trains algorithms on the same data and budget and writes one result
+file per (suite, algorithm, seed, config hash); ``prefzoo.leaderboard`` renders them."""

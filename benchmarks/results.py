@@ -1,0 +1,59 @@
+"""Result files: one JSON document per (suite, algorithm, seed, config hash), written atomically.
+
+The layout is ``<root>/<suite>/<algorithm>/seed<seed>-<hash>.json``. ``hash`` covers the algorithm's
+config and the suite's settings, so a changed budget never overwrites, or is mistaken for, an old run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "leaderboard" / "results"
+
+
+def run_hash(config: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
+    """Eight hex digits identifying a config under a suite's settings."""
+    payload = json.dumps({"config": config, "settings": settings}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:8]
+
+
+def result_path(root: Path, suite: str, algorithm: str, seed: int, digest: str) -> Path:
+    return Path(root) / suite / algorithm / f"seed{seed}-{digest}.json"
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename, so a
+    reader (or a killed run) sees either the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, document: Mapping[str, Any]) -> None:
+    write_text_atomic(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
+
+
+def load_results(root: Path, suite: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every result document under ``root`` (of one ``suite`` if given), in a stable order."""
+    base = Path(root) / suite if suite else Path(root)
+    for path in sorted(base.glob("**/seed*-*.json")):
+        with open(path) as f:
+            try:
+                yield json.load(f)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}: not a valid result file ({exc})") from None

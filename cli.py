@@ -1,0 +1,142 @@
+"""The ``prefzoo`` command line: list algorithms, run a benchmark suite, render the leaderboard."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from prefzoo.algorithms.config import AlgorithmConfig, ConfigError, field_docs
+from prefzoo.benchmarks.results import DEFAULT_ROOT
+from prefzoo.registry import ALGORITHMS, SUITES, RegistryError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="A zoo of preference-optimisation algorithms, ranked on the same data.")
+# Captured output (CI logs, pipes) gets a wide console instead of rich's 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 200)
+LEADERBOARD_DIR = DEFAULT_ROOT.parent
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
+@app.command("list")
+def list_algorithms(
+    configs: Annotated[bool, typer.Option("--configs", help="Show each algorithm's Config fields.")] = False,
+) -> None:
+    """Every registered algorithm: name, family, paper, origin; and plugins that failed to load."""
+    loaded = ALGORITHMS.load_all()
+    table = Table(title="prefzoo algorithms")
+    for column in ("name", "family", "paper", "origin") + (("config",) if configs else ()):
+        table.add_column(column, overflow="fold")
+    for name, cls in loaded.items():
+        row = [name, str(cls.family), cls.paper, ALGORITHMS.origin(name)]
+        if configs:
+            docs = field_docs(cls.Config)
+            row.append("\n".join(f"{f.name}={f.default!r}: {docs.get(f.name, '')}"
+                                 for f in dataclasses.fields(cls.Config)))
+        table.add_row(*row)
+    console.print(table)
+    failures = ALGORITHMS.failures()
+    if failures:
+        bad = Table(title="plugins that failed to load", title_style="bold red")
+        for column in ("name", "origin", "error"):
+            bad.add_column(column, overflow="fold")
+        for entry in failures:
+            bad.add_row(entry.name, entry.origin, entry.error)
+        console.print(bad)
+
+
+def _base_configs(names: list[str], overrides: list[str], config_file: Path | None) -> dict[str, AlgorithmConfig]:
+    """Per-algorithm configs from a JSON file ({"dpo": {"beta": 0.2}}) and then ``algo.field=value``."""
+    per_algorithm: dict[str, list[str]] = defaultdict(list)
+    for item in overrides:
+        algo, dot, rest = item.partition(".")
+        if not dot or "=" not in rest:
+            _fail(f"--set {item!r}: expected ALGORITHM.FIELD=VALUE, e.g. dpo.beta=0.2")
+        per_algorithm[algo].append(rest)
+    from_file = json.loads(config_file.read_text()) if config_file else {}
+    for algo in list(from_file) + list(per_algorithm):
+        if algo not in names:
+            _fail(f"a config is given for {algo!r}, which this run does not include ({', '.join(names)})")
+    configs = {}
+    for algo in set(from_file) | set(per_algorithm):
+        cls = ALGORITHMS.get(algo)
+        base = cls.Config.from_dict(from_file.get(algo, {}))
+        configs[algo] = cls.Config.from_overrides(per_algorithm.get(algo, []), base)
+    return configs
+
+
+@app.command()
+def bench(
+    suite: Annotated[str, typer.Option(help="Benchmark suite.")] = "bandit",
+    algorithms: Annotated[Optional[str], typer.Option(help="Comma-separated names; default: every algorithm of the suite's family.")] = None,
+    seeds: Annotated[Optional[int], typer.Option(min=1, help="Seeds per algorithm (suite default if unset).")] = None,
+    steps: Annotated[Optional[int], typer.Option(min=1, help="Optimiser steps (suite default if unset).")] = None,
+    strengths: Annotated[Optional[str], typer.Option(help="Comma-separated values of each algorithm's strength field (β, τ, ...).")] = None,
+    set_: Annotated[list[str], typer.Option("--set", help="Override a hyperparameter: ALGORITHM.FIELD=VALUE (repeatable).")] = [],
+    config_file: Annotated[Optional[Path], typer.Option("--config", exists=True, dir_okay=False, help='JSON file: {"dpo": {"beta": 0.2}, ...}.')] = None,
+    results: Annotated[Path, typer.Option(help="Folder for result files.")] = DEFAULT_ROOT,
+    plot: Annotated[Optional[Path], typer.Option(help="Where to write the suite's plot (default: next to the results folder).")] = None,
+) -> None:
+    """Train algorithms on a suite with the same data and budget; one result file per (algorithm, seed, config)."""
+    try:
+        suite_obj = SUITES.get(suite)()
+        if algorithms:
+            names = [n.strip() for n in algorithms.split(",") if n.strip()]
+            classes = [ALGORITHMS.get(n) for n in names]
+        else:
+            classes = [c for c in ALGORITHMS.load_all().values() if c.family == suite_obj.family]
+            names = [c.name for c in classes]
+        base_configs = _base_configs(names, set_, config_file)
+        strength_values = [float(s) for s in strengths.split(",")] if strengths else None
+    except (RegistryError, ConfigError, ValueError) as exc:
+        _fail(str(exc))
+    console.print(f"[bold]{suite}[/]: {', '.join(names)}")
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console) as progress:
+        task = progress.add_task(f"training {len(classes)} algorithms", total=None)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            docs = suite_obj.run(classes, results, seeds=seeds, steps=steps, strengths=strength_values,
+                                 base_configs=base_configs, progress=report)
+        except (ConfigError, ValueError) as exc:
+            _fail(str(exc))
+    headers, rows = suite_obj.table(docs)
+    table = Table(title=f"{suite}: mean ± 95% CI over seeds")
+    for h in headers:
+        table.add_column(h)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    figure = suite_obj.plot(docs, plot or Path(results).parent / f"{suite}.png")
+    console.print(f"{len(docs)} result files under {results}; plot: {figure}")
+
+
+@app.command()
+def leaderboard(
+    results: Annotated[Path, typer.Option(help="Folder of result files.")] = DEFAULT_ROOT,
+    out: Annotated[Path, typer.Option(help="Folder for README.md and figures.")] = LEADERBOARD_DIR,
+) -> None:
+    """Regenerate the leaderboard (README.md and figures) from the result files."""
+    from prefzoo.leaderboard.render import render
+
+    path = render(results, out)
+    console.print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    app()

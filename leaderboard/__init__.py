@@ -1,0 +1,1 @@
+"""The leaderboard: ``README.md`` (and figures) rendered from the result files alone."""
