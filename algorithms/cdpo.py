@@ -9,7 +9,7 @@ from prefzoo.registry import ALGORITHMS
 
 @ALGORITHMS.register("cdpo")
 class ConservativeDPO(Pairwise):
-    """Conservative DPO (Mitchell 2023, "A note on DPO with noisy preferences"): DPO with label smoothing.
+    """Conservative DPO (Mitchell 2023, "A note on DPO with noisy preferences"): DPO's Eq. 7 with label smoothing.
 
     loss = −(1−ε)·log σ(β·h) − ε·log σ(−β·h): the cross-entropy against a label that says y_w ≻ y_l
     with probability 1−ε. Its minimiser is finite (σ(β·h) = 1−ε), unlike DPO's. Inputs and losses
