@@ -1,6 +1,6 @@
 """Typed registries with decorator registration and lazily loaded plugins (after lm-eval's ``Registry``).
 
-Built-ins are found by importing every module of a package (``prefzoo.algorithms``): a module
+Built-ins are found by importing every top-level module of a package (``prefzoo.algorithms``): a module
 registers its classes with a decorator, so there is no second list to keep. Third-party packages
 declare entry points in a group (``prefzoo.algorithms``); those are imported only when first asked
 for. A plugin that fails to import is recorded with its error and reported, never raised while
@@ -111,9 +111,11 @@ class Registry(Generic[T]):
         self._discovering = True
         try:
             if self.builtins:
+                # Top-level modules only: subpackages (the training engine) are infrastructure, and
+                # importing them would load transformers just to list names.
                 package = importlib.import_module(self.builtins)
-                for info in pkgutil.walk_packages(package.__path__, prefix=f"{self.builtins}."):
-                    if not info.name.rsplit(".", 1)[-1].startswith("_"):
+                for info in pkgutil.iter_modules(package.__path__, prefix=f"{self.builtins}."):
+                    if not info.ispkg and not info.name.rsplit(".", 1)[-1].startswith("_"):
                         importlib.import_module(info.name)
             if self.group:
                 eps = sorted(metadata.entry_points(group=self.group),

@@ -1,0 +1,149 @@
+"""Preference pairs in TRL's format (prompt / chosen / rejected, plain or conversational):
+validation with errors that name the row and field, tokenisation, and padded batches."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+COLUMNS = ("prompt", "chosen", "rejected")
+
+
+class DatasetError(ValueError):
+    """A preference dataset that cannot be trained on; the message names the row and the field."""
+
+
+@dataclass(frozen=True)
+class TokenizationSettings:
+    """Length limits, in tokens. A prompt over the limit is refused (cutting it would change the
+    question); a response over its limit is cut."""
+
+    max_prompt_length: int = 128
+    max_completion_length: int = 64
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _is_conversation(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(m, dict) for m in value)
+
+
+def validate_pairs(rows: Sequence[dict[str, Any]], source: str = "dataset") -> None:
+    """Refuse a dataset with a missing column, an empty or non-text field, or chosen == rejected."""
+    if len(rows) == 0:
+        raise DatasetError(f"{source}: no rows")
+    for i, row in enumerate(rows):
+        for column in COLUMNS:
+            if column not in row or row[column] is None:
+                raise DatasetError(f"{source}: row {i} has no field {column!r} (columns: {sorted(row)})")
+            value = row[column]
+            if _is_conversation(value):
+                if not value:
+                    raise DatasetError(f"{source}: row {i}, field {column!r}: empty conversation")
+                for j, message in enumerate(value):
+                    content = message.get("content")
+                    if "role" not in message or not isinstance(content, str) or not content.strip():
+                        raise DatasetError(f"{source}: row {i}, field {column!r}, message {j}: needs a role and "
+                                           f"non-empty text content, got {message!r}")
+            elif not isinstance(value, str):
+                raise DatasetError(f"{source}: row {i}, field {column!r}: expected text or a list of messages, "
+                                   f"got {type(value).__name__} {value!r}")
+            elif not value.strip():
+                raise DatasetError(f"{source}: row {i}, field {column!r}: empty text")
+        if _is_conversation(row["prompt"]) != _is_conversation(row["chosen"]) or \
+                _is_conversation(row["chosen"]) != _is_conversation(row["rejected"]):
+            raise DatasetError(f"{source}: row {i}: prompt, chosen and rejected must all be text or all be conversations")
+        if row["chosen"] == row["rejected"]:
+            raise DatasetError(f"{source}: row {i}: fields 'chosen' and 'rejected' are identical ({row['chosen']!r})")
+
+
+def tokenize_pair(row: dict[str, Any], tokenizer, settings: TokenizationSettings, where: str) -> dict[str, list[int]]:
+    """Token ids of the prompt and of each response (the response ends with the end-of-turn token)."""
+    if _is_conversation(row["prompt"]):
+        prompt_text = tokenizer.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
+        completions = []
+        for column in ("chosen", "rejected"):
+            full = tokenizer.apply_chat_template(row["prompt"] + row[column], tokenize=False)
+            if not full.startswith(prompt_text):
+                raise DatasetError(f"{where}, field {column!r}: the chat template does not extend the prompt")
+            completions.append(full[len(prompt_text):])
+        prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+        chosen_ids, rejected_ids = (tokenizer(c, add_special_tokens=False)["input_ids"] for c in completions)
+    else:
+        prompt_ids = tokenizer(row["prompt"])["input_ids"]
+        chosen_ids, rejected_ids = (tokenizer(row[c], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+                                    for c in ("chosen", "rejected"))
+    if len(prompt_ids) > settings.max_prompt_length:
+        raise DatasetError(f"{where}, field 'prompt': {len(prompt_ids)} tokens, over max_prompt_length="
+                           f"{settings.max_prompt_length}")
+    cut = settings.max_completion_length
+    return {"prompt_ids": prompt_ids, "chosen_ids": chosen_ids[:cut], "rejected_ids": rejected_ids[:cut]}
+
+
+def tokenize_pairs(rows: Sequence[dict[str, Any]], tokenizer, settings: TokenizationSettings,
+                   source: str = "dataset"):
+    """Validate and tokenise; returns a ``datasets.Dataset`` with prompt_ids, chosen_ids, rejected_ids."""
+    from datasets import Dataset
+
+    validate_pairs(rows, source)
+    tokenised = [tokenize_pair(row, tokenizer, settings, f"{source}: row {i}") for i, row in enumerate(rows)]
+    for i, t in enumerate(tokenised):
+        if t["chosen_ids"] == t["rejected_ids"]:
+            raise DatasetError(f"{source}: row {i}: 'chosen' and 'rejected' tokenise to the same "
+                               f"{settings.max_completion_length} tokens")
+    return Dataset.from_list(tokenised)
+
+
+def fingerprint(dataset) -> str:
+    """A content hash of the token ids (stable across processes, unlike object ids)."""
+    h = hashlib.sha256()
+    for column in ("prompt_ids", "chosen_ids", "rejected_ids"):
+        for ids in dataset[column]:
+            h.update(torch.tensor(ids, dtype=torch.int64).numpy().tobytes())
+            h.update(b"|")
+    return h.hexdigest()[:16]
+
+
+def collate_pairs(rows: Sequence[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
+    """2B right-padded sequences — the B chosen, then the B rejected — with a mask over response tokens.
+
+    Returns input_ids, attention_mask, completion_mask (2B, L) and, when the rows carry them,
+    ref_chosen / ref_rejected (B,).
+    """
+    sequences, completion_starts = [], []
+    for column in ("chosen_ids", "rejected_ids"):
+        for row in rows:
+            sequences.append(list(row["prompt_ids"]) + list(row[column]))
+            completion_starts.append(len(row["prompt_ids"]))
+    length = max(len(s) for s in sequences)
+    n = len(sequences)
+    input_ids = torch.full((n, length), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros(n, length, dtype=torch.long)
+    completion_mask = torch.zeros(n, length, dtype=torch.long)
+    for i, (seq, start) in enumerate(zip(sequences, completion_starts)):
+        input_ids[i, :len(seq)] = torch.tensor(seq)
+        attention_mask[i, :len(seq)] = 1
+        completion_mask[i, start:len(seq)] = 1
+    batch = {"input_ids": input_ids, "attention_mask": attention_mask, "completion_mask": completion_mask}
+    if "ref_chosen" in rows[0]:
+        batch["ref_chosen"] = torch.tensor([r["ref_chosen"] for r in rows], dtype=torch.float32)
+        batch["ref_rejected"] = torch.tensor([r["ref_rejected"] for r in rows], dtype=torch.float32)
+    return batch
+
+
+def sequence_logps(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Σ_t log π(y_t | x, y_<t) over each sequence's response tokens, and the response lengths; (2B,) each.
+
+    Computed as the chosen logit minus the log-sum-exp of the row, so the full log-softmax over the
+    vocabulary is never stored.
+    """
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1].float()
+    labels = batch["input_ids"][:, 1:]
+    mask = batch["completion_mask"][:, 1:].to(logits.dtype)
+    token_logps = logits.gather(-1, labels.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, -1)
+    return (token_logps * mask).sum(-1), mask.sum(-1)

@@ -1,0 +1,63 @@
+"""Reference log-probs, computed once per (model, data, tokenisation) and cached on disk.
+
+Every reference-based pairwise algorithm of a benchmark run reads the same file, so π_ref's forward
+passes over the training data are paid once, not once per algorithm (TRL's
+``precompute_ref_log_probs``, shared across trainers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from prefzoo.algorithms.engine.data import collate_pairs, fingerprint, sequence_logps
+from prefzoo.algorithms.engine.models import reference_mode
+
+
+def cache_key(model_fingerprint: str, dataset, tokenization: dict) -> str:
+    payload = json.dumps({"model": model_fingerprint, "data": fingerprint(dataset), "tokenization": tokenization},
+                         sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+@torch.no_grad()
+def compute_reference_logps(model, dataset, pad_id: int, batch_size: int = 8) -> torch.Tensor:
+    """log π_ref of every (chosen, rejected) response, ``(n, 2)``, with the adapter disabled."""
+    device = next(model.parameters()).device
+    out = []
+    with reference_mode(model):
+        for start in range(0, len(dataset), batch_size):
+            rows = dataset.select(range(start, min(start + batch_size, len(dataset))))
+            batch = {k: v.to(device) for k, v in collate_pairs(list(rows), pad_id).items()}
+            logps, _ = sequence_logps(model, batch)
+            chosen, rejected = logps.float().cpu().chunk(2)
+            out.append(torch.stack([chosen, rejected], 1))
+    return torch.cat(out)
+
+
+def cached_reference_logps(model, dataset, pad_id: int, key: str, cache_root: Path,
+                           batch_size: int = 8) -> tuple[torch.Tensor, bool]:
+    """The reference log-probs of ``dataset`` from ``cache_root/reference/<key>.pt``, computing and
+    writing them (atomically) on a miss. Returns the ``(n, 2)`` tensor and whether it was a hit."""
+    path = Path(cache_root) / "reference" / f"{key}.pt"
+    if path.exists():
+        cached = torch.load(path)
+        if cached.shape == (len(dataset), 2):
+            return cached, True
+    logps = compute_reference_logps(model, dataset, pad_id, batch_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    torch.save(logps, tmp)
+    os.replace(tmp, path)
+    return logps, False
+
+
+def with_reference(dataset, logps: torch.Tensor):
+    """The dataset with ref_chosen / ref_rejected columns (what ``collate_pairs`` passes on)."""
+    return dataset.add_column("ref_chosen", logps[:, 0].tolist()).add_column("ref_rejected", logps[:, 1].tolist())

@@ -1,0 +1,40 @@
+"""A tiny random-initialised causal LM with a word-level tokenizer, saved to a folder: the engine's
+tests run on it with no download."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+WORDS = ("the a good bad great awful food service place was is and very not i loved hated it this "
+         "review write about pizza cafe shop movie book staff nice terrible fine okay really so").split()
+CHAT_TEMPLATE = ("{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }} <eos> {% endfor %}"
+                 "{% if add_generation_prompt %}<assistant> {% endif %}")
+
+
+def make_tiny_lm(folder: Path, seed: int = 0, layers: int = 2, hidden: int = 64) -> Path:
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    specials = ["<pad>", "<unk>", "<bos>", "<eos>", "<user>", "<assistant>", "<system>"]
+    vocab = {w: i for i, w in enumerate(specials + WORDS)}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>",
+                                        bos_token="<bos>", eos_token="<eos>")
+    tokenizer.chat_template = CHAT_TEMPLATE
+    config = LlamaConfig(vocab_size=64, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                         tie_word_embeddings=True, pad_token_id=0, bos_token_id=2, eos_token_id=3)
+    torch.manual_seed(seed)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def pairs(n: int = 12) -> list[dict[str, str]]:
+    subjects = ["pizza", "cafe", "movie", "book", "shop", "staff"]
+    return [{"prompt": f"write a review about the {subjects[i % 6]}",
+             "chosen": f"i loved the {subjects[i % 6]} it was {'very ' * (i % 3)}good",
+             "rejected": f"i hated the {subjects[i % 6]} it was bad"} for i in range(n)]
