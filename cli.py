@@ -88,6 +88,8 @@ def bench(
     config_file: Annotated[Optional[Path], typer.Option("--config", exists=True, dir_okay=False, help='JSON file: {"dpo": {"beta": 0.2}, ...}.')] = None,
     results: Annotated[Path, typer.Option(help="Folder for result files.")] = DEFAULT_ROOT,
     plot: Annotated[Optional[Path], typer.Option(help="Where to write the suite's plot (default: next to the results folder).")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="LM suites: quick (CPU-sized) or full.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="LM suites: hub id or local path of the base model.")] = None,
 ) -> None:
     """Train algorithms on a suite with the same data and budget; one result file per (algorithm, seed, config)."""
     try:
@@ -99,7 +101,9 @@ def bench(
             classes = [c for c in ALGORITHMS.load_all().values() if c.family == suite_obj.family]
             names = [c.name for c in classes]
         base_configs = _base_configs(names, set_, config_file)
-        strength_values = [float(s) for s in strengths.split(",")] if strengths else None
+        suite_options = {k: v for k, v in dict(
+            strengths=[float(s) for s in strengths.split(",")] if strengths else None,
+            profile=profile, model=model).items() if v is not None}
     except (RegistryError, ConfigError, ValueError) as exc:
         _fail(str(exc))
     console.print(f"[bold]{suite}[/]: {', '.join(names)}")
@@ -111,8 +115,13 @@ def bench(
             progress.update(task, completed=done, total=total)
 
         try:
-            docs = suite_obj.run(classes, results, seeds=seeds, steps=steps, strengths=strength_values,
-                                 base_configs=base_configs, progress=report)
+            docs = suite_obj.run(classes, results, seeds=seeds, steps=steps, base_configs=base_configs,
+                                 progress=report, **suite_options)
+        except TypeError as exc:
+            if "unexpected keyword argument" not in str(exc):
+                raise
+            option = str(exc).rsplit(" ", 1)[-1].strip("'")
+            _fail(f"suite {suite!r} does not take --{option}")
         except (ConfigError, ValueError) as exc:
             _fail(str(exc))
     headers, rows = suite_obj.table(docs)

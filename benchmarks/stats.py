@@ -69,3 +69,24 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float]
         return mean, 0.0
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
     return mean, t_quantile(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
+
+
+def bootstrap_ci(values: Sequence[float], groups: Sequence[int], level: float = 0.95, resamples: int = 2000,
+                 seed: int = 0) -> tuple[float, float, float]:
+    """Mean of ``values`` and a percentile bootstrap interval that resamples whole groups (prompts),
+    since samples of one prompt are not independent. Returns (mean, low, high)."""
+    import torch
+
+    if len(values) == 0 or len(values) != len(groups):
+        raise ValueError(f"bootstrap_ci needs one group per value, got {len(values)} values, {len(groups)} groups")
+    v = torch.tensor(values, dtype=torch.float64)
+    keys = sorted(set(groups))
+    index = torch.tensor([keys.index(g) for g in groups])
+    sums = torch.zeros(len(keys), dtype=torch.float64).index_add_(0, index, v)
+    counts = torch.zeros(len(keys), dtype=torch.float64).index_add_(0, index, torch.ones_like(v))
+    g = torch.Generator().manual_seed(seed)
+    pick = torch.randint(0, len(keys), (resamples, len(keys)), generator=g)
+    means = sums[pick].sum(1) / counts[pick].sum(1)
+    tail = (1 - level) / 2
+    low, high = torch.quantile(means, torch.tensor([tail, 1 - tail], dtype=torch.float64)).tolist()
+    return float(v.mean()), low, high

@@ -24,8 +24,8 @@ def make_plugin(site: Path, dist: str, module: str, source: str, entry_points: d
     return site
 
 
-def run_cli(*args: str, site: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+def run_cli(*args: str, site: Path | None = None, timeout: int = 300, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     env = dict(os.environ, COLUMNS="200")
     if site is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")])
-    return subprocess.run([str(PREFZOO), *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT)
+    return subprocess.run([str(PREFZOO), *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd)

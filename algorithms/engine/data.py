@@ -62,6 +62,12 @@ def validate_pairs(rows: Sequence[dict[str, Any]], source: str = "dataset") -> N
             raise DatasetError(f"{source}: row {i}: fields 'chosen' and 'rejected' are identical ({row['chosen']!r})")
 
 
+def chat_prompt_ids(tokenizer, conversation: list[dict]) -> list[int]:
+    """Token ids of a conversation rendered by the chat template, ready for the assistant's turn."""
+    text = tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
 def tokenize_pair(row: dict[str, Any], tokenizer, settings: TokenizationSettings, where: str) -> dict[str, list[int]]:
     """Token ids of the prompt and of each response (the response ends with the end-of-turn token)."""
     if _is_conversation(row["prompt"]):
@@ -72,7 +78,7 @@ def tokenize_pair(row: dict[str, Any], tokenizer, settings: TokenizationSettings
             if not full.startswith(prompt_text):
                 raise DatasetError(f"{where}, field {column!r}: the chat template does not extend the prompt")
             completions.append(full[len(prompt_text):])
-        prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+        prompt_ids = chat_prompt_ids(tokenizer, row["prompt"])
         chosen_ids, rejected_ids = (tokenizer(c, add_special_tokens=False)["input_ids"] for c in completions)
     else:
         prompt_ids = tokenizer(row["prompt"])["input_ids"]
@@ -109,27 +115,28 @@ def fingerprint(dataset) -> str:
     return h.hexdigest()[:16]
 
 
-def collate_pairs(rows: Sequence[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
-    """2B right-padded sequences — the B chosen, then the B rejected — with a mask over response tokens.
-
-    Returns input_ids, attention_mask, completion_mask (2B, L) and, when the rows carry them,
-    ref_chosen / ref_rejected (B,).
-    """
-    sequences, completion_starts = [], []
-    for column in ("chosen_ids", "rejected_ids"):
-        for row in rows:
-            sequences.append(list(row["prompt_ids"]) + list(row[column]))
-            completion_starts.append(len(row["prompt_ids"]))
+def collate_sequences(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]],
+                      pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded prompt + completion sequences with a mask over completion tokens; (N, L) each."""
+    sequences = [list(p) + list(c) for p, c in zip(prompts, completions)]
     length = max(len(s) for s in sequences)
     n = len(sequences)
     input_ids = torch.full((n, length), pad_id, dtype=torch.long)
     attention_mask = torch.zeros(n, length, dtype=torch.long)
     completion_mask = torch.zeros(n, length, dtype=torch.long)
-    for i, (seq, start) in enumerate(zip(sequences, completion_starts)):
+    for i, (seq, prompt) in enumerate(zip(sequences, prompts)):
         input_ids[i, :len(seq)] = torch.tensor(seq)
         attention_mask[i, :len(seq)] = 1
-        completion_mask[i, start:len(seq)] = 1
-    batch = {"input_ids": input_ids, "attention_mask": attention_mask, "completion_mask": completion_mask}
+        completion_mask[i, len(prompt):len(seq)] = 1
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "completion_mask": completion_mask}
+
+
+def collate_pairs(rows: Sequence[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
+    """2B sequences — the B chosen, then the B rejected — as :func:`collate_sequences` lays them out,
+    plus ref_chosen / ref_rejected (B,) when the rows carry them."""
+    prompts = [row["prompt_ids"] for row in rows] * 2
+    completions = [row["chosen_ids"] for row in rows] + [row["rejected_ids"] for row in rows]
+    batch = collate_sequences(prompts, completions, pad_id)
     if "ref_chosen" in rows[0]:
         batch["ref_chosen"] = torch.tensor([r["ref_chosen"] for r in rows], dtype=torch.float32)
         batch["ref_rejected"] = torch.tensor([r["ref_rejected"] for r in rows], dtype=torch.float32)

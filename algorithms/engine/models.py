@@ -157,17 +157,21 @@ def reference_mode(model):
 
 
 def model_fingerprint(settings: ModelSettings) -> str:
-    """Identifies the reference policy's numbers: the checkpoint's config and weight files, and the
-    settings that change the base's arithmetic (quantisation, compute dtype)."""
-    path = Path(resolve_model(settings.model))
+    """Identifies the reference policy's numbers: the checkpoint (the packaged GGUF for the embedded
+    model, so no conversion is needed to compute it; config and weight files of a local folder; the
+    name of a hub id) and the settings that change the base's arithmetic (quantisation, compute dtype)."""
     h = hashlib.sha256()
-    if path.is_dir():
+    path = Path(settings.model)
+    if settings.model == EMBEDDED_MODEL:
+        gguf = embedded_gguf()
+        h.update(f"{gguf.name}:{gguf.stat().st_size}".encode())
+    elif path.is_dir():
         for f in sorted(path.iterdir()):
             if f.suffix in (".json", ".safetensors", ".bin"):
-                h.update(f.name.encode())
                 st = f.stat()
+                h.update(f.name.encode())
                 h.update(f.read_bytes() if f.suffix == ".json" else f"{st.st_size}:{st.st_mtime_ns}".encode())
     else:
-        h.update(str(path).encode())
+        h.update(settings.model.encode())
     h.update(json.dumps({"quantize": settings.quantize, "dtype": settings.compute_dtype}).encode())
     return h.hexdigest()[:16]

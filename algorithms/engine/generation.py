@@ -1,0 +1,63 @@
+"""Sampling responses from the policy (adapter on) or the reference (adapter off) with transformers' generate."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Sample:
+    prompt_index: int
+    text: str
+    completion_ids: list[int]
+
+
+@torch.no_grad()
+def sample_responses(model, tokenizer, prompts: Sequence[list[dict]], n_per_prompt: int, max_new_tokens: int,
+                     batch_size: int, seed: int, reference: bool = False, temperature: float = 1.0,
+                     progress: Callable[[int, int], None] | None = None) -> list[Sample]:
+    """``n_per_prompt`` samples (temperature sampling, no top-k/top-p) for every conversational prompt.
+
+    ``reference=True`` samples π_ref: the adapter is disabled for the whole call. Batch b is seeded
+    with (seed, b), so a sample does not depend on what ran before it.
+    """
+    device = next(model.parameters()).device
+    texts = [tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in prompts]
+    jobs = [(i, text) for i, text in enumerate(texts) for _ in range(n_per_prompt)]
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    out: list[Sample] = []
+    was_training = model.training
+    model.eval()
+    disable = model.disable_adapter() if reference and hasattr(model, "disable_adapter") else contextlib.nullcontext()
+    try:
+        with disable:
+            for b, start in enumerate(range(0, len(jobs), batch_size)):
+                chunk = jobs[start:start + batch_size]
+                enc = tokenizer([t for _, t in chunk], return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+                torch.manual_seed(hash((seed, b)) & 0x7FFF_FFFF)
+                generated = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature,
+                                           top_k=0, top_p=1.0, pad_token_id=tokenizer.pad_token_id)
+                for (index, _), ids in zip(chunk, generated[:, enc["input_ids"].shape[1]:].tolist()):
+                    ids = _until_eos(ids, tokenizer.eos_token_id, tokenizer.pad_token_id)
+                    out.append(Sample(index, tokenizer.decode(ids, skip_special_tokens=True).strip(), ids))
+                if progress is not None:
+                    progress(min(start + batch_size, len(jobs)), len(jobs))
+    finally:
+        tokenizer.padding_side = side
+        model.train(was_training)
+    return out
+
+
+def _until_eos(ids: list[int], eos: int, pad: int) -> list[int]:
+    """The generated tokens up to and including the first end-of-sequence token."""
+    for i, t in enumerate(ids):
+        if t == eos:
+            return ids[:i + 1]
+    while ids and ids[-1] == pad and pad != eos:
+        ids = ids[:-1]
+    return ids

@@ -1,0 +1,78 @@
+"""One evaluation for every algorithm of an LM suite, through the `evaluate` modules in
+``benchmarks/metrics``: gold reward of the policy's samples, KL(π ‖ π_ref) on those samples, gold win
+rate against the reference's samples, and held-out pair accuracy of the implicit reward."""
+
+from __future__ import annotations
+
+import torch
+
+from prefzoo.algorithms.base import Pairwise
+from prefzoo.algorithms.engine.data import chat_prompt_ids, collate_pairs, collate_sequences, sequence_logps
+from prefzoo.algorithms.engine.generation import sample_responses
+from prefzoo.algorithms.engine.models import reference_mode
+from prefzoo.benchmarks.metrics import load_metric
+from prefzoo.benchmarks.smol_sentiment import gold_reward
+
+
+@torch.no_grad()
+def _logps(model, tokenizer, prompts_ids, completions, batch_size: int) -> torch.Tensor:
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(completions), batch_size):
+        batch = collate_sequences(prompts_ids[start:start + batch_size], completions[start:start + batch_size],
+                                  tokenizer.pad_token_id)
+        out.append(sequence_logps(model, {k: v.to(device) for k, v in batch.items()})[0].float().cpu())
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def held_out_margins(model, algorithm: Pairwise, dataset, pad_id: int, batch_size: int = 16) -> torch.Tensor:
+    """r(y_w) − r(y_l) of the algorithm's implicit reward on every held-out pair; (n,)."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    margins = []
+    for start in range(0, len(dataset), batch_size):
+        rows = list(dataset.select(range(start, min(start + batch_size, len(dataset)))))
+        batch = {k: v.to(device) for k, v in collate_pairs(rows, pad_id).items()}
+        logps, lengths = sequence_logps(model, batch)
+        (pc, pr), (lc, lr) = logps.float().chunk(2), lengths.float().chunk(2)
+        margins.append((algorithm.implicit_reward(pc, batch["ref_chosen"], lc)
+                        - algorithm.implicit_reward(pr, batch["ref_rejected"], lr)).cpu())
+    model.train(was_training)
+    return torch.cat(margins)
+
+
+def evaluate_policy(run, algorithm: Pairwise | None, seed: int) -> dict:
+    """Evaluate the current adapter (``algorithm`` given) or the reference policy (``algorithm=None``)."""
+    p = run.profile
+    model, tokenizer = run.model, run.tokenizer
+    samples = sample_responses(model, tokenizer, run.eval_prompts, p.samples_per_prompt, p.data.max_new_tokens,
+                               p.eval_batch_size, seed=10_000 + seed, reference=algorithm is None)
+    prompt_ids = [s.prompt_index for s in samples]
+    rewards = gold_reward([s.text for s in samples], p.data.length_weight).tolist()
+    out = {
+        "samples": {"prompt_ids": prompt_ids, "texts": [s.text for s in samples], "rewards": rewards},
+        "generated_tokens": sum(len(s.completion_ids) for s in samples),
+        "gold_reward": load_metric("gold_reward").compute(predictions=rewards, references=prompt_ids),
+    }
+    if algorithm is None:
+        return out
+    prompt_tokens = [chat_prompt_ids(tokenizer, run.eval_prompts[i]) for i in prompt_ids]
+    completions = [s.completion_ids for s in samples]
+    was_training = model.training
+    model.eval()
+    policy_logps = _logps(model, tokenizer, prompt_tokens, completions, p.eval_batch_size // 4)
+    with reference_mode(model):
+        ref_logps = _logps(model, tokenizer, prompt_tokens, completions, p.eval_batch_size // 4)
+    model.train(was_training)
+    out["kl"] = load_metric("kl_divergence").compute(predictions=policy_logps.tolist(), references=ref_logps.tolist(),
+                                                     prompt_ids=prompt_ids)
+    reference = run.reference_samples()
+    if reference["prompt_ids"] != prompt_ids:
+        raise RuntimeError("policy and reference samples are not aligned by prompt")
+    out["win_rate"] = load_metric("win_rate").compute(predictions=rewards, references=reference["rewards"],
+                                                      prompt_ids=prompt_ids)
+    margins = held_out_margins(model, algorithm, run.eval_data, tokenizer.pad_token_id)
+    out["pair_accuracy"] = load_metric("pair_accuracy").compute(predictions=margins.tolist())
+    return out

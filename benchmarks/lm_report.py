@@ -1,0 +1,128 @@
+"""Tables and figures of an LM suite, as pure functions of its result documents."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from prefzoo.benchmarks.stats import mean_ci
+
+METRICS = ("gold_reward", "win_rate", "kl", "pair_accuracy")
+
+
+def aggregate(docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per (algorithm, config hash): each metric's mean and 95% interval — across seeds (Student t)
+    when there are several, else the bootstrap interval over prompts of the one seed — sorted by gold reward."""
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for doc in docs:
+        groups[(doc["algorithm"], doc["hash"])].append(doc)
+    rows = []
+    for (name, _), group in groups.items():
+        first = group[0]
+        row = {"algorithm": name, "family": first["family"], "paper": first["paper"], "seeds": len(group),
+               "config": first["config"], "profile": first["profile"], "origin": first.get("origin", "")}
+        for metric in METRICS:
+            values = [d["eval"][metric] for d in group if d["eval"].get(metric) is not None]
+            if not values:
+                row[metric] = None
+            elif len(values) == 1:
+                row[metric] = {"mean": values[0]["mean"], "low": values[0]["ci_low"], "high": values[0]["ci_high"]}
+            else:
+                mean, half = mean_ci([v["mean"] for v in values])
+                row[metric] = {"mean": mean, "low": mean - half, "high": mean + half}
+        trains = [d["train"] for d in group if d.get("train")]
+        row["train_time_s"] = sum(t["wall_time_s"] for t in trains) / len(trains) if trains else None
+        row["tokens_per_s"] = sum(t["tokens_per_s"] for t in trains) / len(trains) if trains else None
+        row["peak_memory_gib"] = max(t["peak_memory_bytes"] for t in trains) / 2**30 if trains else None
+        row["generated_tokens"] = sum(d["eval"]["generated_tokens"] for d in group) // len(group)
+        rows.append(row)
+    rows.sort(key=lambda r: -r["gold_reward"]["mean"])
+    return rows
+
+
+def _ci(value: dict | None, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    return f"{value['mean']:.{digits}f} [{value['low']:.{digits}f}, {value['high']:.{digits}f}]"
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "—" if value is None else format(value, fmt)
+
+
+def leaderboard_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    headers = ["rank", "algorithm", "family", "gold reward [95% CI]", "win rate vs ref", "KL(π‖π_ref)",
+               "pair accuracy", "seeds", "train time (s)", "tokens/s", "peak memory (GiB)", "paper"]
+    rows = []
+    for rank, r in enumerate(aggregate(docs), 1):
+        rows.append([str(rank), r["algorithm"], r["family"], _ci(r["gold_reward"]), _ci(r["win_rate"]), _ci(r["kl"], 2),
+                     _ci(r["pair_accuracy"]), str(r["seeds"]), _num(r["train_time_s"], ".0f"),
+                     _num(r["tokens_per_s"], ".0f"), _num(r["peak_memory_gib"], ".2f"), r["paper"] or "—"])
+    return headers, rows
+
+
+def reward_kl_plot(docs: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Gold reward against KL(π‖π_ref), with 95% intervals and the upper-left frontier."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = aggregate(docs)
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    points = []
+    for i, r in enumerate(rows):
+        kl = r["kl"] or {"mean": 0.0, "low": 0.0, "high": 0.0}
+        g = r["gold_reward"]
+        ax.errorbar(kl["mean"], g["mean"], xerr=[[kl["mean"] - kl["low"]], [kl["high"] - kl["mean"]]],
+                    yerr=[[g["mean"] - g["low"]], [g["high"] - g["mean"]]], fmt="o", color=f"C{i % 10}",
+                    capsize=3, label=r["algorithm"])
+        points.append((kl["mean"], g["mean"]))
+    frontier, best = [], float("-inf")
+    for x, y in sorted(points):
+        if y > best:
+            frontier.append((x, y))
+            best = y
+    if len(frontier) > 1:
+        ax.step([x for x, _ in frontier], [y for _, y in frontier], where="post", color="grey", ls="--", lw=1,
+                label="frontier")
+    ax.set_xlabel("KL(π ‖ π_ref), nats per response")
+    ax.set_ylabel("gold reward (VADER compound)")
+    ax.legend(fontsize=7, loc="best")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
+    from prefzoo.leaderboard.render import markdown_table
+
+    suite = docs[0]["suite"]
+    plot = reward_kl_plot(docs, Path(out_dir) / f"{suite}.png")
+    s = docs[0]["settings"]
+    d, t, m = s["data"], s["train"], s["model"]
+    lines = [
+        f"## {suite} (profile `{docs[0]['profile']}`)",
+        "",
+        f"Model `{m['model']}`, {'nf4 4-bit QLoRA' if m['quantize'] else 'LoRA'} r={m['lora_r']} α={m['lora_alpha']} "
+        f"on {m['target_modules']}. {d['train_prompts']} train prompts with two reference samples each, labelled by a "
+        f"Bradley–Terry draw on the gold reward (VADER compound) at temperature {d['label_temperature']}; "
+        f"{d['eval_prompts']} held-out prompts. Every algorithm: AdamW lr {t['learning_rate']}, {t['steps']} steps of "
+        f"{t['batch_size']} pairs, responses ≤ {d['max_new_tokens']} new tokens, its Config defaults. "
+        f"Evaluation: {s['samples_per_prompt']} sample(s) per held-out prompt. Intervals are 95%: bootstrap over prompts "
+        "for one seed, Student t across seeds for several.",
+        "",
+        markdown_table(*leaderboard_rows(docs)),
+        "",
+        f"![gold reward against KL]({plot.name})",
+        "",
+    ]
+    return "\n".join(lines)

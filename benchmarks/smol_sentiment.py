@@ -1,0 +1,131 @@
+"""The default LM suite's data: templated review prompts, response pairs sampled from the reference
+model, a gold reward we can check (VADER sentiment), and noisy Bradley–Terry labels.
+
+Prompts are drawn (fixed seed) from templates × subjects × qualifiers, split into disjoint train and
+held-out sets. Each prompt gets two reference samples; the gold reward is VADER's compound sentiment
+score in [−1, 1] (Hutto & Gilbert 2014), optionally minus a length term; the label says the first
+response is preferred with probability σ((r₁ − r₂)/T), T the label temperature, so labels are noisy
+the way human labels are. Held-out pairs are labelled by the gold reward itself (no noise): they
+measure how well an implicit reward ranks responses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+
+import torch
+
+SUITE = "smol-sentiment"
+SYSTEM = "You are a helpful assistant. Answer in one or two sentences."
+TEMPLATES = (
+    "Write a one-sentence review of {q} {s}.",
+    "Describe your last visit to {q} {s}.",
+    "Tell a friend about {q} {s} you tried.",
+    "Give a short opinion of {q} {s}.",
+    "What did you think of {q} {s}?",
+    "Write a customer comment about {q} {s}.",
+    "Sum up your experience at {q} {s} in a sentence.",
+    "Review {q} {s} for a travel guide.",
+)
+SUBJECTS = ("pizza place", "coffee shop", "hotel", "bookstore", "museum", "gym", "bakery", "sushi bar", "cinema",
+            "hair salon", "dentist", "car wash", "library", "zoo", "taco truck", "bike shop", "theme park",
+            "florist", "laundromat", "ramen shop", "music venue", "farmers market", "ice cream parlour",
+            "hardware store", "yoga studio", "train station", "campsite", "steakhouse", "tea room", "arcade")
+QUALIFIERS = ("a", "a new", "a local", "a small", "a busy")
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """What the generated preference data depend on (with the model); part of the cache key."""
+
+    train_prompts: int = 300
+    eval_prompts: int = 64
+    max_new_tokens: int = 24
+    label_temperature: float = 0.1
+    """T of the Bradley–Terry labels: P(y₁ ≻ y₂) = σ((r₁ − r₂)/T)."""
+    length_weight: float = 0.0
+    """λ of the optional length term: gold = compound − λ·(words / 10)."""
+    seed: int = 0
+    generation_batch_size: int = 64
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def make_prompts(settings: DataSettings) -> tuple[list[list[dict]], list[list[dict]]]:
+    """Disjoint train and held-out conversational prompts (system + user message)."""
+    every = [t.format(q=q, s=s) for t in TEMPLATES for s in SUBJECTS for q in QUALIFIERS]
+    need = settings.train_prompts + settings.eval_prompts
+    if need > len(every):
+        raise ValueError(f"{SUITE}: {need} prompts asked for, {len(every)} distinct ones exist")
+    chosen = random.Random(settings.seed).sample(every, need)
+    convo = [[{"role": "system", "content": SYSTEM}, {"role": "user", "content": c}] for c in chosen]
+    return convo[:settings.train_prompts], convo[settings.train_prompts:]
+
+
+@cache
+def _vader():
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+def gold_reward(texts: list[str], length_weight: float = 0.0) -> torch.Tensor:
+    """VADER compound sentiment of each response, minus λ·(words / 10); shape (n,)."""
+    analyzer = _vader()
+    return torch.tensor([analyzer.polarity_scores(t)["compound"] - length_weight * len(t.split()) / 10
+                         for t in texts], dtype=torch.float64)
+
+
+def bradley_terry_labels(r1: torch.Tensor, r2: torch.Tensor, temperature: float, seed: int) -> torch.Tensor:
+    """True where y₁ is labelled preferred, drawn with probability σ((r₁ − r₂)/T); shape (n,)."""
+    g = torch.Generator().manual_seed(seed)
+    p = torch.sigmoid((r1 - r2) / temperature)
+    return torch.rand(p.shape, generator=g, dtype=torch.float64) < p
+
+
+def data_key(model_fingerprint: str, settings: DataSettings) -> str:
+    payload = json.dumps({"suite": SUITE, "model": model_fingerprint, "data": settings.to_dict()}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def build_pairs(model, tokenizer, settings: DataSettings, cache_file: Path, progress=None) -> dict:
+    """Generate (or read from ``cache_file``) the suite's data:
+    ``{"train": rows, "eval": rows, "eval_prompts": prompts}``, rows in TRL's conversational format with
+    the gold rewards of both responses and, for train rows, the noisy label that ordered them."""
+    if cache_file.exists():
+        return json.loads(cache_file.read_text())
+    from prefzoo.algorithms.engine.generation import sample_responses
+    from prefzoo.benchmarks.results import write_json_atomic
+
+    train_prompts, eval_prompts = make_prompts(settings)
+    prompts = train_prompts + eval_prompts
+    samples = sample_responses(model, tokenizer, prompts, 2, settings.max_new_tokens, settings.generation_batch_size,
+                               settings.seed, reference=True, progress=progress)
+    texts = [s.text for s in samples]
+    rewards = gold_reward(texts, settings.length_weight)
+    first, second = rewards[0::2], rewards[1::2]
+    labels = bradley_terry_labels(first, second, settings.label_temperature, settings.seed)
+    data = {"train": [], "eval": [], "eval_prompts": eval_prompts, "settings": settings.to_dict(),
+            "dropped_identical": 0}
+    for i, prompt in enumerate(prompts):
+        a, b = texts[2 * i], texts[2 * i + 1]
+        if a == b or not a or not b:
+            data["dropped_identical"] += 1
+            continue
+        is_train = i < len(train_prompts)
+        a_wins = bool(labels[i]) if is_train else bool(first[i] >= second[i])
+        if not is_train and first[i] == second[i]:
+            continue  # a gold tie ranks nothing
+        (cw, cr), (lw, lr) = ((a, first[i]), (b, second[i])) if a_wins else ((b, second[i]), (a, first[i]))
+        data["train" if is_train else "eval"].append({
+            "prompt": prompt, "chosen": [{"role": "assistant", "content": cw}],
+            "rejected": [{"role": "assistant", "content": lw}],
+            "gold_chosen": float(cr), "gold_rejected": float(lr)})
+    write_json_atomic(cache_file, data)
+    return data

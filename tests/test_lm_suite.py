@@ -1,0 +1,110 @@
+"""The LM harness end to end on a tiny random model (no download): every cell writes one result file,
+a rerun skips finished cells, a SIGKILLed run loses only the cell in flight, and the leaderboard
+renders from the files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from prefzoo.benchmarks.results import load_results
+from prefzoo.benchmarks.smol_sentiment import DataSettings, bradley_terry_labels, gold_reward, make_prompts
+from tests.helpers import PREFZOO, ROOT, run_cli
+from tests.tiny_lm import make_tiny_lm
+
+ARGS = ["bench", "--suite", "smol-sentiment", "--steps", "2", "--seeds", "1"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return make_tiny_lm(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("PREFZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)  # adapters are saved under ./runs
+    return tmp_path
+
+
+def test_prompts_are_disjoint_and_fixed():
+    train, held_out = make_prompts(DataSettings())
+    assert len(train) == 300 and len(held_out) == 64
+    texts = [p[-1]["content"] for p in train + held_out]
+    assert len(set(texts)) == len(texts)
+    assert make_prompts(DataSettings())[0] == train and make_prompts(DataSettings(seed=1))[0] != train
+
+
+def test_gold_reward_is_vader_compound_with_a_length_term():
+    r = gold_reward(["I loved it, great food!", "terrible and slow", "a place"], length_weight=0.0)
+    assert r[0] > 0.8 and r[1] < -0.4 and r[2] == 0.0
+    assert gold_reward(["a place with words"], length_weight=1.0).item() == pytest.approx(-0.4)
+
+
+def test_bradley_terry_labels_follow_the_temperature():
+    import torch
+
+    n = 20_000
+    r1, r2 = torch.full((n,), 0.3, dtype=torch.float64), torch.full((n,), 0.1, dtype=torch.float64)
+    for temperature in (0.1, 0.5):
+        rate = bradley_terry_labels(r1, r2, temperature, seed=0).double().mean().item()
+        assert rate == pytest.approx(torch.sigmoid(torch.tensor(0.2 / temperature)).item(), abs=0.01)
+
+
+def test_suite_runs_every_cell_once_and_resumes(tiny, env):
+    results = env / "results"
+    out = run_cli(*ARGS, "--algorithms", "dpo,simpo", "--model", str(tiny), "--results", str(results),
+                  "--plot", str(env / "p.png"), cwd=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    docs = {d["algorithm"]: d for d in load_results(results, "smol-sentiment")}
+    assert set(docs) == {"reference", "dpo", "simpo"}
+    dpo = docs["dpo"]
+    assert len(dpo["train"]["history"]) == 2 and dpo["train"]["tokens_per_s"] > 0
+    for metric in ("gold_reward", "win_rate", "kl", "pair_accuracy"):
+        m = dpo["eval"][metric]
+        assert m["ci_low"] <= m["mean"] <= m["ci_high"], metric
+    assert docs["reference"]["eval"].get("kl") is None
+    assert (env / "runs" / "smol-sentiment" / "dpo").exists()
+
+    simpo_file = next((results / "smol-sentiment" / "simpo").glob("*.json"))
+    simpo_file.unlink()
+    before = {p: p.stat().st_mtime_ns for p in results.glob("smol-sentiment/*/*.json")}
+    again = run_cli(*ARGS, "--algorithms", "dpo,simpo", "--model", str(tiny), "--results", str(results),
+                    "--plot", str(env / "p.png"), cwd=env)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("done already") == 2
+    assert {p: p.stat().st_mtime_ns for p in before} == before  # finished cells untouched
+    assert simpo_file.exists()
+
+    board = run_cli("leaderboard", "--results", str(results), "--out", str(env / "board"), cwd=env)
+    assert board.returncode == 0, board.stderr
+    readme = (env / "board" / "README.md").read_text()
+    assert "## smol-sentiment" in readme and "| reference | reference |" in readme
+
+
+def test_sigkill_loses_only_the_cell_in_flight(tiny, env):
+    results = env / "results"
+    proc = subprocess.Popen([str(PREFZOO), *ARGS, "--algorithms", "dpo,ipo", "--model", str(tiny), "--results",
+                             str(results), "--plot", str(env / "p.png")], cwd=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=dict(os.environ))
+    deadline = time.time() + 240
+    while time.time() < deadline and not list(results.glob("smol-sentiment/reference/*.json")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = list(results.glob("smol-sentiment/*/*.json"))
+    assert finished, "the reference cell should have finished before the kill"
+    for path in finished:
+        json.loads(path.read_text())  # whole files only
+    assert len(list(load_results(results))) == len(finished)  # a temporary left by the kill is not a result
+    stamps = {p: p.stat().st_mtime_ns for p in finished}
+    out = run_cli(*ARGS, "--algorithms", "dpo,ipo", "--model", str(tiny), "--results", str(results),
+                  "--plot", str(env / "p.png"), cwd=env)
+    assert out.returncode == 0, out.stderr
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert {d["algorithm"] for d in load_results(results, "smol-sentiment")} == {"reference", "dpo", "ipo"}
