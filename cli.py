@@ -140,11 +140,11 @@ def leaderboard(
     results: Annotated[Path, typer.Option(help="Folder of result files.")] = DEFAULT_ROOT,
     out: Annotated[Path, typer.Option(help="Folder for README.md and figures.")] = LEADERBOARD_DIR,
 ) -> None:
-    """Regenerate the leaderboard (README.md and figures) from the result files."""
+    """Regenerate the leaderboard (README.md, index.html and figures) from the result files."""
     from prefzoo.leaderboard.render import render
 
-    path = render(results, out)
-    console.print(f"wrote {path}")
+    for path in render(results, out):
+        console.print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -21,18 +21,23 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     return "\n".join(out)
 
 
-def render(results_root: Path, out_dir: Path) -> Path:
-    """Write ``out_dir/README.md`` (and each suite's figures) from every result under ``results_root``."""
+def render(results_root: Path, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``out_dir/README.md``, ``out_dir/index.html`` and each suite's figure from every result
+    under ``results_root``."""
+    from prefzoo.leaderboard.html import page
     from prefzoo.registry import SUITES
 
     by_suite = defaultdict(list)
     for doc in load_results(results_root):
         by_suite[doc["suite"]].append(doc)
-    sections = [HEADER]
+    sections, html_sections = [HEADER], []
     if not by_suite:
         sections.append(f"No results yet under `{results_root}`: run `prefzoo bench`.\n")
     for suite in sorted(by_suite):
-        sections.append(SUITES.get(suite)().section(by_suite[suite], out_dir))
-    path = Path(out_dir) / "README.md"
-    write_text_atomic(path, "\n".join(sections))
-    return path
+        obj = SUITES.get(suite)()
+        sections.append(obj.section(by_suite[suite], out_dir))
+        html_sections.append((suite, *obj.table(by_suite[suite]), Path(out_dir) / f"{suite}.png"))
+    readme, index = Path(out_dir) / "README.md", Path(out_dir) / "index.html"
+    write_text_atomic(readme, "\n".join(sections))
+    write_text_atomic(index, page(html_sections))
+    return readme, index
