@@ -10,7 +10,8 @@ VENV_FLAGS ?=
 TORCH_CPU ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.prefzoo-installed
-SUITE ?= bandit
+# The default benchmark: the bandit suite, then the LM suite (quick profile on CPU, full with a GPU).
+SUITES ?= bandit smol-sentiment
 PYTEST_ARGS ?=
 
 .PHONY: install test bench leaderboard clean
@@ -37,8 +38,10 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Finished cells (result files under leaderboard/results) are skipped; FRESH=1 deletes them first.
 bench: $(STAMP)
-	$(VENV)/bin/prefzoo bench --suite $(SUITE)
+	$(if $(FRESH),rm -rf leaderboard/results)
+	for suite in $(SUITES); do $(VENV)/bin/prefzoo bench --suite $$suite || exit 1; done
 	$(VENV)/bin/prefzoo leaderboard
 
 leaderboard: $(STAMP)

@@ -88,7 +88,7 @@ def bench(
     config_file: Annotated[Optional[Path], typer.Option("--config", exists=True, dir_okay=False, help='JSON file: {"dpo": {"beta": 0.2}, ...}.')] = None,
     results: Annotated[Path, typer.Option(help="Folder for result files.")] = DEFAULT_ROOT,
     plot: Annotated[Optional[Path], typer.Option(help="Where to write the suite's plot (default: next to the results folder).")] = None,
-    profile: Annotated[Optional[str], typer.Option(help="LM suites: quick (CPU-sized) or full.")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="LM suites: quick (CPU-sized), full, or auto (full with a GPU, else quick; the default).")] = None,
     model: Annotated[Optional[str], typer.Option(help="LM suites: hub id or local path of the base model.")] = None,
 ) -> None:
     """Train algorithms on a suite with the same data and budget; one result file per (algorithm, seed, config)."""
