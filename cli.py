@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import sys
 from collections import defaultdict
@@ -90,6 +91,7 @@ def bench(
     plot: Annotated[Optional[Path], typer.Option(help="Where to write the suite's plot (default: next to the results folder).")] = None,
     profile: Annotated[Optional[str], typer.Option(help="LM suites: quick (CPU-sized), full, or auto (full with a GPU, else quick; the default).")] = None,
     model: Annotated[Optional[str], typer.Option(help="LM suites: hub id or local path of the base model.")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="preference-dataset suite: a TRL-format file (.json/.jsonl/.parquet/.csv) or hub id.")] = None,
 ) -> None:
     """Train algorithms on a suite with the same data and budget; one result file per (algorithm, seed, config)."""
     try:
@@ -103,9 +105,16 @@ def bench(
         base_configs = _base_configs(names, set_, config_file)
         suite_options = {k: v for k, v in dict(
             strengths=[float(s) for s in strengths.split(",")] if strengths else None,
-            profile=profile, model=model).items() if v is not None}
+            profile=profile, model=model, dataset=dataset).items() if v is not None}
     except (RegistryError, ConfigError, ValueError) as exc:
         _fail(str(exc))
+    accepted = inspect.signature(suite_obj.run).parameters
+    for option in suite_options:
+        if option not in accepted:
+            _fail(f"suite {suite!r} does not take --{option}")
+    for option, param in accepted.items():
+        if param.kind is param.KEYWORD_ONLY and param.default is param.empty and option not in suite_options:
+            _fail(f"suite {suite!r} needs --{option}")
     console.print(f"[bold]{suite}[/]: {', '.join(names)}")
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console) as progress:
@@ -117,11 +126,6 @@ def bench(
         try:
             docs = suite_obj.run(classes, results, seeds=seeds, steps=steps, base_configs=base_configs,
                                  progress=report, **suite_options)
-        except TypeError as exc:
-            if "unexpected keyword argument" not in str(exc):
-                raise
-            option = str(exc).rsplit(" ", 1)[-1].strip("'")
-            _fail(f"suite {suite!r} does not take --{option}")
         except (ConfigError, ValueError) as exc:
             _fail(str(exc))
     headers, rows = suite_obj.table(docs)

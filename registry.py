@@ -230,3 +230,4 @@ SUITES: Registry[type] = Registry("suite", group="prefzoo.suites")
 """Benchmark suites, by name; each is a class with ``run``, ``table`` and ``section`` (see ``BanditSuite``)."""
 SUITES.register_lazy("bandit", "prefzoo.benchmarks.bandit_suite:BanditSuite")
 SUITES.register_lazy("smol-sentiment", "prefzoo.benchmarks.lm_suite:SmolSentimentSuite")
+SUITES.register_lazy("preference-dataset", "prefzoo.benchmarks.lm_suite:PreferenceDatasetSuite")

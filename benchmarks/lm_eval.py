@@ -7,11 +7,10 @@ from __future__ import annotations
 import torch
 
 from prefzoo.algorithms.base import Pairwise
-from prefzoo.algorithms.engine.data import chat_prompt_ids, collate_pairs, collate_sequences, sequence_logps
+from prefzoo.algorithms.engine.data import prompt_token_ids, collate_pairs, collate_sequences, sequence_logps
 from prefzoo.algorithms.engine.generation import sample_responses
 from prefzoo.algorithms.engine.models import reference_mode
 from prefzoo.benchmarks.metrics import load_metric
-from prefzoo.benchmarks.smol_sentiment import gold_reward
 
 
 @torch.no_grad()
@@ -44,35 +43,39 @@ def held_out_margins(model, algorithm: Pairwise, dataset, pad_id: int, batch_siz
 
 
 def evaluate_policy(run, algorithm: Pairwise | None, seed: int) -> dict:
-    """Evaluate the current adapter (``algorithm`` given) or the reference policy (``algorithm=None``)."""
+    """Evaluate the current adapter (``algorithm`` given) or the reference policy (``algorithm=None``).
+
+    Gold reward and win rate need the data source's gold reward; KL and pair accuracy do not.
+    """
     p = run.profile
-    model, tokenizer = run.model, run.tokenizer
+    model, tokenizer, source = run.model, run.tokenizer, run.source
     samples = sample_responses(model, tokenizer, run.eval_prompts, p.samples_per_prompt, p.data.max_new_tokens,
                                p.eval_batch_size, seed=10_000 + seed, reference=algorithm is None)
     prompt_ids = [s.prompt_index for s in samples]
-    rewards = gold_reward([s.text for s in samples], p.data.length_weight).tolist()
-    out = {
-        "samples": {"prompt_ids": prompt_ids, "texts": [s.text for s in samples], "rewards": rewards},
-        "generated_tokens": sum(len(s.completion_ids) for s in samples),
-        "gold_reward": load_metric("gold_reward").compute(predictions=rewards, references=prompt_ids),
-    }
+    out = {"samples": {"prompt_ids": prompt_ids, "texts": [s.text for s in samples]},
+           "generated_tokens": sum(len(s.completion_ids) for s in samples)}
+    if source.has_gold:
+        rewards = source.gold([s.text for s in samples]).tolist()
+        out["samples"]["rewards"] = rewards
+        out["gold_reward"] = load_metric("gold_reward").compute(predictions=rewards, references=prompt_ids)
     if algorithm is None:
         return out
-    prompt_tokens = [chat_prompt_ids(tokenizer, run.eval_prompts[i]) for i in prompt_ids]
+    prompt_tokens = [prompt_token_ids(tokenizer, run.eval_prompts[i]) for i in prompt_ids]
     completions = [s.completion_ids for s in samples]
     was_training = model.training
     model.eval()
-    policy_logps = _logps(model, tokenizer, prompt_tokens, completions, p.eval_batch_size // 4)
+    policy_logps = _logps(model, tokenizer, prompt_tokens, completions, max(p.eval_batch_size // 4, 1))
     with reference_mode(model):
-        ref_logps = _logps(model, tokenizer, prompt_tokens, completions, p.eval_batch_size // 4)
+        ref_logps = _logps(model, tokenizer, prompt_tokens, completions, max(p.eval_batch_size // 4, 1))
     model.train(was_training)
     out["kl"] = load_metric("kl_divergence").compute(predictions=policy_logps.tolist(), references=ref_logps.tolist(),
                                                      prompt_ids=prompt_ids)
-    reference = run.reference_samples()
-    if reference["prompt_ids"] != prompt_ids:
-        raise RuntimeError("policy and reference samples are not aligned by prompt")
-    out["win_rate"] = load_metric("win_rate").compute(predictions=rewards, references=reference["rewards"],
-                                                      prompt_ids=prompt_ids)
+    if source.has_gold:
+        reference = run.reference_samples()
+        if reference["prompt_ids"] != prompt_ids:
+            raise RuntimeError("policy and reference samples are not aligned by prompt")
+        out["win_rate"] = load_metric("win_rate").compute(predictions=out["samples"]["rewards"],
+                                                          references=reference["rewards"], prompt_ids=prompt_ids)
     margins = held_out_margins(model, algorithm, run.eval_data, tokenizer.pad_token_id)
     out["pair_accuracy"] = load_metric("pair_accuracy").compute(predictions=margins.tolist())
     return out

@@ -13,16 +13,18 @@ METRICS = ("gold_reward", "win_rate", "kl", "pair_accuracy")
 
 
 def aggregate(docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One entry per (algorithm, config hash): each metric's mean and 95% interval — across seeds (Student t)
-    when there are several, else the bootstrap interval over prompts of the one seed — sorted by gold reward."""
-    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    """One entry per (dataset, algorithm, config hash): each metric's mean and 95% interval — across seeds
+    (Student t) when there are several, else the bootstrap interval over prompts of the one seed — ranked
+    within each dataset by gold reward, or by held-out pair accuracy where the data have no gold reward."""
+    groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
     for doc in docs:
-        groups[(doc["algorithm"], doc["hash"])].append(doc)
+        groups[(doc.get("dataset", doc["suite"]), doc["algorithm"], doc["hash"])].append(doc)
     rows = []
-    for (name, _), group in groups.items():
+    for (dataset, name, _), group in groups.items():
         first = group[0]
         row = {"algorithm": name, "family": first["family"], "paper": first["paper"], "seeds": len(group),
-               "config": first["config"], "profile": first["profile"], "origin": first.get("origin", "")}
+               "config": first["config"], "profile": first["profile"], "origin": first.get("origin", ""),
+               "dataset": dataset, "has_gold": first.get("has_gold", True)}
         for metric in METRICS:
             values = [d["eval"][metric] for d in group if d["eval"].get(metric) is not None]
             if not values:
@@ -38,8 +40,14 @@ def aggregate(docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         row["peak_memory_gib"] = max(t["peak_memory_bytes"] for t in trains) / 2**30 if trains else None
         row["generated_tokens"] = sum(d["eval"]["generated_tokens"] for d in group) // len(group)
         rows.append(row)
-    rows.sort(key=lambda r: -r["gold_reward"]["mean"])
+    rows.sort(key=lambda r: (r["dataset"], -_rank_value(r)))
     return rows
+
+
+def _rank_value(row: dict) -> float:
+    """Gold reward where the data have one; else held-out pair accuracy (the reference, which has none, last)."""
+    value = row["gold_reward"] if row["has_gold"] else row["pair_accuracy"]
+    return value["mean"] if value else float("-inf")
 
 
 def _ci(value: dict | None, digits: int = 3) -> str:
@@ -53,13 +61,19 @@ def _num(value: float | None, fmt: str) -> str:
 
 
 def leaderboard_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    headers = ["rank", "algorithm", "family", "gold reward [95% CI]", "win rate vs ref", "KL(π‖π_ref)",
-               "pair accuracy", "seeds", "train time (s)", "tokens/s", "peak memory (GiB)", "paper"]
-    rows = []
-    for rank, r in enumerate(aggregate(docs), 1):
-        rows.append([str(rank), r["algorithm"], r["family"], _ci(r["gold_reward"]), _ci(r["win_rate"]), _ci(r["kl"], 2),
-                     _ci(r["pair_accuracy"]), str(r["seeds"]), _num(r["train_time_s"], ".0f"),
-                     _num(r["tokens_per_s"], ".0f"), _num(r["peak_memory_gib"], ".2f"), r["paper"] or "—"])
+    entries = aggregate(docs)
+    several = len({r["dataset"] for r in entries}) > 1
+    headers = (["dataset"] if several else []) + [
+        "rank", "algorithm", "family", "gold reward [95% CI]", "win rate vs ref", "KL(π‖π_ref)", "pair accuracy",
+        "seeds", "train time (s)", "tokens/s", "peak memory (GiB)", "gen tokens (eval)", "paper"]
+    rows, rank, previous = [], 0, None
+    for r in entries:
+        rank = rank + 1 if r["dataset"] == previous else 1
+        previous = r["dataset"]
+        rows.append(([r["dataset"]] if several else []) + [
+            str(rank), r["algorithm"], r["family"], _ci(r["gold_reward"]), _ci(r["win_rate"]), _ci(r["kl"], 2),
+            _ci(r["pair_accuracy"]), str(r["seeds"]), _num(r["train_time_s"], ".0f"), _num(r["tokens_per_s"], ".0f"),
+            _num(r["peak_memory_gib"], ".2f"), str(r["generated_tokens"]), r["paper"] or "—"])
     return headers, rows
 
 
@@ -70,7 +84,7 @@ def reward_kl_plot(docs: Sequence[dict[str, Any]], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = aggregate(docs)
+    rows = [r for r in aggregate(docs) if r["gold_reward"] is not None]
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     points = []
     for i, r in enumerate(rows):
@@ -106,23 +120,30 @@ def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
     from prefzoo.leaderboard.render import markdown_table
 
     suite = docs[0]["suite"]
-    plot = reward_kl_plot(docs, Path(out_dir) / f"{suite}.png")
     s = docs[0]["settings"]
     d, t, m = s["data"], s["train"], s["model"]
+    has_gold = all(doc.get("has_gold", True) for doc in docs)
+    if has_gold:
+        data = (f"{d['train_prompts']} train prompts with two reference samples each, labelled by a Bradley–Terry draw "
+                f"on the gold reward (VADER compound) at temperature {d['label_temperature']}; {d['eval_prompts']} "
+                "held-out prompts. Ranked by gold reward.")
+    else:
+        data = ("Datasets without a gold reward: gold reward and win rate cannot be measured, so the ranking uses "
+                "held-out pair accuracy of each algorithm's implicit reward.")
     lines = [
         f"## {suite} (profile `{docs[0]['profile']}`)",
         "",
         f"Model `{m['model']}`, {'nf4 4-bit QLoRA' if m['quantize'] else 'LoRA'} r={m['lora_r']} α={m['lora_alpha']} "
-        f"on {m['target_modules']}. {d['train_prompts']} train prompts with two reference samples each, labelled by a "
-        f"Bradley–Terry draw on the gold reward (VADER compound) at temperature {d['label_temperature']}; "
-        f"{d['eval_prompts']} held-out prompts. Every algorithm: AdamW lr {t['learning_rate']}, {t['steps']} steps of "
-        f"{t['batch_size']} pairs, responses ≤ {d['max_new_tokens']} new tokens, its Config defaults. "
-        f"Evaluation: {s['samples_per_prompt']} sample(s) per held-out prompt. Intervals are 95%: bootstrap over prompts "
-        "for one seed, Student t across seeds for several.",
+        f"on {m['target_modules']}. {data} Every algorithm: AdamW lr {t['learning_rate']}, {t['steps']} steps of "
+        f"{t['batch_size']} pairs, its Config defaults; samples ≤ {d['max_new_tokens']} new tokens, "
+        f"{s['samples_per_prompt']} per held-out prompt. Intervals are 95%: bootstrap over prompts for one seed, "
+        "Student t across seeds for several. Peak memory of training: the CUDA allocator's peak, or on the CPU "
+        "the peak resident memory above the level before training.",
         "",
         markdown_table(*leaderboard_rows(docs)),
         "",
-        f"![gold reward against KL]({plot.name})",
-        "",
     ]
+    if has_gold:
+        plot = reward_kl_plot(docs, Path(out_dir) / f"{suite}.png")
+        lines += [f"![gold reward against KL]({plot.name})", ""]
     return "\n".join(lines)

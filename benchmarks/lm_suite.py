@@ -23,12 +23,12 @@ from prefzoo import __version__
 from prefzoo.algorithms.base import Family, Pairwise
 from prefzoo.algorithms.config import AlgorithmConfig
 from prefzoo.algorithms.engine.data import TokenizationSettings, collate_pairs, sequence_logps, tokenize_pairs
-from prefzoo.algorithms.engine.models import (ModelSettings, add_adapter, cache_dir, load_base, load_tokenizer,
-                                              model_fingerprint)
+from prefzoo.algorithms.engine.models import ModelSettings, add_adapter, cache_dir, load_base, load_tokenizer, model_fingerprint
 from prefzoo.algorithms.engine.pairwise import TrainSettings, make_accelerator, train_pairwise
 from prefzoo.algorithms.engine.reference import cache_key, cached_reference_logps, with_reference
 from prefzoo.benchmarks.results import result_path, run_hash, write_json_atomic
-from prefzoo.benchmarks.smol_sentiment import SUITE, DataSettings, build_pairs, data_key, gold_reward
+from prefzoo.benchmarks.data_sources import GeneratedSentiment, PreferenceDataset
+from prefzoo.benchmarks.smol_sentiment import SUITE, DataSettings
 
 REFERENCE = "reference"
 
@@ -63,26 +63,26 @@ PROFILES = {
 }
 
 
-class SmolSentimentSuite:
-    """QLoRA on SmolLM2-135M-Instruct (or any causal LM), gold reward = VADER sentiment."""
+class _LMSuite:
+    """An LM suite: cells over algorithms and seeds on one data source (see ``data_sources``)."""
 
-    name = SUITE
     family = Family.PAIRWISE
 
-    def run(self, algorithms: Sequence[type[Pairwise]], results_root: Path, *, seeds: int | None = None,
-            steps: int | None = None, profile: str = "auto", model: str | None = None,
-            base_configs: dict[str, AlgorithmConfig] | None = None,
-            progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> list[dict]:
+    def _run(self, source, algorithms: Sequence[type[Pairwise]], results_root: Path, seeds: int | None,
+             steps: int | None, profile: str, model: str | None, base_configs: dict[str, AlgorithmConfig] | None,
+             progress: Callable[[int, int], None] | None, log: Callable[[str], None]) -> list[dict]:
         if profile == "auto":  # the CPU-sized profile without a GPU
             profile = "full" if torch.cuda.is_available() else "quick"
         if profile not in PROFILES:
-            raise ValueError(f"{SUITE}: unknown profile {profile!r}; profiles: {', '.join(PROFILES)}")
+            raise ValueError(f"{self.name}: unknown profile {profile!r}; profiles: {', '.join(PROFILES)}")
         prof = PROFILES[profile]
         if steps:
             prof = dataclasses.replace(prof, train=dataclasses.replace(prof.train, steps=steps))
         if model:
             prof = dataclasses.replace(prof, model=dataclasses.replace(prof.model, model=model))
-        run = _Run(prof, profile, Path(results_root), log)
+        if source is None:
+            source = GeneratedSentiment(prof.data)
+        run = _Run(prof, profile, Path(results_root), log, source)
         cells = [(REFERENCE, None, 0)] + [(cls.name, cls, s) for cls in algorithms for s in range(seeds or 1)]
         docs = []
         for i, (name, cls, seed) in enumerate(cells):
@@ -108,15 +108,40 @@ class SmolSentimentSuite:
         return section(docs, out_dir)
 
 
+class SmolSentimentSuite(_LMSuite):
+    """QLoRA on SmolLM2-135M-Instruct (or any causal LM); pairs from the reference, gold reward = VADER."""
+
+    name = SUITE
+
+    def run(self, algorithms: Sequence[type[Pairwise]], results_root: Path, *, seeds: int | None = None,
+            steps: int | None = None, profile: str = "auto", model: str | None = None,
+            base_configs: dict[str, AlgorithmConfig] | None = None,
+            progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> list[dict]:
+        return self._run(None, algorithms, results_root, seeds, steps, profile, model, base_configs, progress, log)
+
+
+class PreferenceDatasetSuite(_LMSuite):
+    """Any preference dataset in TRL's format; without a gold reward, ranked by held-out pair accuracy."""
+
+    name = PreferenceDataset.suite
+
+    def run(self, algorithms: Sequence[type[Pairwise]], results_root: Path, *, dataset: str,
+            seeds: int | None = None, steps: int | None = None, profile: str = "auto", model: str | None = None,
+            base_configs: dict[str, AlgorithmConfig] | None = None,
+            progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> list[dict]:
+        return self._run(PreferenceDataset(dataset), algorithms, results_root, seeds, steps, profile, model,
+                         base_configs, progress, log)
+
+
 class _Run:
     """The shared state of one benchmark run: model, tokenizer, data, reference numbers."""
 
-    def __init__(self, profile: Profile, profile_name: str, results_root: Path, log: Callable[[str], None]):
+    def __init__(self, profile: Profile, profile_name: str, results_root: Path, log: Callable[[str], None], source):
         self.profile, self.profile_name, self.results_root, self.log = profile, profile_name, results_root, log
+        self.source = source
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self._loaded = False
-        fingerprint = model_fingerprint(profile.model)
-        self.data_key = data_key(fingerprint, profile.data)
+        self.data_key = source.key(model_fingerprint(profile.model))
         self.settings_hash_input = {"profile": profile.to_dict(), "data_key": self.data_key}
 
     def _load(self) -> None:
@@ -130,14 +155,14 @@ class _Run:
         self.log(f"model {p.model.model} loaded in {time.perf_counter() - start:.1f} s "
                  f"({'nf4 QLoRA' if p.model.quantize else 'LoRA'} on {self.device})")
         start = time.perf_counter()
-        data = build_pairs(self.model, self.tokenizer, p.data, cache_dir() / "data" / f"{SUITE}-{self.data_key}.json")
-        self.log(f"data: {len(data['train'])} train pairs, {len(data['eval'])} held-out pairs "
+        data = self.source.load(self.model, self.tokenizer, self.data_key)
+        self.log(f"data: {len(data.train)} train pairs, {len(data.eval)} held-out pairs "
                  f"({time.perf_counter() - start:.1f} s)")
-        self.eval_prompts = data["eval_prompts"]
+        self.eval_prompts = data.eval_prompts
         fp = model_fingerprint(p.model)
         self.train_data, self.eval_data = (
-            self._with_ref(tokenize_pairs(data[split], self.tokenizer, p.tokenization, f"{SUITE} {split}"), fp)
-            for split in ("train", "eval"))
+            self._with_ref(tokenize_pairs(rows, self.tokenizer, p.tokenization, f"{self.source.name} {split}"), fp)
+            for split, rows in (("train", data.train), ("held-out", data.eval)))
         self.accelerator = make_accelerator(p.train)
         self._loaded = True
 
@@ -151,7 +176,7 @@ class _Run:
 
     def cell(self, name: str, cls: type[Pairwise] | None, config: AlgorithmConfig | None, seed: int) -> dict:
         digest = run_hash(config.to_dict() if config else {}, self.settings_hash_input)
-        path = result_path(self.results_root, SUITE, name, seed, digest)
+        path = result_path(self.results_root, self.source.suite, name, seed, digest)
         if path.exists():
             self.log(f"{name} seed {seed}: done already ({path.name})")
             return json.loads(path.read_text())
@@ -161,7 +186,8 @@ class _Run:
 
         p = self.profile
         doc: dict[str, Any] = {
-            "suite": SUITE, "algorithm": name, "seed": seed, "hash": digest, "profile": self.profile_name,
+            "suite": self.source.suite, "dataset": self.source.name, "has_gold": self.source.has_gold,
+            "algorithm": name, "seed": seed, "hash": digest, "profile": self.profile_name,
             "settings": p.to_dict(), "data_key": self.data_key, "prefzoo_version": __version__,
             "config": config.to_dict() if config else {},
             "family": str(cls.family) if cls else "reference",
@@ -173,7 +199,6 @@ class _Run:
         else:
             algorithm = cls(config)
             _reset_adapter(self.model, seed)
-            start = time.perf_counter()
             result = train_pairwise(algorithm, self.model, self.train_data, self.tokenizer.pad_token_id,
                                     dataclasses.replace(p.train, seed=seed), self.accelerator, run_name=name)
             doc["train"] = {"wall_time_s": result.wall_time_s, "tokens": result.train_tokens,
@@ -181,7 +206,7 @@ class _Run:
                             "peak_memory_bytes": result.peak_memory_bytes, "history": result.history}
             self.log(f"{name} seed {seed}: trained {p.train.steps} steps in {result.wall_time_s:.1f} s, "
                      f"final loss {result.history[-1]['loss']:.4f}")
-            adapter_dir = Path("runs") / SUITE / name / f"seed{seed}-{digest}"
+            adapter_dir = Path("runs") / self.source.suite / name / f"seed{seed}-{digest}"
             self.model.save_pretrained(adapter_dir)
             doc["adapter"] = str(adapter_dir)
             doc["eval"] = evaluate_policy(self, algorithm, seed)
@@ -192,7 +217,7 @@ class _Run:
         """The reference cell's samples (its result file), which every win rate compares against."""
         from prefzoo.benchmarks.results import load_results
 
-        for doc in load_results(self.results_root, SUITE):
+        for doc in load_results(self.results_root, self.source.suite):
             if doc["algorithm"] == REFERENCE and doc["settings"] == self.profile.to_dict() \
                     and doc["data_key"] == self.data_key:
                 return doc["eval"]["samples"]

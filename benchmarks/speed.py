@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import threading
 import time
 
 import torch
 
 from prefzoo.algorithms.engine.data import TokenizationSettings, tokenize_pairs
 from prefzoo.algorithms.engine.models import ModelSettings, add_adapter, load_base, load_tokenizer, resolve_model
+from prefzoo.algorithms.engine.memory import PeakMemory
 from prefzoo.algorithms.engine.pairwise import TrainSettings, make_accelerator, train_pairwise
 from prefzoo.algorithms.engine.reference import compute_reference_logps, with_reference
 from prefzoo.benchmarks.smol_sentiment import DataSettings, make_prompts
@@ -37,39 +37,6 @@ def speed_pairs(n: int) -> list[dict]:
     prompts, _ = make_prompts(DataSettings(train_prompts=n, eval_prompts=0))
     return [{"prompt": p, "chosen": [{"role": "assistant", "content": GOOD[i % 2]}],
              "rejected": [{"role": "assistant", "content": BAD[i % 2]}]} for i, p in enumerate(prompts)]
-
-
-class PeakMemory:
-    """Peak memory of a block: CUDA allocator peak, or sampled resident memory above the start on CPU."""
-
-    def __init__(self, device: torch.device):
-        self.device, self.peak = device, 0
-
-    def __enter__(self):
-        if self.device.type == "cuda":
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats(self.device)
-            return self
-        import psutil
-
-        proc, self._stop = psutil.Process(), threading.Event()
-        base = proc.memory_info().rss
-
-        def sample():
-            while not self._stop.is_set():
-                self.peak = max(self.peak, proc.memory_info().rss - base)
-                time.sleep(0.01)
-
-        self._thread = threading.Thread(target=sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        if self.device.type == "cuda":
-            self.peak = torch.cuda.max_memory_allocated(self.device)
-        else:
-            self._stop.set()
-            self._thread.join()
 
 
 def time_prefzoo(settings: ModelSettings, rows, args, device, out_dir: str) -> dict:

@@ -15,7 +15,7 @@ import pytest
 from prefzoo.benchmarks.results import load_results
 from prefzoo.benchmarks.smol_sentiment import DataSettings, bradley_terry_labels, gold_reward, make_prompts
 from tests.helpers import PREFZOO, ROOT, run_cli
-from tests.tiny_lm import make_tiny_lm
+from tests.tiny_lm import make_tiny_lm, pairs
 
 ARGS = ["bench", "--suite", "smol-sentiment", "--steps", "2", "--seeds", "1"]
 
@@ -108,3 +108,42 @@ def test_sigkill_loses_only_the_cell_in_flight(tiny, env):
     assert out.returncode == 0, out.stderr
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert {d["algorithm"] for d in load_results(results, "smol-sentiment")} == {"reference", "dpo", "ipo"}
+
+
+def test_a_trl_format_file_without_gold_is_ranked_by_pair_accuracy(tiny, env):
+    rows = pairs(30)
+    data = env / "prefs.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    results = env / "results"
+    out = run_cli("bench", "--suite", "preference-dataset", "--dataset", str(data), "--algorithms", "dpo,ipo",
+                  "--steps", "2", "--model", str(tiny), "--results", str(results), "--plot", str(env / "p.png"),
+                  cwd=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    docs = {d["algorithm"]: d for d in load_results(results, "preference-dataset")}
+    assert set(docs) == {"reference", "dpo", "ipo"}
+    assert docs["dpo"]["has_gold"] is False and "gold_reward" not in docs["dpo"]["eval"]
+    assert docs["dpo"]["eval"]["pair_accuracy"]["n"] == 3  # 10% of 30 rows held out
+    board = run_cli("leaderboard", "--results", str(results), "--out", str(env / "board"), cwd=env)
+    readme = (env / "board" / "README.md").read_text()
+    assert board.returncode == 0 and "ranking uses held-out pair accuracy" in readme
+    ranked = [line.split(" | ")[1] for line in readme.splitlines() if line.startswith("| ") and " | pairwise | " in line]
+    accuracy = {name: docs[name]["eval"]["pair_accuracy"]["mean"] for name in ("dpo", "ipo")}
+    assert ranked == sorted(accuracy, key=lambda n: -accuracy[n])
+
+
+def test_a_bad_dataset_file_is_refused_naming_row_and_field(tiny, env):
+    rows = pairs(12)
+    rows[7]["chosen"] = ""
+    data = env / "bad.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = run_cli("bench", "--suite", "preference-dataset", "--dataset", str(data), "--algorithms", "dpo",
+                  "--steps", "1", "--model", str(tiny), "--results", str(env / "results"), cwd=env)
+    assert out.returncode == 2
+    assert "field 'chosen': empty text" in out.stdout and not (env / "results").exists()
+
+
+def test_suite_options_are_checked_against_the_suite(tiny, env):
+    out = run_cli("bench", "--suite", "preference-dataset", "--algorithms", "dpo", cwd=env)
+    assert out.returncode == 2 and "suite 'preference-dataset' needs --dataset" in out.stdout
+    out = run_cli("bench", "--suite", "bandit", "--profile", "quick", cwd=env)
+    assert out.returncode == 2 and "suite 'bandit' does not take --profile" in out.stdout

@@ -62,9 +62,12 @@ def validate_pairs(rows: Sequence[dict[str, Any]], source: str = "dataset") -> N
             raise DatasetError(f"{source}: row {i}: fields 'chosen' and 'rejected' are identical ({row['chosen']!r})")
 
 
-def chat_prompt_ids(tokenizer, conversation: list[dict]) -> list[int]:
-    """Token ids of a conversation rendered by the chat template, ready for the assistant's turn."""
-    text = tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+def prompt_token_ids(tokenizer, prompt: str | list[dict]) -> list[int]:
+    """Token ids of a prompt: a conversation rendered by the chat template, ready for the assistant's
+    turn, or plain text as the tokenizer encodes it."""
+    if isinstance(prompt, str):
+        return tokenizer(prompt)["input_ids"]
+    text = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
@@ -78,10 +81,10 @@ def tokenize_pair(row: dict[str, Any], tokenizer, settings: TokenizationSettings
             if not full.startswith(prompt_text):
                 raise DatasetError(f"{where}, field {column!r}: the chat template does not extend the prompt")
             completions.append(full[len(prompt_text):])
-        prompt_ids = chat_prompt_ids(tokenizer, row["prompt"])
+        prompt_ids = prompt_token_ids(tokenizer, row["prompt"])
         chosen_ids, rejected_ids = (tokenizer(c, add_special_tokens=False)["input_ids"] for c in completions)
     else:
-        prompt_ids = tokenizer(row["prompt"])["input_ids"]
+        prompt_ids = prompt_token_ids(tokenizer, row["prompt"])
         chosen_ids, rejected_ids = (tokenizer(row[c], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
                                     for c in ("chosen", "rejected"))
     if len(prompt_ids) > settings.max_prompt_length:

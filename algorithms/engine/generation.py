@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import torch
 
+from prefzoo.algorithms.engine.data import prompt_token_ids
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -17,19 +19,18 @@ class Sample:
 
 
 @torch.no_grad()
-def sample_responses(model, tokenizer, prompts: Sequence[list[dict]], n_per_prompt: int, max_new_tokens: int,
+def sample_responses(model, tokenizer, prompts: Sequence[str | list[dict]], n_per_prompt: int, max_new_tokens: int,
                      batch_size: int, seed: int, reference: bool = False, temperature: float = 1.0,
                      progress: Callable[[int, int], None] | None = None) -> list[Sample]:
-    """``n_per_prompt`` samples (temperature sampling, no top-k/top-p) for every conversational prompt.
+    """``n_per_prompt`` samples (temperature sampling, no top-k/top-p) for every prompt (a conversation
+    or plain text, tokenised as training tokenises it).
 
     ``reference=True`` samples π_ref: the adapter is disabled for the whole call. Batch b is seeded
     with (seed, b), so a sample does not depend on what ran before it.
     """
     device = next(model.parameters()).device
-    texts = [tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in prompts]
-    jobs = [(i, text) for i, text in enumerate(texts) for _ in range(n_per_prompt)]
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
+    ids = [prompt_token_ids(tokenizer, p) for p in prompts]
+    jobs = [(i, ids[i]) for i in range(len(prompts)) for _ in range(n_per_prompt)]
     out: list[Sample] = []
     was_training = model.training
     model.eval()
@@ -38,17 +39,20 @@ def sample_responses(model, tokenizer, prompts: Sequence[list[dict]], n_per_prom
         with disable:
             for b, start in enumerate(range(0, len(jobs), batch_size)):
                 chunk = jobs[start:start + batch_size]
-                enc = tokenizer([t for _, t in chunk], return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+                width = max(len(p) for _, p in chunk)
+                # left padding, so every prompt ends where generation starts
+                input_ids = torch.tensor([[tokenizer.pad_token_id] * (width - len(p)) + p for _, p in chunk], device=device)
+                attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for _, p in chunk], device=device)
                 torch.manual_seed(hash((seed, b)) & 0x7FFF_FFFF)
-                generated = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature,
+                generated = model.generate(input_ids=input_ids, attention_mask=attention_mask,
+                                           max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature,
                                            top_k=0, top_p=1.0, pad_token_id=tokenizer.pad_token_id)
-                for (index, _), ids in zip(chunk, generated[:, enc["input_ids"].shape[1]:].tolist()):
-                    ids = _until_eos(ids, tokenizer.eos_token_id, tokenizer.pad_token_id)
-                    out.append(Sample(index, tokenizer.decode(ids, skip_special_tokens=True).strip(), ids))
+                for (index, _), new in zip(chunk, generated[:, width:].tolist()):
+                    new = _until_eos(new, tokenizer.eos_token_id, tokenizer.pad_token_id)
+                    out.append(Sample(index, tokenizer.decode(new, skip_special_tokens=True).strip(), new))
                 if progress is not None:
                     progress(min(start + batch_size, len(jobs)), len(jobs))
     finally:
-        tokenizer.padding_side = side
         model.train(was_training)
     return out
 

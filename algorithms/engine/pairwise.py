@@ -18,6 +18,7 @@ import torch
 
 from prefzoo.algorithms.base import PairLogps, Pairwise
 from prefzoo.algorithms.engine.data import collate_pairs, sequence_logps
+from prefzoo.algorithms.engine.memory import PeakMemory
 
 
 @dataclass(frozen=True)
@@ -98,49 +99,41 @@ def train_pairwise(algorithm: Pairwise, model, dataset, pad_id: int, settings: T
     if accelerator.trackers:
         accelerator.init_trackers(run_name)
     model.train()
-    device = accelerator.device
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
     history, tokens, step = [], 0, 0
-    start = time.perf_counter()
     accumulated: dict[str, list[float]] = {}
-    while step < settings.steps:
-        for batch in loader:
-            with accelerator.accumulate(model):
-                logps, lengths = sequence_logps(model, batch)
-                chosen, rejected = logps.chunk(2)
-                len_c, len_r = lengths.chunk(2)
-                pair = PairLogps(chosen, rejected, batch.get("ref_chosen"), batch.get("ref_rejected"), len_c, len_r)
-                out = algorithm(pair)
-                accelerator.backward(out.loss)
-                if accelerator.sync_gradients and settings.max_grad_norm:
-                    accelerator.clip_grad_norm_(params, settings.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-            tokens += int(batch["attention_mask"].sum())
-            accumulated.setdefault("loss", []).append(out.loss.item())
-            for key, value in out.metrics.items():
-                accumulated.setdefault(key, []).append(value.detach().float().mean().item())
-            if accelerator.sync_gradients:
-                step += 1
-                entry = {"step": step, **{k: sum(v) / len(v) for k, v in accumulated.items()}}
-                if not all(math.isfinite(v) for v in entry.values()):
-                    raise FloatingPointError(f"{algorithm.name}: non-finite training value at step {step}: {entry}")
-                history.append(entry)
-                accelerator.log({k: v for k, v in entry.items() if k != "step"}, step=step)
-                accumulated = {}
-                if progress is not None:
-                    progress(step, settings.steps)
-                if step >= settings.steps:
-                    break
+    with PeakMemory(accelerator.device) as memory:
+        start = time.perf_counter()
+        while step < settings.steps:
+            for batch in loader:
+                with accelerator.accumulate(model):
+                    logps, lengths = sequence_logps(model, batch)
+                    chosen, rejected = logps.chunk(2)
+                    len_c, len_r = lengths.chunk(2)
+                    pair = PairLogps(chosen, rejected, batch.get("ref_chosen"), batch.get("ref_rejected"), len_c, len_r)
+                    out = algorithm(pair)
+                    accelerator.backward(out.loss)
+                    if accelerator.sync_gradients and settings.max_grad_norm:
+                        accelerator.clip_grad_norm_(params, settings.max_grad_norm)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad()
+                tokens += int(batch["attention_mask"].sum())
+                accumulated.setdefault("loss", []).append(out.loss.item())
+                for key, value in out.metrics.items():
+                    accumulated.setdefault(key, []).append(value.detach().float().mean().item())
+                if accelerator.sync_gradients:
+                    step += 1
+                    entry = {"step": step, **{k: sum(v) / len(v) for k, v in accumulated.items()}}
+                    if not all(math.isfinite(v) for v in entry.values()):
+                        raise FloatingPointError(f"{algorithm.name}: non-finite training value at step {step}: {entry}")
+                    history.append(entry)
+                    accelerator.log({k: v for k, v in entry.items() if k != "step"}, step=step)
+                    accumulated = {}
+                    if progress is not None:
+                        progress(step, settings.steps)
+                    if step >= settings.steps:
+                        break
+        wall = time.perf_counter() - start
     if accelerator.trackers:
         accelerator.end_training()
-    peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else _rss_peak_bytes()
-    return TrainResult(history, time.perf_counter() - start, tokens, peak)
-
-
-def _rss_peak_bytes() -> int:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return TrainResult(history, wall, tokens, memory.peak)
