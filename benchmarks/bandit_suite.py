@@ -12,7 +12,7 @@ from prefzoo import __version__
 from prefzoo.algorithms.base import Family, Pairwise
 from prefzoo.algorithms.config import AlgorithmConfig
 from prefzoo.benchmarks.bandit import DATASETS, SUITE, BanditSettings, ipo_fixed_point, run_bandit
-from prefzoo.benchmarks.results import result_path, run_hash, write_json_atomic
+from prefzoo.benchmarks.results import result_path, run_hash, save_figure_atomic, write_json_atomic
 from prefzoo.benchmarks.stats import mean_ci
 from prefzoo.leaderboard.render import markdown_table
 
@@ -141,13 +141,7 @@ class BanditSuite:
         fig.suptitle("Bandit suite: key-arm probability (mean, 95% CI over seeds; dotted: IPO's fixed point)",
                      fontsize=10)
         fig.tight_layout()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp.png")
-        fig.savefig(tmp, dpi=90)
-        plt.close(fig)
-        tmp.replace(path)
-        return path
+        return save_figure_atomic(fig, path, dpi=90)
 
     # ------------------------------------------------------------------ leaderboard
     def section(self, docs: Sequence[dict[str, Any]], out_dir: Path) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from prefzoo.benchmarks.results import save_figure_atomic
 from prefzoo.benchmarks.stats import mean_ci
 
 METRICS = ("gold_reward", "win_rate", "kl", "pair_accuracy")
@@ -107,13 +108,7 @@ def reward_kl_plot(docs: Sequence[dict[str, Any]], path: Path) -> Path:
     ax.legend(fontsize=7, loc="best")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure_atomic(fig, path, dpi=100)
 
 
 def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:

@@ -22,7 +22,7 @@ import torch
 from prefzoo import __version__
 from prefzoo.algorithms.base import Family, Pairwise
 from prefzoo.algorithms.config import AlgorithmConfig
-from prefzoo.algorithms.engine.data import TokenizationSettings, collate_pairs, sequence_logps, tokenize_pairs
+from prefzoo.algorithms.engine.data import TokenizationSettings, tokenize_pairs
 from prefzoo.algorithms.engine.models import ModelSettings, add_adapter, cache_dir, load_base, load_tokenizer, model_fingerprint
 from prefzoo.algorithms.engine.pairwise import TrainSettings, make_accelerator, train_pairwise
 from prefzoo.algorithms.engine.reference import cache_key, cached_reference_logps, with_reference

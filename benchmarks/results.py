@@ -55,6 +55,19 @@ def write_json_atomic(path: Path, document: Mapping[str, Any]) -> None:
     write_text_atomic(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
 
 
+def save_figure_atomic(fig, path: Path, dpi: int = 100) -> Path:
+    """Save a matplotlib figure through a temporary file and a rename, then close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=dpi)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
 def load_results(root: Path, suite: str | None = None) -> Iterator[dict[str, Any]]:
     """Every result document under ``root`` (of one ``suite`` if given), in a stable order."""
     base = Path(root) / suite if suite else Path(root)

@@ -14,7 +14,7 @@ import pytest
 
 from prefzoo.benchmarks.results import load_results
 from prefzoo.benchmarks.smol_sentiment import DataSettings, bradley_terry_labels, gold_reward, make_prompts
-from tests.helpers import PREFZOO, ROOT, run_cli
+from tests.helpers import PREFZOO, run_cli
 from tests.tiny_lm import make_tiny_lm, pairs
 
 ARGS = ["bench", "--suite", "smol-sentiment", "--steps", "2", "--seeds", "1"]

