@@ -163,7 +163,7 @@ class _Run:
         self.train_data, self.eval_data = (
             self._with_ref(tokenize_pairs(rows, self.tokenizer, p.tokenization, f"{self.source.name} {split}"), fp)
             for split, rows in (("train", data.train), ("held-out", data.eval)))
-        self.accelerator = make_accelerator(p.train)
+        self.accelerator = make_accelerator(p.train, logging_dir=Path("runs") / self.source.suite / "logs")
         self._loaded = True
 
     def _with_ref(self, dataset, fingerprint: str):

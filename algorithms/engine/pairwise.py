@@ -96,7 +96,7 @@ def train_pairwise(algorithm: Pairwise, model, dataset, pad_id: int, settings: T
     warmup = max(settings.warmup_steps, 0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / (warmup + 1)) if warmup else 1.0)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
-    if accelerator.trackers:
+    if accelerator.log_with:  # trackers exist only after init_trackers
         accelerator.init_trackers(run_name)
     model.train()
     history, tokens, step = [], 0, 0
