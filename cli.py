@@ -129,7 +129,7 @@ def bench(
         except (ConfigError, ValueError) as exc:
             _fail(str(exc))
     headers, rows = suite_obj.table(docs)
-    table = Table(title=f"{suite}: mean ± 95% CI over seeds")
+    table = Table(title=f"{suite}: means with 95% intervals")
     for h in headers:
         table.add_column(h)
     for row in rows:

@@ -1,5 +1,6 @@
-"""The default LM benchmark: every pairwise algorithm trained with QLoRA on the same generated
-preference data, base model, optimiser and step budget, then evaluated the same way.
+"""The LM benchmarks: every pairwise algorithm trained with QLoRA on the same preference data (generated
+with a gold reward, or a TRL-format dataset), base model, optimiser and step budget, then evaluated the
+same way.
 
 Cells are (algorithm, seed), plus one cell for the reference policy. Each finished cell is one result
 file, written atomically; a rerun skips finished cells, so a killed run loses only the cell in flight.
@@ -55,7 +56,7 @@ PROFILES = {
     # of 24 tokens ≈ 25 s, the data (728 samples) ≈ 210 s, reference log-probs of 300 pairs ≈ 105 s.
     "quick": Profile(data=DataSettings(train_prompts=300, eval_prompts=64, max_new_tokens=24),
                      train=TrainSettings(steps=8, batch_size=8, micro_batch_size=8, learning_rate=2e-3)),
-    "full": Profile(data=DataSettings(train_prompts=1200, eval_prompts=256, max_new_tokens=48),
+    "full": Profile(data=DataSettings(train_prompts=900, eval_prompts=256, max_new_tokens=48),
                     train=TrainSettings(steps=300, batch_size=32, micro_batch_size=16, learning_rate=5e-4,
                                         warmup_steps=10, mixed_precision="no"),
                     tokenization=TokenizationSettings(max_prompt_length=96, max_completion_length=48),
@@ -71,6 +72,9 @@ class _LMSuite:
     def _run(self, source, algorithms: Sequence[type[Pairwise]], results_root: Path, seeds: int | None,
              steps: int | None, profile: str, model: str | None, base_configs: dict[str, AlgorithmConfig] | None,
              progress: Callable[[int, int], None] | None, log: Callable[[str], None]) -> list[dict]:
+        for cls in algorithms:
+            if not issubclass(cls, Pairwise):
+                raise ValueError(f"the {self.name} suite trains pairwise algorithms; {cls.name!r} is {cls.family}")
         if profile == "auto":  # the CPU-sized profile without a GPU
             profile = "full" if torch.cuda.is_available() else "quick"
         if profile not in PROFILES:

@@ -90,7 +90,11 @@ def bradley_terry_labels(r1: torch.Tensor, r2: torch.Tensor, temperature: float,
 
 
 def data_key(model_fingerprint: str, settings: DataSettings) -> str:
-    payload = json.dumps({"suite": SUITE, "model": model_fingerprint, "data": settings.to_dict()}, sort_keys=True)
+    """Identifies the generated data: the model, the settings, and the prompt pool itself (so editing a
+    template never reuses data generated from the old one)."""
+    pool = [SYSTEM, TEMPLATES, SUBJECTS, QUALIFIERS]
+    payload = json.dumps({"suite": SUITE, "model": model_fingerprint, "data": settings.to_dict(), "prompts": pool},
+                         sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

@@ -147,3 +147,19 @@ def test_suite_options_are_checked_against_the_suite(tiny, env):
     assert out.returncode == 2 and "suite 'preference-dataset' needs --dataset" in out.stdout
     out = run_cli("bench", "--suite", "bandit", "--profile", "quick", cwd=env)
     assert out.returncode == 2 and "suite 'bandit' does not take --profile" in out.stdout
+
+
+def test_every_profile_fits_the_prompt_pool():
+    from prefzoo.benchmarks.lm_suite import PROFILES
+
+    for name, profile in PROFILES.items():
+        train, held_out = make_prompts(profile.data)
+        assert len(train) == profile.data.train_prompts and len(held_out) == profile.data.eval_prompts, name
+
+
+def test_data_key_covers_the_prompt_pool(monkeypatch):
+    import prefzoo.benchmarks.smol_sentiment as smol
+
+    before = smol.data_key("model", DataSettings())
+    monkeypatch.setattr(smol, "TEMPLATES", smol.TEMPLATES + ("Rate {q} {s}.",))
+    assert smol.data_key("model", DataSettings()) != before
