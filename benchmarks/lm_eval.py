@@ -7,9 +7,9 @@ from __future__ import annotations
 import torch
 
 from prefzoo.algorithms.base import Pairwise
-from prefzoo.algorithms.engine.data import prompt_token_ids, collate_pairs, collate_sequences, sequence_logps
+from prefzoo.algorithms.engine.data import collate_sequences, iter_pair_logps, prompt_token_ids, sequence_logps
 from prefzoo.algorithms.engine.generation import sample_responses
-from prefzoo.algorithms.engine.models import reference_mode
+from prefzoo.algorithms.engine.models import eval_mode, reference_mode
 from prefzoo.benchmarks.metrics import load_metric
 
 
@@ -27,18 +27,12 @@ def _logps(model, tokenizer, prompts_ids, completions, batch_size: int) -> torch
 @torch.no_grad()
 def held_out_margins(model, algorithm: Pairwise, dataset, pad_id: int, batch_size: int = 16) -> torch.Tensor:
     """r(y_w) − r(y_l) of the algorithm's implicit reward on every held-out pair; (n,)."""
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     margins = []
-    for start in range(0, len(dataset), batch_size):
-        rows = list(dataset.select(range(start, min(start + batch_size, len(dataset)))))
-        batch = {k: v.to(device) for k, v in collate_pairs(rows, pad_id).items()}
-        logps, lengths = sequence_logps(model, batch)
-        (pc, pr), (lc, lr) = logps.float().chunk(2), lengths.float().chunk(2)
-        margins.append((algorithm.implicit_reward(pc, batch["ref_chosen"], lc)
-                        - algorithm.implicit_reward(pr, batch["ref_rejected"], lr)).cpu())
-    model.train(was_training)
+    with eval_mode(model):
+        for batch, logps, lengths in iter_pair_logps(model, dataset, pad_id, batch_size):
+            (pc, pr), (lc, lr) = logps.chunk(2), lengths.chunk(2)
+            margins.append((algorithm.implicit_reward(pc, batch["ref_chosen"], lc)
+                            - algorithm.implicit_reward(pr, batch["ref_rejected"], lr)).cpu())
     return torch.cat(margins)
 
 
@@ -62,12 +56,11 @@ def evaluate_policy(run, algorithm: Pairwise | None, seed: int) -> dict:
         return out
     prompt_tokens = [prompt_token_ids(tokenizer, run.eval_prompts[i]) for i in prompt_ids]
     completions = [s.completion_ids for s in samples]
-    was_training = model.training
-    model.eval()
-    policy_logps = _logps(model, tokenizer, prompt_tokens, completions, max(p.eval_batch_size // 4, 1))
+    batch_size = max(p.eval_batch_size // 4, 1)
+    with eval_mode(model):
+        policy_logps = _logps(model, tokenizer, prompt_tokens, completions, batch_size)
     with reference_mode(model):
-        ref_logps = _logps(model, tokenizer, prompt_tokens, completions, max(p.eval_batch_size // 4, 1))
-    model.train(was_training)
+        ref_logps = _logps(model, tokenizer, prompt_tokens, completions, batch_size)
     out["kl"] = load_metric("kl_divergence").compute(predictions=policy_logps.tolist(), references=ref_logps.tolist(),
                                                      prompt_ids=prompt_ids)
     if source.has_gold:

@@ -39,6 +39,14 @@ def speed_pairs(n: int) -> list[dict]:
              "rejected": [{"role": "assistant", "content": BAD[i % 2]}]} for i, p in enumerate(prompts)]
 
 
+def _seconds_per_step(stamps: list[float], warmup: int) -> float:
+    """Mean duration of the steps after ``warmup``, from the end-of-step time stamps."""
+    timed = stamps[warmup:]
+    if warmup:
+        return (timed[-1] - stamps[warmup - 1]) / len(timed)
+    return (timed[-1] - timed[0]) / (len(timed) - 1)
+
+
 def time_prefzoo(settings: ModelSettings, rows, args, device, out_dir: str) -> dict:
     tokenizer = load_tokenizer(settings)
     model = add_adapter(load_base(settings, device), settings)
@@ -50,9 +58,8 @@ def time_prefzoo(settings: ModelSettings, rows, args, device, out_dir: str) -> d
     with PeakMemory(device) as memory:
         result = train_pairwise(ALGORITHMS.get("dpo")(), model, data, tokenizer.pad_token_id, train,
                                 make_accelerator(train), progress=lambda step, _: stamps.append(time.perf_counter()))
-    timed = stamps[args.warmup:]
     per_token = result.train_tokens / len(stamps)  # every step sees `batch` pairs; tokens vary a little
-    seconds = (timed[-1] - stamps[args.warmup - 1]) / len(timed) if args.warmup else (timed[-1] - timed[0]) / (len(timed) - 1)
+    seconds = _seconds_per_step(stamps, args.warmup)
     del model
     return {"s_per_step": seconds, "tokens_per_s": per_token / seconds, "peak_bytes": memory.peak}
 
@@ -84,8 +91,7 @@ def time_trl(settings: ModelSettings, rows, args, device, out_dir: str) -> dict:
                          peft_config=lora, callbacks=[Clock()])
     with PeakMemory(device) as memory:
         trainer.train()
-    timed = stamps[args.warmup:]
-    seconds = (timed[-1] - stamps[args.warmup - 1]) / len(timed) if args.warmup else (timed[-1] - timed[0]) / (len(timed) - 1)
+    seconds = _seconds_per_step(stamps, args.warmup)
     tokens = trainer._total_train_tokens / len(stamps)
     return {"s_per_step": seconds, "tokens_per_s": tokens / seconds, "peak_bytes": memory.peak}
 

@@ -157,3 +157,14 @@ def sequence_logps(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor,
     mask = batch["completion_mask"][:, 1:].to(logits.dtype)
     token_logps = logits.gather(-1, labels.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, -1)
     return (token_logps * mask).sum(-1), mask.sum(-1)
+
+
+def iter_pair_logps(model, dataset, pad_id: int, batch_size: int):
+    """The model's sequence log-probs of a tokenised pair dataset, batch by batch, in order: yields the
+    device batch (see :func:`collate_pairs`), logps ``(2B,)`` and lengths ``(2B,)`` as float32."""
+    device = next(model.parameters()).device
+    for start in range(0, len(dataset), batch_size):
+        rows = list(dataset.select(range(start, min(start + batch_size, len(dataset)))))
+        batch = {k: v.to(device) for k, v in collate_pairs(rows, pad_id).items()}
+        logps, lengths = sequence_logps(model, batch)
+        yield batch, logps.float(), lengths.float()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from prefzoo.algorithms.engine.data import prompt_token_ids
+from prefzoo.algorithms.engine.models import eval_mode
 
 
 @dataclass(frozen=True)
@@ -32,28 +33,23 @@ def sample_responses(model, tokenizer, prompts: Sequence[str | list[dict]], n_pe
     ids = [prompt_token_ids(tokenizer, p) for p in prompts]
     jobs = [(i, ids[i]) for i in range(len(prompts)) for _ in range(n_per_prompt)]
     out: list[Sample] = []
-    was_training = model.training
-    model.eval()
     disable = model.disable_adapter() if reference and hasattr(model, "disable_adapter") else contextlib.nullcontext()
-    try:
-        with disable:
-            for b, start in enumerate(range(0, len(jobs), batch_size)):
-                chunk = jobs[start:start + batch_size]
-                width = max(len(p) for _, p in chunk)
-                # left padding, so every prompt ends where generation starts
-                input_ids = torch.tensor([[tokenizer.pad_token_id] * (width - len(p)) + p for _, p in chunk], device=device)
-                attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for _, p in chunk], device=device)
-                torch.manual_seed(hash((seed, b)) & 0x7FFF_FFFF)
-                generated = model.generate(input_ids=input_ids, attention_mask=attention_mask,
-                                           max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature,
-                                           top_k=0, top_p=1.0, pad_token_id=tokenizer.pad_token_id)
-                for (index, _), new in zip(chunk, generated[:, width:].tolist()):
-                    new = _until_eos(new, tokenizer.eos_token_id, tokenizer.pad_token_id)
-                    out.append(Sample(index, tokenizer.decode(new, skip_special_tokens=True).strip(), new))
-                if progress is not None:
-                    progress(min(start + batch_size, len(jobs)), len(jobs))
-    finally:
-        model.train(was_training)
+    with eval_mode(model), disable:
+        for b, start in enumerate(range(0, len(jobs), batch_size)):
+            chunk = jobs[start:start + batch_size]
+            width = max(len(p) for _, p in chunk)
+            # left padding, so every prompt ends where generation starts
+            input_ids = torch.tensor([[tokenizer.pad_token_id] * (width - len(p)) + p for _, p in chunk], device=device)
+            attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for _, p in chunk], device=device)
+            torch.manual_seed(hash((seed, b)) & 0x7FFF_FFFF)
+            generated = model.generate(input_ids=input_ids, attention_mask=attention_mask,
+                                       max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature,
+                                       top_k=0, top_p=1.0, pad_token_id=tokenizer.pad_token_id)
+            for (index, _), new in zip(chunk, generated[:, width:].tolist()):
+                new = _until_eos(new, tokenizer.eos_token_id, tokenizer.pad_token_id)
+                out.append(Sample(index, tokenizer.decode(new, skip_special_tokens=True).strip(), new))
+            if progress is not None:
+                progress(min(start + batch_size, len(jobs)), len(jobs))
     return out
 
 

@@ -145,15 +145,21 @@ def add_adapter(base, settings: ModelSettings, adapter_name: str = "default"):
 
 
 @contextlib.contextmanager
-def reference_mode(model):
-    """π_ref: the shared base with every adapter disabled, in eval mode, without gradients."""
+def eval_mode(model):
+    """``model`` in eval mode for the block, then back in the mode it was in."""
     was_training = model.training
     model.eval()
     try:
-        with model.disable_adapter(), torch.no_grad():
-            yield model
+        yield model
     finally:
         model.train(was_training)
+
+
+@contextlib.contextmanager
+def reference_mode(model):
+    """π_ref: the shared base with every adapter disabled, in eval mode, without gradients."""
+    with eval_mode(model), model.disable_adapter(), torch.no_grad():
+        yield model
 
 
 def model_fingerprint(settings: ModelSettings) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from prefzoo.algorithms.engine.data import collate_pairs, fingerprint, sequence_logps
+from prefzoo.algorithms.engine.data import fingerprint, iter_pair_logps
 from prefzoo.algorithms.engine.models import reference_mode
 
 
@@ -28,16 +28,9 @@ def cache_key(model_fingerprint: str, dataset, tokenization: dict) -> str:
 @torch.no_grad()
 def compute_reference_logps(model, dataset, pad_id: int, batch_size: int = 8) -> torch.Tensor:
     """log π_ref of every (chosen, rejected) response, ``(n, 2)``, with the adapter disabled."""
-    device = next(model.parameters()).device
-    out = []
     with reference_mode(model):
-        for start in range(0, len(dataset), batch_size):
-            rows = dataset.select(range(start, min(start + batch_size, len(dataset))))
-            batch = {k: v.to(device) for k, v in collate_pairs(list(rows), pad_id).items()}
-            logps, _ = sequence_logps(model, batch)
-            chosen, rejected = logps.float().cpu().chunk(2)
-            out.append(torch.stack([chosen, rejected], 1))
-    return torch.cat(out)
+        return torch.cat([torch.stack(logps.cpu().chunk(2), 1)
+                          for _, logps, _ in iter_pair_logps(model, dataset, pad_id, batch_size)])
 
 
 def cached_reference_logps(model, dataset, pad_id: int, key: str, cache_root: Path,
