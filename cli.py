@@ -92,6 +92,7 @@ def bench(
     profile: Annotated[Optional[str], typer.Option(help="LM suites: quick (CPU-sized), full, or auto (full with a GPU, else quick; the default).")] = None,
     model: Annotated[Optional[str], typer.Option(help="LM suites: hub id or local path of the base model.")] = None,
     dataset: Annotated[Optional[str], typer.Option(help="preference-dataset suite: a TRL-format file (.json/.jsonl/.parquet/.csv) or hub id.")] = None,
+    regenerate_data: Annotated[bool, typer.Option("--regenerate-data", help="smol-sentiment: sample the pairs on this machine instead of reading the shipped copy.")] = False,
 ) -> None:
     """Train algorithms on a suite with the same data and budget; one result file per (algorithm, seed, config)."""
     try:
@@ -105,7 +106,8 @@ def bench(
         base_configs = _base_configs(names, set_, config_file)
         suite_options = {k: v for k, v in dict(
             strengths=[float(s) for s in strengths.split(",")] if strengths else None,
-            profile=profile, model=model, dataset=dataset).items() if v is not None}
+            profile=profile, model=model, dataset=dataset,
+            regenerate_data=regenerate_data or None).items() if v is not None}
     except (RegistryError, ConfigError, ValueError) as exc:
         _fail(str(exc))
     accepted = inspect.signature(suite_obj.run).parameters

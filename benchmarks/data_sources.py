@@ -3,6 +3,7 @@ reward (smol-sentiment), or any preference dataset in TRL's format from a local 
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import random
@@ -26,21 +27,40 @@ class PreferenceData:
     eval_prompts: list
 
 
+SHIPPED_DATA = Path(__file__).parent / "data"
+
+
 class GeneratedSentiment:
-    """smol-sentiment: pairs sampled from the reference model, gold reward = VADER sentiment."""
+    """smol-sentiment: pairs sampled from the reference model, gold reward = VADER sentiment.
+
+    Pairs are read from the cache when this machine generated them, else from the copy shipped in
+    ``benchmarks/data`` for the same data key (same model file and settings: the quick profile's pairs
+    ship, so every machine trains on identical pairs and no run pays the sampling twice), else sampled
+    now. ``regenerate=True`` ignores the shipped copy. The key says which origin a result used.
+    """
 
     suite = SENTIMENT_SUITE
     name = SENTIMENT_SUITE
     has_gold = True
 
-    def __init__(self, settings: DataSettings):
-        self.settings = settings
+    def __init__(self, settings: DataSettings, regenerate: bool = False):
+        self.settings, self.regenerate = settings, regenerate
+
+    def _files(self, base_key: str) -> tuple[Path, Path]:
+        return (cache_dir() / "data" / f"{self.suite}-{base_key}.json",
+                SHIPPED_DATA / f"{self.suite}-{base_key}.json.gz")
 
     def key(self, model_fingerprint: str) -> str:
-        return data_key(model_fingerprint, self.settings)
+        base = data_key(model_fingerprint, self.settings)
+        generated, shipped = self._files(base)
+        return f"{base}+shipped" if not generated.exists() and shipped.exists() and not self.regenerate else base
 
     def load(self, model, tokenizer, key: str) -> PreferenceData:
-        data = build_pairs(model, tokenizer, self.settings, cache_dir() / "data" / f"{self.suite}-{key}.json")
+        generated, shipped = self._files(key.removesuffix("+shipped"))
+        if key.endswith("+shipped"):
+            data = json.loads(gzip.decompress(shipped.read_bytes()))
+        else:
+            data = build_pairs(model, tokenizer, self.settings, generated)
         return PreferenceData(data["train"], data["eval"], data["eval_prompts"])
 
     def gold(self, texts: list[str]) -> torch.Tensor:

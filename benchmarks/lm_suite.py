@@ -25,7 +25,7 @@ from prefzoo.algorithms.base import Family, Pairwise
 from prefzoo.algorithms.config import AlgorithmConfig
 from prefzoo.algorithms.engine.data import TokenizationSettings, tokenize_pairs
 from prefzoo.algorithms.engine.models import ModelSettings, add_adapter, cache_dir, load_base, load_tokenizer, model_fingerprint
-from prefzoo.algorithms.engine.pairwise import TrainSettings, make_accelerator, train_pairwise
+from prefzoo.algorithms.engine.pairwise import TrainSettings, make_accelerator, train_pairwise, visit_order
 from prefzoo.algorithms.engine.reference import cache_key, cached_reference_logps, with_reference
 from prefzoo.benchmarks.results import result_path, run_hash, write_json_atomic
 from prefzoo.benchmarks.data_sources import GeneratedSentiment, PreferenceDataset
@@ -71,7 +71,8 @@ class _LMSuite:
 
     def _run(self, source, algorithms: Sequence[type[Pairwise]], results_root: Path, seeds: int | None,
              steps: int | None, profile: str, model: str | None, base_configs: dict[str, AlgorithmConfig] | None,
-             progress: Callable[[int, int], None] | None, log: Callable[[str], None]) -> list[dict]:
+             progress: Callable[[int, int], None] | None, log: Callable[[str], None],
+             regenerate_data: bool = False) -> list[dict]:
         for cls in algorithms:
             if not issubclass(cls, Pairwise):
                 raise ValueError(f"the {self.name} suite trains pairwise algorithms; {cls.name!r} is {cls.family}")
@@ -85,8 +86,8 @@ class _LMSuite:
         if model:
             prof = dataclasses.replace(prof, model=dataclasses.replace(prof.model, model=model))
         if source is None:
-            source = GeneratedSentiment(prof.data)
-        run = _Run(prof, profile, Path(results_root), log, source)
+            source = GeneratedSentiment(prof.data, regenerate=regenerate_data)
+        run = _Run(prof, profile, Path(results_root), log, source, seeds or 1)
         cells = [(REFERENCE, None, 0)] + [(cls.name, cls, s) for cls in algorithms for s in range(seeds or 1)]
         docs = []
         for i, (name, cls, seed) in enumerate(cells):
@@ -119,9 +120,10 @@ class SmolSentimentSuite(_LMSuite):
 
     def run(self, algorithms: Sequence[type[Pairwise]], results_root: Path, *, seeds: int | None = None,
             steps: int | None = None, profile: str = "auto", model: str | None = None,
-            base_configs: dict[str, AlgorithmConfig] | None = None,
+            base_configs: dict[str, AlgorithmConfig] | None = None, regenerate_data: bool = False,
             progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> list[dict]:
-        return self._run(None, algorithms, results_root, seeds, steps, profile, model, base_configs, progress, log)
+        return self._run(None, algorithms, results_root, seeds, steps, profile, model, base_configs, progress, log,
+                         regenerate_data)
 
 
 class PreferenceDatasetSuite(_LMSuite):
@@ -140,9 +142,10 @@ class PreferenceDatasetSuite(_LMSuite):
 class _Run:
     """The shared state of one benchmark run: model, tokenizer, data, reference numbers."""
 
-    def __init__(self, profile: Profile, profile_name: str, results_root: Path, log: Callable[[str], None], source):
+    def __init__(self, profile: Profile, profile_name: str, results_root: Path, log: Callable[[str], None], source,
+                 seeds: int = 1):
         self.profile, self.profile_name, self.results_root, self.log = profile, profile_name, results_root, log
-        self.source = source
+        self.source, self.seeds = source, seeds
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self._loaded = False
         self.data_key = source.key(model_fingerprint(profile.model))
@@ -164,18 +167,22 @@ class _Run:
                  f"({time.perf_counter() - start:.1f} s)")
         self.eval_prompts = data.eval_prompts
         fp = model_fingerprint(p.model)
-        self.train_data, self.eval_data = (
-            self._with_ref(tokenize_pairs(rows, self.tokenizer, p.tokenization, f"{self.source.name} {split}"), fp)
-            for split, rows in (("train", data.train), ("held-out", data.eval)))
+        train = tokenize_pairs(data.train, self.tokenizer, p.tokenization, f"{self.source.name} train")
+        held_out = tokenize_pairs(data.eval, self.tokenizer, p.tokenization, f"{self.source.name} held-out")
         self.accelerator = make_accelerator(p.train, logging_dir=Path("runs") / self.source.suite / "logs")
+        read = set().union(*(visit_order(len(train), dataclasses.replace(p.train, seed=s),
+                                         self.accelerator.num_processes) for s in range(self.seeds)))
+        self.train_data = self._with_ref(train, fp, "train", read)
+        self.eval_data = self._with_ref(held_out, fp, "held-out", None)
         self._loaded = True
 
-    def _with_ref(self, dataset, fingerprint: str):
+    def _with_ref(self, dataset, fingerprint: str, split: str, rows):
         key = cache_key(fingerprint, dataset, self.profile.tokenization.to_dict())
         start = time.perf_counter()
-        logps, hit = cached_reference_logps(self.model, dataset, self.tokenizer.pad_token_id, key, cache_dir())
-        self.log(f"reference log-probs of {len(dataset)} pairs: {'cached' if hit else 'computed'} "
-                 f"({time.perf_counter() - start:.1f} s)")
+        logps, computed = cached_reference_logps(self.model, dataset, self.tokenizer.pad_token_id, key, cache_dir(),
+                                                 rows=rows)
+        self.log(f"reference log-probs of the {len(rows) if rows is not None else len(dataset)} {split} pairs read: "
+                 f"{computed} computed, the rest cached ({time.perf_counter() - start:.1f} s)")
         return with_reference(dataset, logps)
 
     def cell(self, name: str, cls: type[Pairwise] | None, config: AlgorithmConfig | None, seed: int) -> dict:

@@ -4,6 +4,8 @@ computation, adapters in PEFT format, and refused datasets."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -11,7 +13,7 @@ import torch.nn.functional as F
 from prefzoo.algorithms.engine.data import (DatasetError, TokenizationSettings, collate_pairs, sequence_logps,
                                             tokenize_pairs)
 from prefzoo.algorithms.engine.models import ModelSettings, add_adapter, load_base, load_tokenizer, model_fingerprint, reference_mode
-from prefzoo.algorithms.engine.pairwise import TrainSettings, train_pairwise
+from prefzoo.algorithms.engine.pairwise import TrainSettings, train_pairwise, visit_order
 from prefzoo.algorithms.engine.reference import cache_key, cached_reference_logps, compute_reference_logps, with_reference
 from prefzoo.registry import ALGORITHMS
 from tests.tiny_lm import make_tiny_lm, pairs
@@ -101,13 +103,13 @@ def test_cached_reference_equals_fresh_and_ignores_the_trained_adapter(tiny, tmp
     settings, tok, model = policy(tiny, quantize)
     data = tokenize_pairs(pairs(10), tok, TokenizationSettings())
     key = cache_key(model_fingerprint(settings), data, TokenizationSettings().to_dict())
-    first, hit = cached_reference_logps(model, data, tok.pad_token_id, key, tmp_path)
-    assert not hit and (tmp_path / "reference" / f"{key}.pt").exists()
+    first, computed = cached_reference_logps(model, data, tok.pad_token_id, key, tmp_path)
+    assert computed == len(data) and (tmp_path / "reference" / f"{key}.pt").exists()
     train_pairwise(ALGORITHMS.get("ipo")(), model, with_reference(data, first), tok.pad_token_id,
                    TrainSettings(steps=3, batch_size=4, micro_batch_size=4, learning_rate=5e-2))
-    again, hit = cached_reference_logps(model, data, tok.pad_token_id, key, tmp_path)
+    again, computed = cached_reference_logps(model, data, tok.pad_token_id, key, tmp_path)
     fresh = compute_reference_logps(model, data, tok.pad_token_id)
-    assert hit and torch.equal(again, first)
+    assert computed == 0 and torch.equal(again, first)
     assert torch.allclose(fresh, first, atol=1e-4)  # the reference did not move with the policy
     policy_now = sequence_logps(model.eval(), collate_pairs(list(data), tok.pad_token_id))[0].detach()
     assert (policy_now - torch.cat([first[:, 0], first[:, 1]])).abs().max() > 1e-2  # the policy did
@@ -168,3 +170,24 @@ def test_conversational_pairs_use_the_chat_template(tiny):
     (t,) = list(tokenize_pairs([row], tok, TokenizationSettings()))
     assert tok.decode(t["prompt_ids"]) == "<user> write a review <eos> <assistant>"
     assert tok.decode(t["chosen_ids"]) == "good food <eos>"
+
+
+def test_reference_log_probs_are_computed_for_the_rows_a_run_reads_only(tiny, tmp_path):
+    settings, tok, model = policy(tiny, False)
+    data = tokenize_pairs(pairs(10), tok, TokenizationSettings())
+    key = cache_key(model_fingerprint(settings), data, TokenizationSettings().to_dict())
+    train = TrainSettings(steps=1, batch_size=4, micro_batch_size=4, learning_rate=1e-2, seed=3)
+    order = visit_order(len(data), train)
+    assert len(order) == 4 and len(set(order)) == 4
+    assert visit_order(len(data), TrainSettings(steps=5, batch_size=4, micro_batch_size=4, seed=3))[:4] == order
+    partial, computed = cached_reference_logps(model, data, tok.pad_token_id, key, tmp_path, rows=order)
+    assert computed == 4 and partial.isnan().any(1).sum() == 6 and not partial[order].isnan().any()
+    full = compute_reference_logps(model, data, tok.pad_token_id)
+    assert torch.allclose(partial[order], full[order], atol=1e-5)
+    train_pairwise(ALGORITHMS.get("dpo")(), model, with_reference(data, partial), tok.pad_token_id, train)
+    other_seed = dataclasses.replace(train, seed=4)  # reads rows whose reference was never computed
+    assert set(visit_order(len(data), other_seed)) - set(order)
+    with pytest.raises(ValueError, match="reference log-probs of"):
+        train_pairwise(ALGORITHMS.get("dpo")(), model, with_reference(data, partial), tok.pad_token_id, other_seed)
+    _, computed = cached_reference_logps(model, data, tok.pad_token_id, key, tmp_path)  # the rest, later
+    assert computed == 6

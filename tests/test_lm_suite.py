@@ -163,3 +163,37 @@ def test_data_key_covers_the_prompt_pool(monkeypatch):
     before = smol.data_key("model", DataSettings())
     monkeypatch.setattr(smol, "TEMPLATES", smol.TEMPLATES + ("Rate {q} {s}.",))
     assert smol.data_key("model", DataSettings()) != before
+
+
+def test_the_quick_profile_pairs_ship_under_its_data_key_with_their_gold_rewards(env):
+    """The shipped pairs are what the quick profile's settings generate: its prompts, VADER rewards that
+    recompute exactly, and labels consistent with them on held-out rows. Editing the prompt pool or the
+    settings changes the key, and this test then asks for the file to be regenerated."""
+    import torch
+
+    from prefzoo.algorithms.engine.models import model_fingerprint
+    from prefzoo.benchmarks.data_sources import GeneratedSentiment
+    from prefzoo.benchmarks.lm_suite import PROFILES
+
+    profile = PROFILES["quick"]
+    fingerprint = model_fingerprint(profile.model)
+    key = GeneratedSentiment(profile.data).key(fingerprint)
+    assert key.endswith("+shipped"), "regenerate benchmarks/data for the quick profile's new data key"
+    assert GeneratedSentiment(profile.data, regenerate=True).key(fingerprint) == key.removesuffix("+shipped")
+    data = GeneratedSentiment(profile.data).load(None, None, key)
+    train_prompts, eval_prompts = make_prompts(profile.data)
+    assert data.eval_prompts == eval_prompts and len(data.train) == profile.data.train_prompts
+    assert {json.dumps(r["prompt"], sort_keys=True) for r in data.train} == {json.dumps(p, sort_keys=True) for p in train_prompts}
+    for rows in (data.train, data.eval):
+        chosen = gold_reward([r["chosen"][0]["content"] for r in rows])
+        rejected = gold_reward([r["rejected"][0]["content"] for r in rows])
+        assert torch.equal(chosen, torch.tensor([r["gold_chosen"] for r in rows], dtype=torch.float64))
+        assert torch.equal(rejected, torch.tensor([r["gold_rejected"] for r in rows], dtype=torch.float64))
+    assert all(r["gold_chosen"] > r["gold_rejected"] for r in data.eval)  # held-out: labelled by gold
+    noisy = sum(r["gold_chosen"] < r["gold_rejected"] for r in data.train)
+    assert 0 < noisy < len(data.train) / 2  # Bradley–Terry labels at T = 0.1: some, not most, flipped
+
+
+def test_regenerate_data_is_an_option_of_the_generated_suite_only(env):
+    out = run_cli("bench", "--suite", "bandit", "--regenerate-data", cwd=env)
+    assert out.returncode == 2 and "suite 'bandit' does not take --regenerate_data" in out.stdout

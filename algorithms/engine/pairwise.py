@@ -59,6 +59,21 @@ class TrainResult:
     peak_memory_bytes: int
 
 
+def visit_order(n_rows: int, settings: TrainSettings, num_processes: int = 1) -> list[int]:
+    """The rows a run reads, in order: shuffled epochs (seeded by ``settings.seed``) until every process
+    has ``steps × batch_size`` pairs. Known before training, so reference log-probs are computed for
+    these rows only, and two algorithms with the same seed read the same pairs."""
+    if n_rows < settings.micro_batch_size:
+        raise ValueError(f"{n_rows} pairs are fewer than one micro-batch ({settings.micro_batch_size})")
+    need = settings.steps * settings.batch_size * num_processes
+    per_epoch = n_rows - n_rows % settings.micro_batch_size  # whole micro-batches; the rest is dropped
+    generator = torch.Generator().manual_seed(settings.seed)
+    order: list[int] = []
+    while len(order) < need:
+        order += torch.randperm(n_rows, generator=generator)[:per_epoch].tolist()
+    return order[:need]
+
+
 def make_accelerator(settings: TrainSettings, logging_dir: Path | None = None):
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration
@@ -87,10 +102,15 @@ def train_pairwise(algorithm: Pairwise, model, dataset, pad_id: int, settings: T
         raise ValueError(f"{algorithm.name} needs the dataset's reference log-probs (ref_chosen, ref_rejected)")
     accelerator = accelerator or make_accelerator(settings)
     torch.manual_seed(settings.seed)
-    generator = torch.Generator().manual_seed(settings.seed)
-    loader = torch.utils.data.DataLoader(list(dataset), batch_size=settings.micro_batch_size, shuffle=True,
-                                         generator=generator, drop_last=len(dataset) >= settings.micro_batch_size,
-                                         collate_fn=lambda rows: collate_pairs(rows, pad_id))
+    rows = dataset.select(visit_order(len(dataset), settings, accelerator.num_processes))
+    if algorithm.uses_reference:
+        missing = [i for i, (c, r) in enumerate(zip(rows["ref_chosen"], rows["ref_rejected"]))
+                   if not (math.isfinite(c) and math.isfinite(r))]
+        if missing:
+            raise ValueError(f"{algorithm.name}: the reference log-probs of {len(missing)} of the rows this run "
+                             "reads were not computed (compute them for visit_order's rows)")
+    loader = torch.utils.data.DataLoader(list(rows), batch_size=settings.micro_batch_size, shuffle=False,
+                                         collate_fn=lambda batch: collate_pairs(batch, pad_id))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     warmup = max(settings.warmup_steps, 0)
@@ -103,7 +123,7 @@ def train_pairwise(algorithm: Pairwise, model, dataset, pad_id: int, settings: T
     accumulated: dict[str, list[float]] = {}
     with PeakMemory(accelerator.device) as memory:
         start = time.perf_counter()
-        while step < settings.steps:
+        while step < settings.steps:  # the loader holds exactly the budget; the loop guards a short shard
             for batch in loader:
                 with accelerator.accumulate(model):
                     logps, lengths = sequence_logps(model, batch)

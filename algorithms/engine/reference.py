@@ -1,8 +1,9 @@
-"""Reference log-probs, computed once per (model, data, tokenisation) and cached on disk.
+"""Reference log-probs, computed once per (model, data, tokenisation) and row, and cached on disk.
 
 Every reference-based pairwise algorithm of a benchmark run reads the same file, so π_ref's forward
 passes over the training data are paid once, not once per algorithm (TRL's
-``precompute_ref_log_probs``, shared across trainers).
+``precompute_ref_log_probs``, shared across trainers). Only the rows a run reads are computed: a short
+budget on a large dataset pays for the pairs it trains on, and a later, longer run adds the rest.
 """
 
 from __future__ import annotations
@@ -33,22 +34,29 @@ def compute_reference_logps(model, dataset, pad_id: int, batch_size: int = 8) ->
                           for _, logps, _ in iter_pair_logps(model, dataset, pad_id, batch_size)])
 
 
-def cached_reference_logps(model, dataset, pad_id: int, key: str, cache_root: Path,
-                           batch_size: int = 8) -> tuple[torch.Tensor, bool]:
-    """The reference log-probs of ``dataset`` from ``cache_root/reference/<key>.pt``, computing and
-    writing them (atomically) on a miss. Returns the ``(n, 2)`` tensor and whether it was a hit."""
+def cached_reference_logps(model, dataset, pad_id: int, key: str, cache_root: Path, rows=None,
+                           batch_size: int = 8) -> tuple[torch.Tensor, int]:
+    """The reference log-probs of ``dataset``'s ``rows`` (all rows by default) from
+    ``cache_root/reference/<key>.pt``, computing the rows the cache lacks and writing the file back
+    atomically. Returns the ``(n, 2)`` tensor — NaN on rows never asked for — and how many rows were
+    computed now (0: a full hit)."""
     path = Path(cache_root) / "reference" / f"{key}.pt"
+    logps = torch.full((len(dataset), 2), float("nan"))
     if path.exists():
         cached = torch.load(path)
-        if cached.shape == (len(dataset), 2):
-            return cached, True
-    logps = compute_reference_logps(model, dataset, pad_id, batch_size)
+        if cached.shape == logps.shape:
+            logps = cached
+    wanted = range(len(dataset)) if rows is None else sorted(set(rows))
+    todo = [i for i in wanted if logps[i].isnan().any()]
+    if not todo:
+        return logps, 0
+    logps[todo] = compute_reference_logps(model, dataset.select(todo), pad_id, batch_size)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     torch.save(logps, tmp)
     os.replace(tmp, path)
-    return logps, False
+    return logps, len(todo)
 
 
 def with_reference(dataset, logps: torch.Tensor):
