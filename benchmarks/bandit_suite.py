@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -9,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from prefzoo import __version__
-from prefzoo.algorithms.base import Family, Pairwise
+from prefzoo.algorithms.base import Family, OnlinePreference, Pairwise
 from prefzoo.algorithms.config import AlgorithmConfig
-from prefzoo.benchmarks.bandit import DATASETS, SUITE, BanditSettings, ipo_fixed_point, run_bandit
+from prefzoo.benchmarks.bandit import DATASETS, SUITE, BanditSettings, ipo_fixed_point, run_bandit, sweep_configs
+from prefzoo.benchmarks.online_bandit import OnlineBanditSettings, run_online_bandit
 from prefzoo.benchmarks.results import result_path, run_hash, save_figure_atomic, write_json_atomic
 from prefzoo.benchmarks.stats import mean_ci
 from prefzoo.leaderboard.render import markdown_table
@@ -20,10 +22,11 @@ DATASET_BY_NAME = {d.name: d for d in DATASETS}
 
 
 class BanditSuite:
-    """Azar et al. 2023 §5.4 and the IPO closed form, for every registered pairwise algorithm."""
+    """Azar et al. 2023 §5.4 and the IPO closed form for every pairwise algorithm; the online
+    K-armed bandit (``online_bandit``) for every online-preference algorithm."""
 
     name = SUITE
-    family = Family.PAIRWISE
+    families = (Family.PAIRWISE, Family.ONLINE)
 
     def run(self, algorithms: Sequence[type[Pairwise]], results_root: Path, *, seeds: int | None = None,
             steps: int | None = None, strengths: Sequence[float] | None = None,
@@ -35,27 +38,29 @@ class BanditSuite:
                                           strengths=tuple(strengths) if strengths else None).items() if v}
         settings = BanditSettings(**{**settings.__dict__, **changes})
         for cls in algorithms:
-            if not issubclass(cls, Pairwise):
-                raise ValueError(f"the bandit suite trains pairwise algorithms; {cls.name!r} is {cls.family}")
+            if not issubclass(cls, (Pairwise, OnlinePreference)):
+                raise ValueError(f"the bandit suite trains pairwise and online algorithms; {cls.name!r} is {cls.family}")
+        pairwise = [c for c in algorithms if issubclass(c, Pairwise)]
+        online = [c for c in algorithms if issubclass(c, OnlinePreference)]
+        docs = self._run_pairwise(pairwise, settings, results_root, base_configs, progress) if pairwise else []
+        if online:
+            online_settings = dataclasses.replace(OnlineBanditSettings(), seeds=settings.seeds)
+            docs += self._run_online(online, settings.strengths, online_settings, results_root, base_configs)
+        return docs
+
+    def _run_pairwise(self, algorithms, settings: BanditSettings, results_root: Path, base_configs,
+                      progress) -> list[dict[str, Any]]:
         start = time.perf_counter()
         runs = run_bandit(algorithms, settings, progress=progress, base_configs=base_configs)
         wall = time.perf_counter() - start
-        from prefzoo.registry import ALGORITHMS
-
         docs = []
         for run in runs:
             cls, config = run.algorithm, run.config
             digest = run_hash(config.to_dict(), settings.to_dict())
-            field = cls.Config.strength
             for seed in range(settings.seeds):
                 doc = {
-                    "suite": SUITE, "algorithm": cls.name, "family": str(cls.family), "paper": cls.paper,
-                    "origin": ALGORITHMS.origin(cls.name) if cls.name in ALGORITHMS else cls.__module__,
-                    "seed": seed, "hash": digest, "config": config.to_dict(),
-                    "strength": {"field": field, "value": getattr(config, field)} if field else None,
-                    "settings": settings.to_dict(), "vectorised": run.vectorised,
-                    "suite_wall_time_s": round(wall, 2), "prefzoo_version": __version__,
-                    "steps": run.steps,
+                    **_identity(cls, config, seed, digest), "settings": settings.to_dict(),
+                    "vectorised": run.vectorised, "suite_wall_time_s": round(wall, 2), "steps": run.steps,
                     "datasets": {
                         ds.name: {
                             "arms": list(ds.arms),
@@ -67,6 +72,53 @@ class BanditSuite:
                 docs.append(doc)
         return docs
 
+    def _run_online(self, algorithms, strengths, settings: OnlineBanditSettings, results_root: Path,
+                    base_configs) -> list[dict[str, Any]]:
+        docs = []
+        for cls in algorithms:
+            for config in sweep_configs(cls, strengths, (base_configs or {}).get(cls.name)):
+                start = time.perf_counter()
+                run = run_online_bandit(cls, config, settings)
+                wall = time.perf_counter() - start
+                digest = run_hash(config.to_dict(), settings.to_dict())
+                for seed in range(settings.seeds):
+                    doc = {
+                        **_identity(cls, config, seed, digest), "settings": settings.to_dict(),
+                        "suite_wall_time_s": round(wall, 2),
+                        "online": {
+                            "final_reward": round(run.final_reward[seed].item(), 6),
+                            "best_arm_prob": round(run.best_arm_prob[seed].item(), 6),
+                            "kl": round(run.kl[seed].item(), 6), "regret": round(run.regret[seed].item(), 4),
+                            "oracle_queries": run.oracle_queries // settings.seeds,
+                            "responses_sampled": run.responses_sampled // settings.seeds,
+                            "dataset_pairs": run.dataset_sizes[-1],
+                            "curve_rounds": run.curve_rounds,
+                            "curve": _rounded(run.curve[:, seed].tolist()),
+                        },
+                    }
+                    write_json_atomic(result_path(results_root, SUITE, cls.name, seed, digest), doc)
+                    docs.append(doc)
+        return docs
+
+    def tables(self, docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
+        """What the command line prints: the pairwise table and the online one, where there are rows."""
+        out = [(SUITE, *self.table(docs)), (f"{SUITE}-online", *self.online_table(docs))]
+        return [t for t in out if t[2]]
+
+    def online_table(self, docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+        """One row per (online algorithm, config): mean ± 95% CI over seeds."""
+        headers = ["algorithm", "strength", "rounds", "seeds", "final E_π[r]", "π(best arm)", "KL(π‖π_ref)",
+                   "cumulative regret", "oracle queries", "responses sampled"]
+        rows = []
+        for (name, _), group in _by_config([d for d in docs if "online" in d]).items():
+            first = group[0]
+            o = [g["online"] for g in group]
+            rows.append([name, _strength_label(first), str(first["settings"]["rounds"]), str(len(group)),
+                         *(_fmt_ci([x[k] for x in o]) for k in ("final_reward", "best_arm_prob", "kl")),
+                         _fmt_ci([x["regret"] for x in o], 1), f"{o[0]['oracle_queries']:,}",
+                         f"{o[0]['responses_sampled']:,}"])
+        return headers, rows
+
     # ------------------------------------------------------------------ tables
     def table(self, docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
         """One row per (algorithm, config): final key-arm probabilities, mean ± 95% CI over seeds."""
@@ -74,7 +126,7 @@ class BanditSuite:
         for ds in DATASETS:
             headers += [f"{ds.name} π({arm})" for arm in _shown_arms(ds)]
         rows = []
-        for (name, _), group in _by_config(docs).items():
+        for (name, _), group in _by_config([d for d in docs if "datasets" in d]).items():
             first = group[0]
             row = [name, _strength_label(first), f"{first['settings']['steps']:,}", str(len(group))]
             for ds in DATASETS:
@@ -87,7 +139,7 @@ class BanditSuite:
         """IPO's measured key-arm probability against the minimiser of its population loss."""
         headers = ["τ", "dataset", "arm", "closed form", "measured (mean ± 95% CI)", "|error|"]
         rows = []
-        for (name, _), group in _by_config(docs).items():
+        for (name, _), group in _by_config([d for d in docs if "datasets" in d]).items():
             if name != "ipo" or group[0]["config"].get("tau") is None:
                 continue
             tau = group[0]["config"]["tau"]
@@ -100,15 +152,17 @@ class BanditSuite:
         return headers, rows
 
     # ------------------------------------------------------------------ plot
-    def plot(self, docs: Sequence[dict[str, Any]], path: Path) -> Path:
+    def plot(self, docs: Sequence[dict[str, Any]], path: Path) -> Path | None:
         """Key-arm probability against steps: a row per dataset, a column per algorithm, a line per
-        strength (mean over seeds, shaded 95% CI)."""
+        strength (mean over seeds, shaded 95% CI); None without pairwise runs."""
+        if not any("datasets" in d for d in docs):
+            return None
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        groups = _by_config(docs)
+        groups = _by_config([d for d in docs if "datasets" in d])
         algorithms = sorted({name for name, _ in groups})
         fig, axes = plt.subplots(len(DATASETS), len(algorithms), figsize=(2.9 * len(algorithms), 2.3 * len(DATASETS)),
                                  sharex=True, sharey=True, squeeze=False)
@@ -146,29 +200,47 @@ class BanditSuite:
     # ------------------------------------------------------------------ leaderboard
     def section(self, docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
         """The suite's leaderboard section (Markdown); writes its plot into ``out_dir``."""
-        plot = self.plot(docs, Path(out_dir) / "bandit.png")
-        s = docs[0]["settings"]
-        walls = sorted({d["suite_wall_time_s"] for d in docs})
-        lines = [
-            "## Bandit suite",
-            "",
-            f"Softmax policy over K arms, π_ref uniform, θ = 0 at the start; Adam lr {s['lr']}, {s['steps']:,} steps, "
-            f"mini-batches of {s['batch_size']} pairs drawn with replacement, {s['seeds']} seeds (Azar et al. 2023, §5.4). "
-            "Every algorithm is trained with its own `loss`, at each value of its strength field. "
-            f"Training time of the whole suite: {', '.join(f'{w:.1f} s' for w in walls)}.",
-            "",
-            "Datasets: " + "; ".join(f"**{d.name}** — {d.description}" for d in DATASETS) + ".",
-            "",
-            "Final probabilities, mean ± 95% CI (Student t) over seeds:",
-            "",
-            markdown_table(*self.table(docs)),
-            "",
-        ]
-        ipo = self.ipo_table(docs)
-        if ipo[1]:
-            lines += ["IPO against the minimiser of its population loss (least squares on h = 1/(2τ)):", "",
-                      markdown_table(*ipo), ""]
-        lines += [f"![bandit learning curves]({plot.name})", ""]
+        pairwise = [d for d in docs if "datasets" in d]
+        online = [d for d in docs if "online" in d]
+        lines = ["## Bandit suite", ""]
+        if pairwise:
+            plot = self.plot(pairwise, Path(out_dir) / "bandit.png")
+            s = pairwise[0]["settings"]
+            walls = sorted({d["suite_wall_time_s"] for d in pairwise})
+            lines += [
+                f"Softmax policy over K arms, π_ref uniform, θ = 0 at the start; Adam lr {s['lr']}, {s['steps']:,} steps, "
+                f"mini-batches of {s['batch_size']} pairs drawn with replacement, {s['seeds']} seeds (Azar et al. 2023, §5.4). "
+                "Every algorithm is trained with its own `loss`, at each value of its strength field. "
+                f"Training time of the pairwise suite: {', '.join(f'{w:.1f} s' for w in walls)}.",
+                "",
+                "Datasets: " + "; ".join(f"**{d.name}** — {d.description}" for d in DATASETS) + ".",
+                "",
+                "Final probabilities, mean ± 95% CI (Student t) over seeds:",
+                "",
+                markdown_table(*self.table(pairwise)),
+                "",
+            ]
+            ipo = self.ipo_table(pairwise)
+            if ipo[1]:
+                lines += ["IPO against the minimiser of its population loss (least squares on h = 1/(2τ)):", "",
+                          markdown_table(*ipo), ""]
+            lines += [f"![bandit learning curves]({plot.name})", ""]
+        if online:
+            s = online[0]["settings"]
+            lines += [
+                "### Online preference optimisation on a K-armed bandit",
+                "",
+                f"K = {s['arms']} arms with true reward r_k = k/(K−1); π_ref(k) ∝ exp(−{s['reference_decay']}·k), so "
+                "the best arm has reference probability "
+                f"{OnlineBanditSettings(**s).reference_logp().exp()[-1].item():.2%}; π starts at π_ref. "
+                f"{s['rounds']} rounds of {s['pairs_per_round']} pairs drawn from the algorithm's samplers, labelled by "
+                f"a Bradley–Terry oracle on the true reward (T = {s['label_temperature']}), then "
+                f"{s['updates_per_round']} full-batch Adam steps (lr {s['lr']}) on the algorithm's own `loss`. "
+                "Regret is Σ_t (max r − E_π_t[r]). Mean ± 95% CI over seeds:",
+                "",
+                markdown_table(*self.online_table(online)),
+                "",
+            ]
         return "\n".join(lines)
 
 
@@ -197,6 +269,17 @@ def _strength_label(doc: dict[str, Any]) -> str:
     return f"{greek.get(st['field'], st['field'])}={st['value']:g}" if st else "default"
 
 
-def _fmt_ci(values: Sequence[float]) -> str:
+def _fmt_ci(values: Sequence[float], digits: int = 4) -> str:
     mean, half = mean_ci(values)
-    return f"{mean:.4f} ± {half:.4f}"
+    return f"{mean:.{digits}f} ± {half:.{digits}f}"
+
+
+def _identity(cls, config: AlgorithmConfig, seed: int, digest: str) -> dict[str, Any]:
+    from prefzoo.registry import ALGORITHMS
+
+    field = cls.Config.strength
+    return {"suite": SUITE, "algorithm": cls.name, "family": str(cls.family), "paper": cls.paper,
+            "origin": ALGORITHMS.origin(cls.name) if cls.name in ALGORITHMS else cls.__module__,
+            "seed": seed, "hash": digest, "config": config.to_dict(),
+            "strength": {"field": field, "value": getattr(config, field)} if field else None,
+            "prefzoo_version": __version__}

@@ -44,7 +44,8 @@ def evaluate_policy(run, algorithm: Pairwise | None, seed: int) -> dict:
     p = run.profile
     model, tokenizer, source = run.model, run.tokenizer, run.source
     samples = sample_responses(model, tokenizer, run.eval_prompts, p.samples_per_prompt, p.data.max_new_tokens,
-                               p.eval_batch_size, seed=10_000 + seed, reference=algorithm is None)
+                               p.eval_batch_size, seed=10_000 + seed, reference=algorithm is None,
+                               with_logps=algorithm is not None)
     prompt_ids = [s.prompt_index for s in samples]
     out = {"samples": {"prompt_ids": prompt_ids, "texts": [s.text for s in samples]},
            "generated_tokens": sum(len(s.completion_ids) for s in samples)}
@@ -57,8 +58,7 @@ def evaluate_policy(run, algorithm: Pairwise | None, seed: int) -> dict:
     prompt_tokens = [prompt_token_ids(tokenizer, run.eval_prompts[i]) for i in prompt_ids]
     completions = [s.completion_ids for s in samples]
     batch_size = max(p.eval_batch_size // 4, 1)
-    with eval_mode(model):
-        policy_logps = _logps(model, tokenizer, prompt_tokens, completions, batch_size)
+    policy_logps = torch.tensor([s.logp for s in samples])  # from the sampler's own logits
     with reference_mode(model):
         ref_logps = _logps(model, tokenizer, prompt_tokens, completions, batch_size)
     out["kl"] = load_metric("kl_divergence").compute(predictions=policy_logps.tolist(), references=ref_logps.tolist(),

@@ -40,6 +40,11 @@ def aggregate(docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         row["tokens_per_s"] = sum(t["tokens_per_s"] for t in trains) / len(trains) if trains else None
         row["peak_memory_gib"] = max(t["peak_memory_bytes"] for t in trains) / 2**30 if trains else None
         row["generated_tokens"] = sum(d["eval"]["generated_tokens"] for d in group) // len(group)
+        for cost in ("oracle_queries", "responses_sampled"):  # result files of older versions lack them
+            values = [t[cost] for t in trains if cost in t]
+            row[cost] = sum(values) // len(values) if values else None
+        values = [t["generated_tokens"] for t in trains if "generated_tokens" in t]
+        row["train_generated_tokens"] = sum(values) // len(values) if values else None
         rows.append(row)
     rows.sort(key=lambda r: (r["dataset"], -_rank_value(r)))
     return rows
@@ -66,7 +71,8 @@ def leaderboard_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[li
     several = len({r["dataset"] for r in entries}) > 1
     headers = (["dataset"] if several else []) + [
         "rank", "algorithm", "family", "gold reward [95% CI]", "win rate vs ref", "KL(π‖π_ref)", "pair accuracy",
-        "seeds", "train time (s)", "tokens/s", "peak memory (GiB)", "gen tokens (eval)", "paper"]
+        "seeds", "train time (s)", "tokens/s", "peak memory (GiB)", "labels (oracle queries)",
+        "responses sampled", "gen tokens (train data)", "gen tokens (eval)", "paper"]
     rows, rank, previous = [], 0, None
     for r in entries:
         rank = rank + 1 if r["dataset"] == previous else 1
@@ -74,7 +80,8 @@ def leaderboard_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[li
         rows.append(([r["dataset"]] if several else []) + [
             str(rank), r["algorithm"], r["family"], _ci(r["gold_reward"]), _ci(r["win_rate"]), _ci(r["kl"], 2),
             _ci(r["pair_accuracy"]), str(r["seeds"]), _num(r["train_time_s"], ".0f"), _num(r["tokens_per_s"], ".0f"),
-            _num(r["peak_memory_gib"], ".2f"), str(r["generated_tokens"]), r["paper"] or "—"])
+            _num(r["peak_memory_gib"], ".2f"), _num(r["oracle_queries"], ","), _num(r["responses_sampled"], ","),
+            _num(r["train_generated_tokens"], ","), str(r["generated_tokens"]), r["paper"] or "—"])
     return headers, rows
 
 
@@ -133,7 +140,11 @@ def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
         f"{t['batch_size']} pairs, its Config defaults; samples ≤ {d['max_new_tokens']} new tokens, "
         f"{s['samples_per_prompt']} per held-out prompt. Intervals are 95%: bootstrap over prompts for one seed, "
         "Student t across seeds for several. Peak memory of training: the CUDA allocator's peak, or on the CPU "
-        "the peak resident memory above the level before training.",
+        "the peak resident memory above the level before training. Cost columns count what training consumed: "
+        "an offline algorithm's labels, responses and tokens are those of the distinct pairs it read (sampled "
+        "from π_ref and labelled before training); an online algorithm's are what it sampled and had labelled "
+        f"during training ({s.get('online', {}).get('prompts_per_round', '?')} prompts per round, one "
+        "oracle query per pair: the same Bradley–Terry labeller on the gold reward).",
         "",
         markdown_table(*leaderboard_rows(docs)),
         "",

@@ -21,10 +21,12 @@ from typing import Any
 import torch
 
 from prefzoo import __version__
-from prefzoo.algorithms.base import Family, Pairwise
+from prefzoo.algorithms.base import Family, OnlinePreference, Pairwise
 from prefzoo.algorithms.config import AlgorithmConfig
 from prefzoo.algorithms.engine.data import TokenizationSettings, tokenize_pairs
 from prefzoo.algorithms.engine.models import ModelSettings, add_adapter, cache_dir, load_base, load_tokenizer, model_fingerprint
+from prefzoo.algorithms.engine.online import OnlineSettings, train_online
+from prefzoo.algorithms.engine.oracles import BradleyTerryOracle
 from prefzoo.algorithms.engine.pairwise import TrainSettings, make_accelerator, train_pairwise, visit_order
 from prefzoo.algorithms.engine.reference import cache_key, cached_reference_logps, with_reference
 from prefzoo.benchmarks.results import result_path, run_hash, write_json_atomic
@@ -45,37 +47,46 @@ class Profile:
     samples_per_prompt: int = 1
     """K: policy samples per held-out prompt."""
     eval_batch_size: int = 64
+    online: OnlineSettings = OnlineSettings()
+    """How the online family spends the same step budget (max_new_tokens: the data's)."""
 
     def to_dict(self) -> dict:
         return {"data": self.data.to_dict(), "train": self.train.to_dict(), "model": self.model.to_dict(),
-                "tokenization": self.tokenization.to_dict(), "samples_per_prompt": self.samples_per_prompt}
+                "tokenization": self.tokenization.to_dict(), "samples_per_prompt": self.samples_per_prompt,
+                "online": self.online.to_dict()}
 
 
 PROFILES = {
-    # Sized for 2 CPU cores. Measured there with SmolLM2-135M nf4: a step on 8 pairs ≈ 9.7 s, 64 samples
-    # of 24 tokens ≈ 25 s, the data (728 samples) ≈ 210 s, reference log-probs of 300 pairs ≈ 105 s.
+    # Sized for `make bench` in 15 minutes on 2 CPU cores. Measured there with SmolLM2-135M nf4: a step
+    # on 8 pairs ≈ 6.7 s; evaluating a policy ≈ 55 s (64 samples of 24 tokens 22 s, reference log-probs of
+    # the samples 11 s, held-out margins 21 s); the data (728 samples) ≈ 200 s, so its pairs ship.
     "quick": Profile(data=DataSettings(train_prompts=300, eval_prompts=64, max_new_tokens=24),
-                     train=TrainSettings(steps=8, batch_size=8, micro_batch_size=8, learning_rate=2e-3)),
+                     train=TrainSettings(steps=6, batch_size=8, micro_batch_size=8, learning_rate=2e-3)),
     "full": Profile(data=DataSettings(train_prompts=900, eval_prompts=256, max_new_tokens=48),
                     train=TrainSettings(steps=300, batch_size=32, micro_batch_size=16, learning_rate=5e-4,
                                         warmup_steps=10, mixed_precision="no"),
                     tokenization=TokenizationSettings(max_prompt_length=96, max_completion_length=48),
-                    samples_per_prompt=4, eval_batch_size=128),
+                    samples_per_prompt=4, eval_batch_size=128,
+                    online=OnlineSettings(prompts_per_round=32, max_new_tokens=48, generation_batch_size=128)),
 }
 
 
 class _LMSuite:
     """An LM suite: cells over algorithms and seeds on one data source (see ``data_sources``)."""
 
-    family = Family.PAIRWISE
+    families = (Family.PAIRWISE, Family.ONLINE)
 
     def _run(self, source, algorithms: Sequence[type[Pairwise]], results_root: Path, seeds: int | None,
              steps: int | None, profile: str, model: str | None, base_configs: dict[str, AlgorithmConfig] | None,
              progress: Callable[[int, int], None] | None, log: Callable[[str], None],
              regenerate_data: bool = False) -> list[dict]:
         for cls in algorithms:
-            if not issubclass(cls, Pairwise):
-                raise ValueError(f"the {self.name} suite trains pairwise algorithms; {cls.name!r} is {cls.family}")
+            if not issubclass(cls, (Pairwise, OnlinePreference)):
+                raise ValueError(f"the {self.name} suite trains pairwise and online algorithms; "
+                                 f"{cls.name!r} is {cls.family}")
+            if issubclass(cls, OnlinePreference) and source is not None and not source.has_gold:
+                raise ValueError(f"{cls.name!r} labels its own samples and needs an oracle; {source.name} has "
+                                 "no gold reward (the smol-sentiment suite has one)")
         if profile == "auto":  # the CPU-sized profile without a GPU
             profile = "full" if torch.cuda.is_available() else "quick"
         if profile not in PROFILES:
@@ -101,6 +112,9 @@ class _LMSuite:
         from prefzoo.benchmarks.lm_report import leaderboard_rows
 
         return leaderboard_rows(docs)
+
+    def tables(self, docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
+        return [(self.name, *self.table(docs))]
 
     def plot(self, docs: Sequence[dict[str, Any]], path: Path) -> Path:
         from prefzoo.benchmarks.lm_report import reward_kl_plot
@@ -166,6 +180,7 @@ class _Run:
         self.log(f"data: {len(data.train)} train pairs, {len(data.eval)} held-out pairs "
                  f"({time.perf_counter() - start:.1f} s)")
         self.eval_prompts = data.eval_prompts
+        self.train_prompts = [row["prompt"] for row in data.train]
         fp = model_fingerprint(p.model)
         train = tokenize_pairs(data.train, self.tokenizer, p.tokenization, f"{self.source.name} train")
         held_out = tokenize_pairs(data.eval, self.tokenizer, p.tokenization, f"{self.source.name} held-out")
@@ -181,8 +196,9 @@ class _Run:
         start = time.perf_counter()
         logps, computed = cached_reference_logps(self.model, dataset, self.tokenizer.pad_token_id, key, cache_dir(),
                                                  rows=rows)
-        self.log(f"reference log-probs of the {len(rows) if rows is not None else len(dataset)} {split} pairs read: "
-                 f"{computed} computed, the rest cached ({time.perf_counter() - start:.1f} s)")
+        wanted = len(rows) if rows is not None else len(dataset)
+        self.log(f"reference log-probs of the {wanted} {split} pairs read: {computed} computed, "
+                 f"{wanted - computed} from the cache ({time.perf_counter() - start:.1f} s)")
         return with_reference(dataset, logps)
 
     def cell(self, name: str, cls: type[Pairwise] | None, config: AlgorithmConfig | None, seed: int) -> dict:
@@ -210,11 +226,22 @@ class _Run:
         else:
             algorithm = cls(config)
             _reset_adapter(self.model, seed)
-            result = train_pairwise(algorithm, self.model, self.train_data, self.tokenizer.pad_token_id,
-                                    dataclasses.replace(p.train, seed=seed), self.accelerator, run_name=name)
+            train = dataclasses.replace(p.train, seed=seed)
+            if isinstance(algorithm, OnlinePreference):
+                result = self._train_online(algorithm, train, seed, name)
+                cost = {"generated_tokens": result.generated_tokens, "responses_sampled": result.responses_sampled,
+                        "oracle_queries": result.oracle_queries, "dataset_pairs": result.dataset_sizes[-1]}
+            else:
+                result = train_pairwise(algorithm, self.model, self.train_data, self.tokenizer.pad_token_id, train,
+                                        self.accelerator, run_name=name)
+                read = self.train_data.select(sorted(set(visit_order(len(self.train_data), train,
+                                                                     self.accelerator.num_processes))))
+                # The pairs were sampled and labelled before training: their cost, counted the online way.
+                cost = {"generated_tokens": sum(map(len, read["chosen_ids"])) + sum(map(len, read["rejected_ids"])),
+                        "responses_sampled": 2 * len(read), "oracle_queries": len(read), "dataset_pairs": len(read)}
             doc["train"] = {"wall_time_s": result.wall_time_s, "tokens": result.train_tokens,
                             "tokens_per_s": result.train_tokens / result.wall_time_s,
-                            "peak_memory_bytes": result.peak_memory_bytes, "history": result.history}
+                            "peak_memory_bytes": result.peak_memory_bytes, "history": result.history, **cost}
             self.log(f"{name} seed {seed}: trained {p.train.steps} steps in {result.wall_time_s:.1f} s, "
                      f"final loss {result.history[-1]['loss']:.4f}")
             adapter_dir = Path("runs") / self.source.suite / name / f"seed{seed}-{digest}"
@@ -223,6 +250,15 @@ class _Run:
             doc["eval"] = evaluate_policy(self, algorithm, seed)
         write_json_atomic(path, doc)
         return doc
+
+    def _train_online(self, algorithm: OnlinePreference, train: TrainSettings, seed: int, name: str):
+        """The online loop on the suite's train prompts, labelled by its gold reward through Bradley–Terry
+        at the data's label temperature (the labeller of the offline pairs)."""
+        oracle = BradleyTerryOracle(lambda _prompts, texts: self.source.gold(texts),
+                                    self.profile.data.label_temperature, seed=seed)
+        online = dataclasses.replace(self.profile.online, max_new_tokens=self.profile.data.max_new_tokens)
+        return train_online(algorithm, self.model, self.tokenizer, self.train_prompts, oracle, train, online,
+                            self.accelerator, run_name=name)
 
     def reference_samples(self) -> dict:
         """The reference cell's samples (its result file), which every win rate compares against."""

@@ -36,7 +36,8 @@ def render(results_root: Path, out_dir: Path) -> tuple[Path, Path]:
     for suite in sorted(by_suite):
         obj = SUITES.get(suite)()
         sections.append(obj.section(by_suite[suite], out_dir))
-        html_sections.append((suite, *obj.table(by_suite[suite]), Path(out_dir) / f"{suite}.png"))
+        for i, (title, headers, rows) in enumerate(obj.tables(by_suite[suite])):
+            html_sections.append((title, headers, rows, Path(out_dir) / f"{suite}.png" if i == 0 else None))
     readme, index = Path(out_dir) / "README.md", Path(out_dir) / "index.html"
     write_text_atomic(readme, "\n".join(sections))
     write_text_atomic(index, page(html_sections))

@@ -16,7 +16,7 @@ from prefzoo.algorithms.engine.models import ModelSettings, add_adapter, load_ba
 from prefzoo.algorithms.engine.pairwise import TrainSettings, train_pairwise, visit_order
 from prefzoo.algorithms.engine.reference import cache_key, cached_reference_logps, compute_reference_logps, with_reference
 from prefzoo.registry import ALGORITHMS
-from tests.tiny_lm import make_tiny_lm, pairs
+from tests.tiny_lm import make_tiny_lm, pairs, policy
 
 CPU = torch.device("cpu")
 
@@ -25,17 +25,6 @@ CPU = torch.device("cpu")
 def tiny(tmp_path_factory):
     return make_tiny_lm(tmp_path_factory.mktemp("tiny") / "model")
 
-
-def policy(tiny, quantize: bool, seed: int = 0):
-    settings = ModelSettings(model=str(tiny), quantize=quantize, lora_r=4, lora_alpha=8)
-    torch.manual_seed(seed)
-    model = add_adapter(load_base(settings, CPU), settings)
-    # LoRA starts with B = 0, where A gets no gradient; a small random B makes every adapter weight train.
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.02)
-    return settings, load_tokenizer(settings), model
 
 
 def manual_sequence_logps(model, prompt_ids, completion_ids):
@@ -191,3 +180,19 @@ def test_reference_log_probs_are_computed_for_the_rows_a_run_reads_only(tiny, tm
         train_pairwise(ALGORITHMS.get("dpo")(), model, with_reference(data, partial), tok.pad_token_id, other_seed)
     _, computed = cached_reference_logps(model, data, tok.pad_token_id, key, tmp_path)  # the rest, later
     assert computed == 6
+
+
+@pytest.mark.parametrize("reference", [False, True], ids=["policy", "reference"])
+def test_sample_log_probs_from_the_sampler_equal_a_fresh_forward(tiny, reference):
+    """The log-probs read from generation's logits are the sampling policy's sequence log-probs."""
+    from prefzoo.algorithms.engine.data import collate_sequences, prompt_token_ids
+    from prefzoo.algorithms.engine.generation import sample_responses
+
+    _, tok, model = policy(tiny, quantize=False)
+    prompts = [[{"role": "user", "content": f"write a review about the {s}"}] for s in ("pizza", "cafe", "movie")]
+    samples = sample_responses(model, tok, prompts, 2, 6, 4, seed=3, reference=reference, with_logps=True)
+    batch = collate_sequences([prompt_token_ids(tok, prompts[s.prompt_index]) for s in samples],
+                              [s.completion_ids for s in samples], tok.pad_token_id)
+    with (reference_mode(model) if reference else torch.no_grad()):
+        fresh, _ = sequence_logps(model.eval(), batch)
+    assert torch.allclose(torch.tensor([s.logp for s in samples]), fresh.float(), atol=1e-4)

@@ -155,7 +155,7 @@ def test_every_family_admits_a_member_without_changing_the_interface():
     class Online(OnlinePreference):
         samplers = ("policy", "reference")
 
-        def loss(self, pairs, samples):
+        def loss(self, pairs, origins, progress):
             return LossOutput(-F.logsigmoid(pairs.logratio_margin))
 
     class Reinforce(RLWithReward):

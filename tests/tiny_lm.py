@@ -38,3 +38,18 @@ def pairs(n: int = 12) -> list[dict[str, str]]:
     return [{"prompt": f"write a review about the {subjects[i % 6]}",
              "chosen": f"i loved the {subjects[i % 6]} it was {'very ' * (i % 3)}good",
              "rejected": f"i hated the {subjects[i % 6]} it was bad"} for i in range(n)]
+
+
+def policy(folder: Path, quantize: bool, seed: int = 0):
+    """(settings, tokenizer, model): the tiny LM with a LoRA adapter whose B is small and random, so
+    every adapter weight trains (B = 0 gives A no gradient) and π ≠ π_ref from the start."""
+    from prefzoo.algorithms.engine.models import ModelSettings, add_adapter, load_base, load_tokenizer
+
+    settings = ModelSettings(model=str(folder), quantize=quantize, lora_r=4, lora_alpha=8)
+    torch.manual_seed(seed)
+    model = add_adapter(load_base(settings, torch.device("cpu")), settings)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.02)
+    return settings, load_tokenizer(settings), model

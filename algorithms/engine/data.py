@@ -167,11 +167,13 @@ def sequence_logps(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor,
 
 
 def iter_pair_logps(model, dataset, pad_id: int, batch_size: int):
-    """The model's sequence log-probs of a tokenised pair dataset, batch by batch, in order: yields the
-    device batch (see :func:`collate_pairs`), logps ``(2B,)`` and lengths ``(2B,)`` as float32."""
+    """The model's sequence log-probs of a tokenised pair dataset (a ``datasets.Dataset`` or a list of
+    rows), batch by batch, in order: yields the device batch (see :func:`collate_pairs`), logps ``(2B,)``
+    and lengths ``(2B,)`` as float32."""
     device = next(model.parameters()).device
     for start in range(0, len(dataset), batch_size):
-        rows = list(dataset.select(range(start, min(start + batch_size, len(dataset)))))
+        end = min(start + batch_size, len(dataset))
+        rows = dataset[start:end] if isinstance(dataset, list) else list(dataset.select(range(start, end)))
         batch = {k: v.to(device) for k, v in collate_pairs(rows, pad_id).items()}
         logps, lengths = sequence_logps(model, batch)
         yield batch, logps.float(), lengths.float()

@@ -17,17 +17,22 @@ class Sample:
     prompt_index: int
     text: str
     completion_ids: list[int]
+    logp: float | None = None
+    """Σ_t log π(y_t | x, y_<t) under the sampling policy, when asked for (``with_logps``)."""
 
 
 @torch.no_grad()
 def sample_responses(model, tokenizer, prompts: Sequence[str | list[dict]], n_per_prompt: int, max_new_tokens: int,
                      batch_size: int, seed: int, reference: bool = False, temperature: float = 1.0,
-                     progress: Callable[[int, int], None] | None = None) -> list[Sample]:
+                     progress: Callable[[int, int], None] | None = None, with_logps: bool = False) -> list[Sample]:
     """``n_per_prompt`` samples (temperature sampling, no top-k/top-p) for every prompt (a conversation
     or plain text, tokenised as training tokenises it).
 
     ``reference=True`` samples π_ref: the adapter is disabled for the whole call. Batch b is seeded
-    with (seed, b), so a sample does not depend on what ran before it.
+    with (seed, b), so a sample does not depend on what ran before it. ``with_logps`` also returns
+    each sample's log-probability under the sampling policy (temperature 1), read from the logits the
+    sampler computed anyway: a second forward pass over prompt and response would cost as much as
+    the generation's prefill again.
     """
     device = next(model.parameters()).device
     ids = [prompt_token_ids(tokenizer, p) for p in prompts]
@@ -42,12 +47,19 @@ def sample_responses(model, tokenizer, prompts: Sequence[str | list[dict]], n_pe
             input_ids = torch.tensor([[tokenizer.pad_token_id] * (width - len(p)) + p for _, p in chunk], device=device)
             attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for _, p in chunk], device=device)
             torch.manual_seed(hash((seed, b)) & 0x7FFF_FFFF)
-            generated = model.generate(input_ids=input_ids, attention_mask=attention_mask,
-                                       max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature,
-                                       top_k=0, top_p=1.0, pad_token_id=tokenizer.pad_token_id)
-            for (index, _), new in zip(chunk, generated[:, width:].tolist()):
+            result = model.generate(input_ids=input_ids, attention_mask=attention_mask,
+                                    max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature,
+                                    top_k=0, top_p=1.0, pad_token_id=tokenizer.pad_token_id,
+                                    return_dict_in_generate=True, output_logits=with_logps)
+            new_tokens = result.sequences[:, width:]
+            token_logps = None
+            if with_logps:  # raw logits (before the temperature): log π at temperature 1
+                token_logps = torch.stack([torch.log_softmax(step.float(), -1).gather(-1, new_tokens[:, i:i + 1])[:, 0]
+                                           for i, step in enumerate(result.logits)], 1).cpu()
+            for row, ((index, _), new) in enumerate(zip(chunk, new_tokens.tolist())):
                 new = _until_eos(new, tokenizer.eos_token_id, tokenizer.pad_token_id)
-                out.append(Sample(index, tokenizer.decode(new, skip_special_tokens=True).strip(), new))
+                logp = float(token_logps[row, :len(new)].sum()) if with_logps else None
+                out.append(Sample(index, tokenizer.decode(new, skip_special_tokens=True).strip(), new, logp))
             if progress is not None:
                 progress(min(start + batch_size, len(jobs)), len(jobs))
     return out

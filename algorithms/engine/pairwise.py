@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from prefzoo.algorithms.base import PairLogps, Pairwise
+from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
 from prefzoo.algorithms.engine.data import collate_pairs, sequence_logps
 from prefzoo.algorithms.engine.memory import PeakMemory
 
@@ -74,6 +74,24 @@ def visit_order(n_rows: int, settings: TrainSettings, num_processes: int = 1) ->
     return order[:need]
 
 
+def make_optimizer(model, settings: TrainSettings):
+    """AdamW on the trainable (adapter) parameters with linear warm-up; returns (params, optimiser, scheduler)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    warmup = max(settings.warmup_steps, 0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / (warmup + 1)) if warmup else 1.0)
+    return params, optimizer, scheduler
+
+
+def pair_logps(model, batch: dict[str, torch.Tensor]) -> PairLogps:
+    """The policy's log-probs of a collated pair batch (see ``collate_pairs``), with its cached
+    reference log-probs and response lengths."""
+    logps, lengths = sequence_logps(model, batch)
+    chosen, rejected = logps.chunk(2)
+    len_c, len_r = lengths.chunk(2)
+    return PairLogps(chosen, rejected, batch.get("ref_chosen"), batch.get("ref_rejected"), len_c, len_r)
+
+
 def make_accelerator(settings: TrainSettings, logging_dir: Path | None = None):
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration
@@ -89,6 +107,52 @@ def make_accelerator(settings: TrainSettings, logging_dir: Path | None = None):
         gradient_accumulation_steps=settings.batch_size // settings.micro_batch_size,
         mixed_precision=settings.mixed_precision, log_with=trackers or None,
         project_config=ProjectConfiguration(project_dir=str(logging_dir)) if logging_dir else None)
+
+
+class StepLoop:
+    """Micro-batches into optimiser steps on accelerate (accumulation, backward, clipping), with the
+    per-step history averaged over micro-batches and logged to the trackers. Shared by every LM loop."""
+
+    def __init__(self, accelerator, model, params, optimizer, scheduler, settings: TrainSettings, algorithm: str,
+                 run_name: str, progress: Callable[[int, int], None] | None = None):
+        self.accelerator, self.model, self.params = accelerator, model, params
+        self.optimizer, self.scheduler, self.settings = optimizer, scheduler, settings
+        self.algorithm, self.progress = algorithm, progress
+        self.history: list[dict[str, float]] = []
+        self.tokens = self.step = 0
+        self._accumulated: dict[str, list[float]] = {}
+        if accelerator.log_with:  # trackers exist only after init_trackers
+            accelerator.init_trackers(run_name)
+        model.train()
+
+    def micro_batch(self, loss_fn: Callable[[], LossOutput], batch: dict[str, torch.Tensor]) -> None:
+        acc = self.accelerator
+        with acc.accumulate(self.model):
+            out = loss_fn()
+            acc.backward(out.loss)
+            if acc.sync_gradients and self.settings.max_grad_norm:
+                acc.clip_grad_norm_(self.params, self.settings.max_grad_norm)
+            self.optimizer.step()
+            self.scheduler.step()
+            self.optimizer.zero_grad()
+        self.tokens += int(batch["attention_mask"].sum())
+        self._accumulated.setdefault("loss", []).append(out.loss.item())
+        for key, value in out.metrics.items():
+            self._accumulated.setdefault(key, []).append(value.detach().float().mean().item())
+        if acc.sync_gradients:
+            self.step += 1
+            entry = {"step": self.step, **{k: sum(v) / len(v) for k, v in self._accumulated.items()}}
+            if not all(math.isfinite(v) for v in entry.values()):
+                raise FloatingPointError(f"{self.algorithm}: non-finite training value at step {self.step}: {entry}")
+            self.history.append(entry)
+            acc.log({k: v for k, v in entry.items() if k != "step"}, step=self.step)
+            self._accumulated = {}
+            if self.progress is not None:
+                self.progress(self.step, self.settings.steps)
+
+    def close(self) -> None:
+        if self.accelerator.trackers:
+            self.accelerator.end_training()
 
 
 def train_pairwise(algorithm: Pairwise, model, dataset, pad_id: int, settings: TrainSettings, accelerator=None,
@@ -111,49 +175,16 @@ def train_pairwise(algorithm: Pairwise, model, dataset, pad_id: int, settings: T
                              "reads were not computed (compute them for visit_order's rows)")
     loader = torch.utils.data.DataLoader(list(rows), batch_size=settings.micro_batch_size, shuffle=False,
                                          collate_fn=lambda batch: collate_pairs(batch, pad_id))
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    warmup = max(settings.warmup_steps, 0)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / (warmup + 1)) if warmup else 1.0)
+    params, optimizer, scheduler = make_optimizer(model, settings)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
-    if accelerator.log_with:  # trackers exist only after init_trackers
-        accelerator.init_trackers(run_name)
-    model.train()
-    history, tokens, step = [], 0, 0
-    accumulated: dict[str, list[float]] = {}
+    steps = StepLoop(accelerator, model, params, optimizer, scheduler, settings, algorithm.name, run_name, progress)
     with PeakMemory(accelerator.device) as memory:
         start = time.perf_counter()
-        while step < settings.steps:  # the loader holds exactly the budget; the loop guards a short shard
+        while steps.step < settings.steps:  # the loader holds exactly the budget; the loop guards a short shard
             for batch in loader:
-                with accelerator.accumulate(model):
-                    logps, lengths = sequence_logps(model, batch)
-                    chosen, rejected = logps.chunk(2)
-                    len_c, len_r = lengths.chunk(2)
-                    pair = PairLogps(chosen, rejected, batch.get("ref_chosen"), batch.get("ref_rejected"), len_c, len_r)
-                    out = algorithm(pair)
-                    accelerator.backward(out.loss)
-                    if accelerator.sync_gradients and settings.max_grad_norm:
-                        accelerator.clip_grad_norm_(params, settings.max_grad_norm)
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad()
-                tokens += int(batch["attention_mask"].sum())
-                accumulated.setdefault("loss", []).append(out.loss.item())
-                for key, value in out.metrics.items():
-                    accumulated.setdefault(key, []).append(value.detach().float().mean().item())
-                if accelerator.sync_gradients:
-                    step += 1
-                    entry = {"step": step, **{k: sum(v) / len(v) for k, v in accumulated.items()}}
-                    if not all(math.isfinite(v) for v in entry.values()):
-                        raise FloatingPointError(f"{algorithm.name}: non-finite training value at step {step}: {entry}")
-                    history.append(entry)
-                    accelerator.log({k: v for k, v in entry.items() if k != "step"}, step=step)
-                    accumulated = {}
-                    if progress is not None:
-                        progress(step, settings.steps)
-                    if step >= settings.steps:
-                        break
+                steps.micro_batch(lambda: algorithm(pair_logps(model, batch)), batch)
+                if steps.step >= settings.steps:
+                    break
         wall = time.perf_counter() - start
-    if accelerator.trackers:
-        accelerator.end_training()
-    return TrainResult(history, wall, tokens, memory.peak)
+    steps.close()
+    return TrainResult(steps.history, wall, steps.tokens, memory.peak)
