@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from prefzoo import __version__
-from prefzoo.algorithms.base import Family, OnlinePreference, Pairwise
+from prefzoo.algorithms.base import Family, OnlinePreference, Pairwise, RewardLearning
 from prefzoo.algorithms.config import AlgorithmConfig
 from prefzoo.benchmarks.bandit import DATASETS, SUITE, BanditSettings, ipo_fixed_point, run_bandit, sweep_configs
 from prefzoo.benchmarks.online_bandit import OnlineBanditSettings, run_online_bandit
+from prefzoo.benchmarks.reward_bandit import RewardBanditSettings, run_reward_bandit
 from prefzoo.benchmarks.results import result_path, run_hash, save_figure_atomic, write_json_atomic
 from prefzoo.benchmarks.stats import mean_ci
 from prefzoo.leaderboard.render import markdown_table
@@ -26,7 +27,7 @@ class BanditSuite:
     K-armed bandit (``online_bandit``) for every online-preference algorithm."""
 
     name = SUITE
-    families = (Family.PAIRWISE, Family.ONLINE)
+    families = (Family.PAIRWISE, Family.ONLINE, Family.REWARD)
 
     def run(self, algorithms: Sequence[type[Pairwise]], results_root: Path, *, seeds: int | None = None,
             steps: int | None = None, strengths: Sequence[float] | None = None,
@@ -38,15 +39,61 @@ class BanditSuite:
                                           strengths=tuple(strengths) if strengths else None).items() if v}
         settings = BanditSettings(**{**settings.__dict__, **changes})
         for cls in algorithms:
-            if not issubclass(cls, (Pairwise, OnlinePreference)):
-                raise ValueError(f"the bandit suite trains pairwise and online algorithms; {cls.name!r} is {cls.family}")
+            if not issubclass(cls, (Pairwise, OnlinePreference, RewardLearning)):
+                raise ValueError(f"the bandit suite does not train {cls.family} algorithms ({cls.name!r})")
         pairwise = [c for c in algorithms if issubclass(c, Pairwise)]
         online = [c for c in algorithms if issubclass(c, OnlinePreference)]
         docs = self._run_pairwise(pairwise, settings, results_root, base_configs, progress) if pairwise else []
         if online:
             online_settings = dataclasses.replace(OnlineBanditSettings(), seeds=settings.seeds)
             docs += self._run_online(online, settings.strengths, online_settings, results_root, base_configs)
+        reward = [c for c in algorithms if issubclass(c, RewardLearning)]
+        if reward:
+            reward_settings = dataclasses.replace(RewardBanditSettings(), seeds=settings.seeds)
+            docs += self._run_reward(reward, reward_settings, results_root, base_configs)
         return docs
+
+    def _run_reward(self, algorithms, settings: RewardBanditSettings, results_root: Path,
+                    base_configs) -> list[dict[str, Any]]:
+        docs = []
+        for cls in algorithms:
+            config = (base_configs or {}).get(cls.name) or cls.Config()
+            start = time.perf_counter()
+            run = run_reward_bandit(cls, config, settings)
+            wall = time.perf_counter() - start
+            digest = run_hash(config.to_dict(), settings.to_dict())
+            for seed in range(settings.seeds):
+                doc = {
+                    **_identity(cls, config, seed, digest), "settings": settings.to_dict(),
+                    "suite_wall_time_s": round(wall, 2),
+                    "reward": {
+                        "epochs": run.epochs,
+                        "error_all": _rounded(run.error_all[:, seed].tolist()),
+                        "error_rare": _rounded(run.error_rare[:, seed].tolist()),
+                        "rewards": _rounded(run.rewards[seed].tolist()),
+                        "counts": [int(c) for c in run.counts[seed].tolist()],
+                    },
+                }
+                write_json_atomic(result_path(results_root, SUITE, cls.name, seed, digest), doc)
+                docs.append(doc)
+        return docs
+
+    def reward_table(self, docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+        """Centred RMSE of the learned reward against the truth, on rarely compared arms at each
+        checkpoint epoch and on every arm at the last; mean ± 95% CI over seeds."""
+        groups = _by_config([d for d in docs if "reward" in d])
+        if not groups:
+            return [], []
+        epochs = next(iter(groups.values()))[0]["reward"]["epochs"]
+        headers = ["algorithm", "config", "seeds"] + [f"rare arms, epoch {e:,}" for e in epochs] + \
+                  [f"all arms, epoch {epochs[-1]:,}"]
+        rows = []
+        for (name, _), group in groups.items():
+            config = ", ".join(f"{k}={v:g}" for k, v in group[0]["config"].items())
+            rows.append([name, config, str(len(group))]
+                        + [_fmt_ci([g["reward"]["error_rare"][i] for g in group], 3) for i in range(len(epochs))]
+                        + [_fmt_ci([g["reward"]["error_all"][-1] for g in group], 3)])
+        return headers, rows
 
     def _run_pairwise(self, algorithms, settings: BanditSettings, results_root: Path, base_configs,
                       progress) -> list[dict[str, Any]]:
@@ -102,7 +149,8 @@ class BanditSuite:
 
     def tables(self, docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
         """What the command line prints: the pairwise table and the online one, where there are rows."""
-        out = [(SUITE, *self.table(docs)), (f"{SUITE}-online", *self.online_table(docs))]
+        out = [(SUITE, *self.table(docs)), (f"{SUITE}-online", *self.online_table(docs)),
+               (f"{SUITE}-reward", *self.reward_table(docs))]
         return [t for t in out if t[2]]
 
     def online_table(self, docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
@@ -202,6 +250,7 @@ class BanditSuite:
         """The suite's leaderboard section (Markdown); writes its plot into ``out_dir``."""
         pairwise = [d for d in docs if "datasets" in d]
         online = [d for d in docs if "online" in d]
+        reward = [d for d in docs if "reward" in d]
         lines = ["## Bandit suite", ""]
         if pairwise:
             plot = self.plot(pairwise, Path(out_dir) / "bandit.png")
@@ -239,6 +288,21 @@ class BanditSuite:
                 "Regret is Σ_t (max r − E_π_t[r]). Mean ± 95% CI over seeds:",
                 "",
                 markdown_table(*self.online_table(online)),
+                "",
+            ]
+        if reward:
+            s = reward[0]["settings"]
+            lines += [
+                "### Reward learning on long-tailed comparisons (Zhu, Jordan & Jiao 2024)",
+                "",
+                f"K = {s['arms']} arms, true rewards evenly spaced in [−1.5, 1.5]; {s['comparisons']} comparisons per "
+                f"seed between arms drawn from a Zipf law (exponent {s['zipf']}), so the last arms are compared once "
+                "or twice; Bradley–Terry labels. A tabular reward starts at 0; each epoch is one full-batch "
+                f"gradient step (α = {s['alpha']}) on the summed loss, then the algorithm's label update. Error: "
+                f"RMSE of the centred reward against the centred truth, on the arms compared at most {s['rare_max']} "
+                "times and on all arms; mean ± 95% CI over seeds:",
+                "",
+                markdown_table(*self.reward_table(reward)),
                 "",
             ]
         return "\n".join(lines)

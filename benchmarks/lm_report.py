@@ -19,7 +19,8 @@ def aggregate(docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     within each dataset by gold reward, or by held-out pair accuracy where the data have no gold reward."""
     groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
     for doc in docs:
-        groups[(doc.get("dataset", doc["suite"]), doc["algorithm"], doc["hash"])].append(doc)
+        if "reward" not in doc["eval"]:  # reward models have their own table
+            groups[(doc.get("dataset", doc["suite"]), doc["algorithm"], doc["hash"])].append(doc)
     rows = []
     for (dataset, name, _), group in groups.items():
         first = group[0]
@@ -82,6 +83,32 @@ def leaderboard_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[li
             _ci(r["pair_accuracy"]), str(r["seeds"]), _num(r["train_time_s"], ".0f"), _num(r["tokens_per_s"], ".0f"),
             _num(r["peak_memory_gib"], ".2f"), _num(r["oracle_queries"], ","), _num(r["responses_sampled"], ","),
             _num(r["train_generated_tokens"], ","), str(r["generated_tokens"]), r["paper"] or "—"])
+    return headers, rows
+
+
+def reward_model_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """One row per reward learner and config: its reward model against the gold reward on the held-out
+    pairs (mean over seeds, with the Student-t interval when there are several)."""
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for doc in docs:
+        if "reward" in doc["eval"]:
+            groups[(doc["algorithm"], doc["hash"])].append(doc)
+    if not groups:
+        return [], []
+    headers = ["reward learner", "config", "seeds", "pairs × epochs", "held-out pair accuracy (gold)",
+               "correlation with gold", "ECE", "train time (s)", "paper"]
+    rows = []
+    for (name, _), group in sorted(groups.items()):
+        first = group[0]
+
+        def stat(key: str) -> str:
+            mean, half = mean_ci([d["eval"]["reward"][key] for d in group])
+            return f"{mean:.3f}" + (f" ± {half:.3f}" if len(group) > 1 else "")
+
+        config = ", ".join(f"{k}={v:g}" for k, v in first["config"].items())
+        rows.append([name, config, str(len(group)), f"{first['train']['pairs']} × {first['train']['epochs']}",
+                     stat("pair_accuracy"), stat("correlation"), stat("ece"),
+                     _num(sum(d["train"]["wall_time_s"] for d in group) / len(group), ".0f"), first["paper"]])
     return headers, rows
 
 
@@ -152,4 +179,12 @@ def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
     if has_gold:
         plot = reward_kl_plot(docs, Path(out_dir) / f"{suite}.png")
         lines += [f"![gold reward against KL]({plot.name})", ""]
+    reward = reward_model_rows(docs)
+    if reward[1]:
+        lines += ["### Reward models", "",
+                  f"Each reward learner trains its own adapter and scalar head on the shared base, on the pairs the "
+                  f"step budget reads, for {s.get('reward_epochs', '?')} epochs (AdamW with the learner's α); "
+                  "diagnosed on the held-out pairs against the gold reward. ECE compares σ(r_w − r_l) with the "
+                  "labeller's own probability σ((g_w − g_l)/T), in 10 bins.", "",
+                  markdown_table(*reward), ""]
     return "\n".join(lines)

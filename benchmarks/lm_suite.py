@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from prefzoo import __version__
-from prefzoo.algorithms.base import Family, OnlinePreference, Pairwise
+from prefzoo.algorithms.base import Family, OnlinePreference, Pairwise, RewardLearning
 from prefzoo.algorithms.config import AlgorithmConfig
 from prefzoo.algorithms.engine.data import TokenizationSettings, tokenize_pairs
 from prefzoo.algorithms.engine.models import ModelSettings, add_adapter, cache_dir, load_base, load_tokenizer, model_fingerprint
@@ -49,11 +49,13 @@ class Profile:
     eval_batch_size: int = 64
     online: OnlineSettings = OnlineSettings()
     """How the online family spends the same step budget (max_new_tokens: the data's)."""
+    reward_epochs: int = 3
+    """Epochs of a reward learner over the pairs the step budget reads (IDS updates labels per epoch)."""
 
     def to_dict(self) -> dict:
         return {"data": self.data.to_dict(), "train": self.train.to_dict(), "model": self.model.to_dict(),
                 "tokenization": self.tokenization.to_dict(), "samples_per_prompt": self.samples_per_prompt,
-                "online": self.online.to_dict()}
+                "online": self.online.to_dict(), "reward_epochs": self.reward_epochs}
 
 
 PROFILES = {
@@ -74,19 +76,21 @@ PROFILES = {
 class _LMSuite:
     """An LM suite: cells over algorithms and seeds on one data source (see ``data_sources``)."""
 
-    families = (Family.PAIRWISE, Family.ONLINE)
+    families = (Family.PAIRWISE, Family.ONLINE, Family.REWARD)
 
     def _run(self, source, algorithms: Sequence[type[Pairwise]], results_root: Path, seeds: int | None,
              steps: int | None, profile: str, model: str | None, base_configs: dict[str, AlgorithmConfig] | None,
              progress: Callable[[int, int], None] | None, log: Callable[[str], None],
              regenerate_data: bool = False) -> list[dict]:
         for cls in algorithms:
-            if not issubclass(cls, (Pairwise, OnlinePreference)):
-                raise ValueError(f"the {self.name} suite trains pairwise and online algorithms; "
-                                 f"{cls.name!r} is {cls.family}")
+            if not issubclass(cls, (Pairwise, OnlinePreference, RewardLearning)):
+                raise ValueError(f"the {self.name} suite does not train {cls.family} algorithms ({cls.name!r})")
             if issubclass(cls, OnlinePreference) and source is not None and not source.has_gold:
                 raise ValueError(f"{cls.name!r} labels its own samples and needs an oracle; {source.name} has "
                                  "no gold reward (the smol-sentiment suite has one)")
+            if issubclass(cls, RewardLearning) and source is not None and not source.has_gold:
+                raise ValueError(f"{cls.name!r}: reward models are diagnosed against a gold reward; {source.name} "
+                                 "has none (the smol-sentiment suite has one)")
         if profile == "auto":  # the CPU-sized profile without a GPU
             profile = "full" if torch.cuda.is_available() else "quick"
         if profile not in PROFILES:
@@ -114,7 +118,10 @@ class _LMSuite:
         return leaderboard_rows(docs)
 
     def tables(self, docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
-        return [(self.name, *self.table(docs))]
+        from prefzoo.benchmarks.lm_report import reward_model_rows
+
+        out = [(self.name, *self.table(docs)), (f"{self.name}-reward-models", *reward_model_rows(docs))]
+        return [t for t in out if t[2]]
 
     def plot(self, docs: Sequence[dict[str, Any]], path: Path) -> Path:
         from prefzoo.benchmarks.lm_report import reward_kl_plot
@@ -181,6 +188,8 @@ class _Run:
                  f"({time.perf_counter() - start:.1f} s)")
         self.eval_prompts = data.eval_prompts
         self.train_prompts = [row["prompt"] for row in data.train]
+        self.eval_gold = ([(row["gold_chosen"], row["gold_rejected"]) for row in data.eval]
+                          if self.source.has_gold else None)
         fp = model_fingerprint(p.model)
         train = tokenize_pairs(data.train, self.tokenizer, p.tokenization, f"{self.source.name} train")
         held_out = tokenize_pairs(data.eval, self.tokenizer, p.tokenization, f"{self.source.name} held-out")
@@ -223,6 +232,8 @@ class _Run:
         if cls is None:
             doc["train"] = None
             doc["eval"] = evaluate_policy(self, None, seed)
+        elif issubclass(cls, RewardLearning):
+            doc.update(self._reward_cell(cls(config), seed, name, digest))
         else:
             algorithm = cls(config)
             _reset_adapter(self.model, seed)
@@ -251,6 +262,35 @@ class _Run:
         write_json_atomic(path, doc)
         return doc
 
+    def _reward_cell(self, algorithm: RewardLearning, seed: int, name: str, digest: str) -> dict:
+        """A reward model (its own adapter and head on the shared base) trained on the pairs the step
+        budget reads, for ``reward_epochs`` epochs, diagnosed on the held-out pairs, saved, then removed."""
+        from prefzoo.algorithms.engine.reward_model import RewardModel, train_reward_model
+        from prefzoo.benchmarks.reward_eval import reward_diagnostics
+
+        p, pad = self.profile, self.tokenizer.pad_token_id
+        train = dataclasses.replace(p.train, seed=seed)
+        read = sorted(set(visit_order(len(self.train_data), train, self.accelerator.num_processes)))
+        rows = list(self.train_data.select(read))
+        adapter = f"reward-{name}"
+        reward_model = RewardModel.create(self.model, p.model, adapter=adapter, seed=seed)
+        try:
+            result = train_reward_model(algorithm, reward_model, rows, pad, train, p.reward_epochs, self.accelerator)
+            self.log(f"{name} seed {seed}: reward model trained for {p.reward_epochs} epochs on {len(rows)} pairs "
+                     f"in {result.wall_time_s:.1f} s, final loss {result.history[-1]['loss']:.4f}")
+            chosen, rejected = reward_model.score_pairs(list(self.eval_data), pad)
+            gold = torch.tensor(self.eval_gold, dtype=torch.float64)
+            diagnostics = reward_diagnostics(chosen, rejected, gold[:, 0], gold[:, 1], p.data.label_temperature)
+            saved = reward_model.save(Path("runs") / self.source.suite / name / f"seed{seed}-{digest}")
+        finally:
+            self.model.delete_adapter(adapter)
+        return {"train": {"wall_time_s": result.wall_time_s, "tokens": result.train_tokens,
+                          "tokens_per_s": result.train_tokens / result.wall_time_s,
+                          "peak_memory_bytes": result.peak_memory_bytes, "history": result.history,
+                          "pairs": len(rows), "epochs": p.reward_epochs, "oracle_queries": len(rows),
+                          "final_labels_mean": float(result.labels.mean())},
+                "reward_model": str(saved), "eval": {"reward": diagnostics}}
+
     def _train_online(self, algorithm: OnlinePreference, train: TrainSettings, seed: int, name: str):
         """The online loop on the suite's train prompts, labelled by its gold reward through Bradley–Terry
         at the data's label temperature (the labeller of the offline pairs)."""
@@ -272,11 +312,10 @@ class _Run:
 
 
 def _reset_adapter(model, seed: int) -> None:
-    """Put the LoRA adapter back to its initialisation (A random from ``seed``, B = 0): π = π_ref again."""
+    """Put the policy's LoRA adapter back to its initialisation (A random from ``seed``, B = 0): π = π_ref again."""
     from peft.tuners.lora import LoraLayer
 
     torch.manual_seed(seed)
     for module in model.modules():
-        if isinstance(module, LoraLayer):
-            for adapter in module.lora_A:
-                module.reset_lora_parameters(adapter, init_lora_weights=True)
+        if isinstance(module, LoraLayer) and model.active_adapter in module.lora_A:
+            module.reset_lora_parameters(model.active_adapter, init_lora_weights=True)

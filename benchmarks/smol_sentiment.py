@@ -21,7 +21,9 @@ from pathlib import Path
 import torch
 
 SUITE = "smol-sentiment"
-SYSTEM = "You are a helpful assistant. Answer in one or two sentences."
+# Short on purpose: every prompt token is paid in every forward pass of training and evaluation (the
+# prompt is most of a sequence), and without a system message SmolLM2's template inserts a longer one.
+SYSTEM = "Be brief."
 TEMPLATES = (
     "Write a one-sentence review of {q} {s}.",
     "Describe your last visit to {q} {s}.",

@@ -15,10 +15,14 @@ runner = CliRunner()
 def test_list_shows_the_six_pairwise_algorithms_with_paper_and_origin():
     result = runner.invoke(app, ["list"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    for name, paper in [("dpo", "2305.18290"), ("ipo", "2310.12036"), ("cdpo", "Mitchell 2023"),
-                        ("robust-dpo", "2403.00409"), ("slic-hinge", "2305.10425"), ("simpo", "2405.14734")]:
+    for name, paper, family in [
+            ("dpo", "2305.18290", "pairwise"), ("ipo", "2310.12036", "pairwise"), ("cdpo", "Mitchell 2023", "pairwise"),
+            ("robust-dpo", "2403.00409", "pairwise"), ("slic-hinge", "2305.10425", "pairwise"),
+            ("simpo", "2405.14734", "pairwise"), ("online-dpo", "2402.04792", "online-preference"),
+            ("xpo", "2405.21046", "online-preference"), ("bt", "Bradley & Terry 1952", "reward-learning"),
+            ("ids", "2401.16335", "reward-learning")]:
         line = next(line for line in result.output.splitlines() if f"│ {name} " in line)
-        assert "pairwise" in line and paper in line and "built-in" in line
+        assert family in line and paper in line and "built-in" in line
 
 
 def test_list_configs_shows_field_docs():

@@ -1,0 +1,155 @@
+"""Reward models on the shared base: a LoRA adapter of their own plus a scalar head, and the
+reward-learning family's loop (Bradley–Terry, Iterative Data Smoothing).
+
+The base stays one quantized model in memory: the policy is adapter ``default``, a reward model is
+another named adapter on the same LoRA-wrapped base, and π_ref is the base with every adapter
+disabled. A reward model reads the decoder's last hidden state at each sequence's final token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from prefzoo.algorithms.base import RewardLearning
+from prefzoo.algorithms.engine.data import collate_pairs
+from prefzoo.algorithms.engine.memory import PeakMemory
+from prefzoo.algorithms.engine.models import ModelSettings, eval_mode
+from prefzoo.algorithms.engine.pairwise import StepLoop, TrainSettings, make_accelerator
+
+HEAD_FILE = "reward_head.json"
+
+
+class RewardModel:
+    """r(x, y) = w·h_T + b: h_T the decoder's last hidden state at the final token of x ⊕ y (with the
+    reward adapter active), w, b a scalar head. ``score(batch)`` maps a collated batch of N sequences
+    ``(N, L)`` to rewards ``(N,)``."""
+
+    def __init__(self, model, adapter: str, head: nn.Linear):
+        self.model, self.adapter, self.head = model, adapter, head
+
+    @classmethod
+    def create(cls, model, settings: ModelSettings, adapter: str = "reward", seed: int = 0) -> RewardModel:
+        """A fresh reward adapter and head (zero-initialised: every reward starts at 0) on ``model``."""
+        from peft import LoraConfig
+
+        torch.manual_seed(seed)
+        model.add_adapter(adapter, LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha,
+                                              lora_dropout=settings.lora_dropout,
+                                              target_modules=settings.target_modules, task_type="CAUSAL_LM"))
+        hidden = model.get_base_model().config.hidden_size
+        head = nn.Linear(hidden, 1).to(next(model.parameters()).device)
+        nn.init.zeros_(head.weight)
+        nn.init.zeros_(head.bias)
+        return cls(model, adapter, head)
+
+    @contextlib.contextmanager
+    def active(self):
+        """The reward adapter active (and the only trainable one) for the block, then the previous one."""
+        previous = self.model.active_adapter
+        self.model.set_adapter(self.adapter)
+        try:
+            yield self
+        finally:
+            self.model.set_adapter(previous)
+
+    def parameters(self) -> list[nn.Parameter]:
+        with self.active():
+            return [p for p in self.model.parameters() if p.requires_grad] + list(self.head.parameters())
+
+    def score(self, batch: dict[str, Tensor]) -> Tensor:
+        base = self.model.get_base_model()
+        decoder = getattr(base, base.base_model_prefix)  # the transformer without its LM head
+        with self.active():
+            hidden = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        last = batch["attention_mask"].sum(1) - 1  # right padding: the final real token
+        return self.head(hidden[torch.arange(hidden.shape[0], device=hidden.device), last].float()).squeeze(-1)
+
+    @torch.no_grad()
+    def score_pairs(self, rows: list[dict], pad_id: int, batch_size: int = 16) -> tuple[Tensor, Tensor]:
+        """Rewards of every pair's chosen and rejected response, ``(n,)`` each."""
+        device = next(self.model.parameters()).device
+        chosen, rejected = [], []
+        with eval_mode(self.model):
+            for start in range(0, len(rows), batch_size):
+                batch = {k: v.to(device) for k, v in collate_pairs(rows[start:start + batch_size], pad_id).items()}
+                c, r = self.score(batch).float().cpu().chunk(2)
+                chosen.append(c)
+                rejected.append(r)
+        return torch.cat(chosen), torch.cat(rejected)
+
+    def save(self, folder: Path) -> Path:
+        """The adapter in PEFT format under ``folder/<adapter>`` and the head as JSON beside it."""
+        folder = Path(folder)
+        self.model.save_pretrained(folder, selected_adapters=[self.adapter])
+        head = {"weight": self.head.weight.detach().cpu().squeeze(0).tolist(), "bias": self.head.bias.item()}
+        (folder / self.adapter / HEAD_FILE).write_text(json.dumps(head))
+        return folder / self.adapter
+
+    @classmethod
+    def load(cls, model, folder: Path, adapter: str = "reward") -> RewardModel:
+        """A saved reward model onto ``model`` (a PEFT model on the same base)."""
+        path = Path(folder) / adapter
+        model.load_adapter(str(path), adapter_name=adapter)
+        values = json.loads((path / HEAD_FILE).read_text())
+        head = nn.Linear(len(values["weight"]), 1).to(next(model.parameters()).device)
+        with torch.no_grad():
+            head.weight.copy_(torch.tensor([values["weight"]]))
+            head.bias.fill_(values["bias"])
+        return cls(model, adapter, head)
+
+
+@dataclass
+class RewardTrainResult:
+    history: list[dict[str, float]]
+    wall_time_s: float
+    train_tokens: int
+    peak_memory_bytes: int
+    labels: Tensor
+    """The soft labels after the last epoch, ``(n,)`` (all ones for maximum likelihood)."""
+
+
+def train_reward_model(algorithm: RewardLearning, reward_model: RewardModel, rows: list[dict], pad_id: int,
+                       settings: TrainSettings, epochs: int, accelerator=None) -> RewardTrainResult:
+    """``epochs`` passes over ``rows`` (tokenised pairs, chosen preferred): AdamW with the algorithm's
+    step size α on its loss with the current soft labels, then its label update from the model's
+    predictions on every pair (Zhu et al. 2024, Algorithm 1; a no-op for Bradley–Terry)."""
+    accelerator = accelerator or make_accelerator(settings)
+    torch.manual_seed(settings.seed)
+    params = reward_model.parameters()
+    optimizer = torch.optim.AdamW(params, lr=algorithm.config.alpha, weight_decay=settings.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
+    steps_per_epoch = len(rows) // settings.batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f"{len(rows)} pairs are fewer than one batch ({settings.batch_size})")
+    budget = TrainSettings(**{**settings.to_dict(), "steps": epochs * steps_per_epoch})
+    steps = StepLoop(accelerator, reward_model.model, params, optimizer, scheduler, budget, algorithm.name,
+                     f"{algorithm.name}-reward")
+    labels = torch.ones(len(rows))
+    generator = torch.Generator().manual_seed(settings.seed)
+    device = accelerator.device
+    with PeakMemory(device) as memory, reward_model.active():
+        start = time.perf_counter()
+        for _ in range(epochs):
+            order = torch.randperm(len(rows), generator=generator)[:steps_per_epoch * settings.batch_size].tolist()
+            for mb in range(0, len(order), settings.micro_batch_size):
+                picks = order[mb:mb + settings.micro_batch_size]
+                batch = {k: v.to(device) for k, v in collate_pairs([rows[i] for i in picks], pad_id).items()}
+                batch_labels = labels[picks].to(device)
+
+                def loss():
+                    chosen, rejected = reward_model.score(batch).chunk(2)
+                    return algorithm.loss(chosen, rejected, batch_labels)
+
+                steps.micro_batch(loss, batch)
+            chosen, rejected = reward_model.score_pairs(rows, pad_id)
+            labels = algorithm.update_labels(labels, chosen, rejected).float()
+        wall = time.perf_counter() - start
+    steps.close()
+    return RewardTrainResult(steps.history, wall, steps.tokens, memory.peak, labels)
