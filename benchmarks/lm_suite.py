@@ -245,8 +245,7 @@ class _Run:
             else:
                 result = train_pairwise(algorithm, self.model, self.train_data, self.tokenizer.pad_token_id, train,
                                         self.accelerator, run_name=name)
-                read = self.train_data.select(sorted(set(visit_order(len(self.train_data), train,
-                                                                     self.accelerator.num_processes))))
+                read = self.train_data.select(self._rows_read(train))
                 # The pairs were sampled and labelled before training: their cost, counted the online way.
                 cost = {"generated_tokens": sum(map(len, read["chosen_ids"])) + sum(map(len, read["rejected_ids"])),
                         "responses_sampled": 2 * len(read), "oracle_queries": len(read), "dataset_pairs": len(read)}
@@ -262,6 +261,10 @@ class _Run:
         write_json_atomic(path, doc)
         return doc
 
+    def _rows_read(self, train: TrainSettings) -> list[int]:
+        """The distinct train rows a run with these settings reads (see ``visit_order``)."""
+        return sorted(set(visit_order(len(self.train_data), train, self.accelerator.num_processes)))
+
     def _reward_cell(self, algorithm: RewardLearning, seed: int, name: str, digest: str) -> dict:
         """A reward model (its own adapter and head on the shared base) trained on the pairs the step
         budget reads, for ``reward_epochs`` epochs, diagnosed on the held-out pairs, saved, then removed."""
@@ -270,8 +273,7 @@ class _Run:
 
         p, pad = self.profile, self.tokenizer.pad_token_id
         train = dataclasses.replace(p.train, seed=seed)
-        read = sorted(set(visit_order(len(self.train_data), train, self.accelerator.num_processes)))
-        rows = list(self.train_data.select(read))
+        rows = list(self.train_data.select(self._rows_read(train)))
         adapter = f"reward-{name}"
         reward_model = RewardModel.create(self.model, p.model, adapter=adapter, seed=seed)
         try:

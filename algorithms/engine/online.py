@@ -102,7 +102,10 @@ def train_online(algorithm: OnlinePreference, model, tokenizer, prompts: Sequenc
             for _ in range(online.updates_per_round):
                 if steps.step >= settings.steps:
                     break
-                picks = torch.randint(len(pool), (settings.batch_size,), generator=generator).tolist()
+                # without replacement when the pool allows it, so a batch never repeats a pair
+                picks = (torch.randperm(len(pool), generator=generator)[:settings.batch_size]
+                         if len(pool) >= settings.batch_size else
+                         torch.randint(len(pool), (settings.batch_size,), generator=generator)).tolist()
                 for mb in range(0, settings.batch_size, settings.micro_batch_size):
                     rows = [pool[i] for i in picks[mb:mb + settings.micro_batch_size]]
                     batch = {k: v.to(accelerator.device) for k, v in collate_pairs(rows, pad_id).items()}

@@ -125,6 +125,7 @@ def train_reward_model(algorithm: RewardLearning, reward_model: RewardModel, row
     params = reward_model.parameters()
     optimizer = torch.optim.AdamW(params, lr=algorithm.config.alpha, weight_decay=settings.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
+    optimizer, scheduler = accelerator.prepare(optimizer, scheduler)  # steps only when gradients sync
     steps_per_epoch = len(rows) // settings.batch_size
     if steps_per_epoch == 0:
         raise ValueError(f"{len(rows)} pairs are fewer than one batch ({settings.batch_size})")
