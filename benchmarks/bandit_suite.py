@@ -56,15 +56,15 @@ class BanditSuite:
     def _run_reward(self, algorithms, settings: RewardBanditSettings, results_root: Path,
                     base_configs) -> list[dict[str, Any]]:
         docs = []
-        for cls in algorithms:
-            config = (base_configs or {}).get(cls.name) or cls.Config()
+        for cls, config in ((c, k) for c in algorithms
+                            for k in sweep_configs(c, settings.strengths, (base_configs or {}).get(c.name))):
             start = time.perf_counter()
             run = run_reward_bandit(cls, config, settings)
             wall = time.perf_counter() - start
-            digest = run_hash(config.to_dict(), settings.to_dict())
+            digest = run_hash(run.config.to_dict(), settings.to_dict())
             for seed in range(settings.seeds):
                 doc = {
-                    **_identity(cls, config, seed, digest), "settings": settings.to_dict(),
+                    **_identity(cls, run.config, seed, digest), "settings": settings.to_dict(),
                     "suite_wall_time_s": round(wall, 2),
                     "reward": {
                         "epochs": run.epochs,

@@ -32,7 +32,10 @@ class RewardBanditSettings:
     """Exponent of the Zipf law the compared arms follow."""
     epochs: int = 5_000
     alpha: float = 0.05
-    """Step size α of the full-batch gradient step on the summed loss (stable for the most compared arm)."""
+    """Step size α of the full-batch gradient step on the summed loss (stable for the most compared arm);
+    it replaces every learner's ``alpha``, whose default is sized for AdamW on an adapter."""
+    strengths: tuple[float, ...] = (0.3, 0.03, 0.003)
+    """Values of a learner's strength field (IDS: the label step size β)."""
     rare_max: int = 3
     seeds: int = 10
     checkpoints: tuple[int, ...] = (10, 100, 1_000, 5_000)
@@ -41,6 +44,7 @@ class RewardBanditSettings:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["checkpoints"] = list(self.checkpoints)
+        d["strengths"] = list(self.strengths)
         return d
 
     def true_rewards(self) -> torch.Tensor:
@@ -85,7 +89,8 @@ def _centred_rmse(r: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> t
 
 def run_reward_bandit(cls: type[RewardLearning], config: AlgorithmConfig | None = None,
                       settings: RewardBanditSettings = RewardBanditSettings()) -> RewardBanditRun:
-    algorithm = cls(config or cls.Config())
+    config = dataclasses.replace(config or cls.Config(), alpha=settings.alpha)
+    algorithm = cls(config)
     first, second, preferred = comparisons(settings)
     # Every comparison as (chosen, rejected) with label 1: the hard label says which won.
     chosen, rejected = torch.where(preferred, first, second), torch.where(preferred, second, first)

@@ -44,7 +44,7 @@ def test_one_bandit_epoch_by_hand():
 
 def test_mle_drifts_on_rarely_compared_arms_while_ids_stays_near_the_truth():
     settings = RewardBanditSettings()
-    mle, ids = run_reward_bandit(BT, BT.Config(), settings), run_reward_bandit(IDS, IDS.Config(), settings)
+    mle, ids = run_reward_bandit(BT, BT.Config(), settings), run_reward_bandit(IDS, IDS.Config(beta=0.03), settings)
     assert ((mle.counts <= settings.rare_max) & (mle.counts > 0)).any(1).all()  # every seed has rare arms
     mle_rare, ids_rare = mle.error_rare.mean(1), ids.error_rare.mean(1)  # (checkpoints,)
     epochs = settings.checkpoints
