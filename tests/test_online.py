@@ -9,7 +9,6 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from prefzoo.algorithms.base import PairLogps, PairOrigins
 from prefzoo.algorithms.engine.oracles import BradleyTerryOracle, CallableOracle
