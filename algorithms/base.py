@@ -226,9 +226,10 @@ class RLWithReward(Algorithm):
         """Advantages and value targets, each ``(batch, T)``."""
 
     @abstractmethod
-    def loss(self, logprobs: Tensor, values: Tensor, rollout: Rollout,
-             advantages: Tensor, returns: Tensor) -> LossOutput:
-        """Per-sequence policy + value loss, ``(batch,)``, for fresh ``logprobs``/``values`` ``(batch, T)``."""
+    def loss(self, logprobs: Tensor, values: Tensor, rollout: Rollout, advantages: Tensor, returns: Tensor,
+             entropy: Tensor | None = None) -> LossOutput:
+        """Per-sequence policy + value loss, ``(batch,)``, for fresh ``logprobs``/``values`` ``(batch, T)``;
+        ``entropy`` ``(batch, T)`` is the policy's per-token entropy where the loop computed it."""
 
 
 # ------------------------------------------------------------------------------------- reward learning
