@@ -146,23 +146,39 @@ def collate_pairs(rows: Sequence[dict[str, Any]], pad_id: int) -> dict[str, torc
     return batch
 
 
-def sequence_logps(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Σ_t log π(y_t | x, y_<t) over each sequence's response tokens, and the response lengths; (2B,) each.
+def response_start(batch: dict[str, torch.Tensor]) -> int:
+    """The first column holding a response token in any row (right padding: prompts end before it)."""
+    columns = batch["completion_mask"].any(0).nonzero()
+    return int(columns[0]) if len(columns) else batch["completion_mask"].shape[1] - 1
+
+
+def response_token_logps(model, batch: dict[str, torch.Tensor], with_entropy: bool = False):
+    """log π(y_t | x, y_<t) at every column from :func:`response_start` on, with the response mask there
+    and, if asked, the policy's entropy at each of those positions; ``(N, L − start)`` each.
 
     Logits are computed only from the first response position of the batch on (``logits_to_keep``):
     prompt positions predict nothing that is scored, and the vocabulary projection of a 49k-token model
     is a fifth of its forward cost. Each token's log-prob is its logit minus the row's log-sum-exp, so
     the full log-softmax over the vocabulary is never stored.
     """
-    completion_mask = batch["completion_mask"]
-    columns = completion_mask.any(0).nonzero()
-    start = int(columns[0]) if len(columns) else completion_mask.shape[1] - 1
-    keep = completion_mask.shape[1] - start + 1  # positions start-1 … L-1; position t predicts token t+1
+    start = response_start(batch)
+    keep = batch["completion_mask"].shape[1] - start + 1  # positions start-1 … L-1; t predicts token t+1
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                    logits_to_keep=keep).logits[:, :-1].float()
     labels = batch["input_ids"][:, start:]
-    mask = completion_mask[:, start:].to(logits.dtype)
-    token_logps = logits.gather(-1, labels.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, -1)
+    mask = batch["completion_mask"][:, start:].to(logits.dtype)
+    log_z = torch.logsumexp(logits, -1)
+    token_logps = logits.gather(-1, labels.unsqueeze(-1)).squeeze(-1) - log_z
+    entropy = None
+    if with_entropy:
+        probs = torch.softmax(logits, -1)
+        entropy = log_z - (probs * logits).sum(-1)
+    return token_logps, mask, entropy
+
+
+def sequence_logps(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Σ_t log π(y_t | x, y_<t) over each sequence's response tokens, and the response lengths; (2B,) each."""
+    token_logps, mask, _ = response_token_logps(model, batch)
     return (token_logps * mask).sum(-1), mask.sum(-1)
 
 

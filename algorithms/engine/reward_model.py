@@ -63,11 +63,15 @@ class RewardModel:
         with self.active():
             return [p for p in self.model.parameters() if p.requires_grad] + list(self.head.parameters())
 
-    def score(self, batch: dict[str, Tensor]) -> Tensor:
+    def hidden(self, batch: dict[str, Tensor]) -> Tensor:
+        """The decoder's last hidden states with this adapter active, ``(N, L, H)``."""
         base = self.model.get_base_model()
         decoder = getattr(base, base.base_model_prefix)  # the transformer without its LM head
         with self.active():
-            hidden = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+            return decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+
+    def score(self, batch: dict[str, Tensor]) -> Tensor:
+        hidden = self.hidden(batch)
         last = batch["attention_mask"].sum(1) - 1  # right padding: the final real token
         return self.head(hidden[torch.arange(hidden.shape[0], device=hidden.device), last].float()).squeeze(-1)
 
@@ -103,6 +107,31 @@ class RewardModel:
             head.weight.copy_(torch.tensor([values["weight"]]))
             head.bias.fill_(values["bias"])
         return cls(model, adapter, head)
+
+
+class Critic(RewardModel):
+    """V(s_t): the reward model's architecture read at every response position — the hidden state
+    before each response token — giving ``(N, L − start)`` values aligned with
+    :func:`~prefzoo.algorithms.engine.data.response_token_logps`."""
+
+    @classmethod
+    def from_reward_model(cls, reward_model: RewardModel, settings: ModelSettings, adapter: str = "value") -> Critic:
+        """A critic initialised from the reward model: its adapter's weights and its head (PPO-max)."""
+        critic = cls.create(reward_model.model, settings, adapter=adapter)
+        params = dict(critic.model.named_parameters())
+        with torch.no_grad():
+            for name, p in params.items():
+                if f".{adapter}." in name:
+                    p.copy_(params[name.replace(f".{adapter}.", f".{reward_model.adapter}.")])
+            critic.head.load_state_dict(reward_model.head.state_dict())
+        return critic
+
+    def values(self, batch: dict[str, Tensor]) -> Tensor:
+        from prefzoo.algorithms.engine.data import response_start
+
+        start = response_start(batch)
+        hidden = self.hidden(batch)[:, start - 1:-1]  # the state before each response token
+        return self.head(hidden.float()).squeeze(-1)
 
 
 @dataclass
