@@ -69,6 +69,7 @@ def evaluate_policy(run, algorithm: Pairwise | None, seed: int) -> dict:
             raise RuntimeError("policy and reference samples are not aligned by prompt")
         out["win_rate"] = load_metric("win_rate").compute(predictions=out["samples"]["rewards"],
                                                           references=reference["rewards"], prompt_ids=prompt_ids)
-    margins = held_out_margins(model, algorithm, run.eval_data, tokenizer.pad_token_id)
-    out["pair_accuracy"] = load_metric("pair_accuracy").compute(predictions=margins.tolist())
+    if hasattr(algorithm, "implicit_reward"):  # RL against a reward model implies none
+        margins = held_out_margins(model, algorithm, run.eval_data, tokenizer.pad_token_id)
+        out["pair_accuracy"] = load_metric("pair_accuracy").compute(predictions=margins.tolist())
     return out

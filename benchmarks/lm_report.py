@@ -24,7 +24,7 @@ def aggregate(docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for (dataset, name, _), group in groups.items():
         first = group[0]
-        row = {"algorithm": name, "family": first["family"], "paper": first["paper"], "seeds": len(group),
+        row = {"algorithm": first.get("label", name), "family": first["family"], "paper": first["paper"], "seeds": len(group),
                "config": first["config"], "profile": first["profile"], "origin": first.get("origin", ""),
                "dataset": dataset, "has_gold": first.get("has_gold", True)}
         for metric in METRICS:
@@ -112,6 +112,56 @@ def reward_model_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[l
     return headers, rows
 
 
+def fit_overoptimisation(sqrt_kl: Sequence[float], reward: Sequence[float]) -> tuple[float, float] | None:
+    """Least-squares (α, β) of Gao, Schulman & Hilton 2022's RL form R(d) = d(α − β log d), d = √KL,
+    fitted as R/d = α − β log d on the points with d > 0 (None with fewer than two)."""
+    import torch
+
+    points = [(d, r) for d, r in zip(sqrt_kl, reward) if d > 1e-6]
+    if len(points) < 2:
+        return None
+    d = torch.tensor([x for x, _ in points], dtype=torch.float64)
+    y = torch.tensor([r for _, r in points], dtype=torch.float64) / d
+    design = torch.stack([torch.ones_like(d), -torch.log(d)], 1)
+    alpha, beta = torch.linalg.lstsq(design, y[:, None]).solution[:, 0].tolist()
+    return alpha, beta
+
+
+def overoptimisation_plot(docs: Sequence[dict[str, Any]], path: Path) -> Path | None:
+    """Per RL run: gold and proxy (reward-model) reward of the rollouts against √KL(π‖π_ref) over
+    training, with the fitted R(d) = d(α − β log d) of each; None without RL runs."""
+    runs = [d for d in docs if d.get("train") and d["train"].get("curve")]
+    if not runs:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 3.6), squeeze=False)
+    for ax, doc in zip(axes[0], runs):
+        curve = doc["train"]["curve"]
+        d = [p["sqrt_kl"] for p in curve]
+        for key, colour, label in (("gold_reward", "C0", "gold (VADER)"), ("proxy_score", "C1", "proxy (reward model)")):
+            r = [p[key] for p in curve]
+            r0 = r[0]
+            gains = [x - r0 for x in r]  # Gao et al. fit the gain over the initial policy
+            ax.plot(d, gains, "o-", color=colour, label=label, lw=1)
+            fit = fit_overoptimisation(d, gains)
+            if fit is not None:
+                grid = np.linspace(max(min(x for x in d if x > 0), 1e-3), max(d), 50)
+                ax.plot(grid, grid * (fit[0] - fit[1] * np.log(grid)), "--", color=colour, lw=0.8,
+                        label=f"fit α={fit[0]:.2f}, β={fit[1]:.2f}")
+        ax.set_title(doc.get("label", doc["algorithm"]), fontsize=9)
+        ax.set_xlabel("√KL(π ‖ π_ref)")
+        ax.set_ylabel("reward gain over the first iteration")
+        ax.legend(fontsize=6)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return save_figure_atomic(fig, path, dpi=100)
+
+
 def reward_kl_plot(docs: Sequence[dict[str, Any]], path: Path) -> Path:
     """Gold reward against KL(π‖π_ref), with 95% intervals and the upper-left frontier."""
     import matplotlib
@@ -181,6 +231,12 @@ def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
     if has_gold:
         plot = reward_kl_plot(docs, Path(out_dir) / f"{suite}.png")
         lines += [f"![gold reward against KL]({plot.name})", ""]
+    over = overoptimisation_plot(docs, Path(out_dir) / f"{suite}-overoptimisation.png")
+    if over is not None:
+        lines += ["### Overoptimisation (Gao, Schulman & Hilton 2022)", "",
+                  "Per PPO run: gold and proxy reward of each iteration's rollouts against √KL(π‖π_ref) of "
+                  "those rollouts, as gains over the first iteration, with the least-squares fit of "
+                  "R(d) = d(α − β log d).", "", f"![overoptimisation]({over.name})", ""]
     reward = reward_model_rows(docs)
     if reward[1]:
         lines += ["### Reward models", "",

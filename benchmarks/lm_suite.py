@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from prefzoo import __version__
-from prefzoo.algorithms.base import Family, OnlinePreference, Pairwise, RewardLearning
+from prefzoo.algorithms.base import Family, OnlinePreference, Pairwise, RewardLearning, RLWithReward
 from prefzoo.algorithms.config import AlgorithmConfig
 from prefzoo.algorithms.engine.data import TokenizationSettings, tokenize_pairs
 from prefzoo.algorithms.engine.models import ModelSettings, add_adapter, cache_dir, load_base, load_tokenizer, model_fingerprint
@@ -76,19 +76,19 @@ PROFILES = {
 class _LMSuite:
     """An LM suite: cells over algorithms and seeds on one data source (see ``data_sources``)."""
 
-    families = (Family.PAIRWISE, Family.ONLINE, Family.REWARD)
+    families = (Family.PAIRWISE, Family.ONLINE, Family.REWARD, Family.RL)
 
     def _run(self, source, algorithms: Sequence[type[Pairwise]], results_root: Path, seeds: int | None,
              steps: int | None, profile: str, model: str | None, base_configs: dict[str, AlgorithmConfig] | None,
              progress: Callable[[int, int], None] | None, log: Callable[[str], None],
              regenerate_data: bool = False) -> list[dict]:
         for cls in algorithms:
-            if not issubclass(cls, (Pairwise, OnlinePreference, RewardLearning)):
+            if not issubclass(cls, (Pairwise, OnlinePreference, RewardLearning, RLWithReward)):
                 raise ValueError(f"the {self.name} suite does not train {cls.family} algorithms ({cls.name!r})")
             if issubclass(cls, OnlinePreference) and source is not None and not source.has_gold:
                 raise ValueError(f"{cls.name!r} labels its own samples and needs an oracle; {source.name} has "
                                  "no gold reward (the smol-sentiment suite has one)")
-            if issubclass(cls, RewardLearning) and source is not None and not source.has_gold:
+            if issubclass(cls, (RewardLearning, RLWithReward)) and source is not None and not source.has_gold:
                 raise ValueError(f"{cls.name!r}: reward models are diagnosed against a gold reward; {source.name} "
                                  "has none (the smol-sentiment suite has one)")
         if profile == "auto":  # the CPU-sized profile without a GPU
@@ -242,6 +242,9 @@ class _Run:
                 result = self._train_online(algorithm, train, seed, name)
                 cost = {"generated_tokens": result.generated_tokens, "responses_sampled": result.responses_sampled,
                         "oracle_queries": result.oracle_queries, "dataset_pairs": result.dataset_sizes[-1]}
+            elif isinstance(algorithm, RLWithReward):
+                result, cost = self._train_rl(algorithm, train, seed, name)
+                doc["label"] = f"{name} ({algorithm.config.reward_learner})"
             else:
                 result = train_pairwise(algorithm, self.model, self.train_data, self.tokenizer.pad_token_id, train,
                                         self.accelerator, run_name=name)
@@ -292,6 +295,33 @@ class _Run:
                           "pairs": len(rows), "epochs": p.reward_epochs, "oracle_queries": len(rows),
                           "final_labels_mean": float(result.labels.mean())},
                 "reward_model": str(saved), "eval": {"reward": diagnostics}}
+
+    def _train_rl(self, algorithm: RLWithReward, train: TrainSettings, seed: int, name: str):
+        """PPO: first the reward model of ``config.reward_learner`` (on the pairs the budget reads, as a
+        reward-learning cell trains it), then ``steps`` PPO iterations of ``batch_size`` prompts against
+        it, recording proxy and gold reward against KL (the overoptimisation curve)."""
+        from prefzoo.algorithms.engine.reward_model import RewardModel, train_reward_model
+        from prefzoo.algorithms.engine.rl import RLSettings, train_ppo
+        from prefzoo.registry import ALGORITHMS
+
+        p, pad = self.profile, self.tokenizer.pad_token_id
+        learner_cls = ALGORITHMS.get(algorithm.config.reward_learner)
+        rows = list(self.train_data.select(self._rows_read(train)))
+        adapter = f"reward-{name}"
+        reward_model = RewardModel.create(self.model, p.model, adapter=adapter, seed=seed)
+        try:
+            learned = train_reward_model(learner_cls(), reward_model, rows, pad, train, p.reward_epochs,
+                                         self.accelerator)
+            rl = RLSettings(prompts_per_iteration=train.batch_size, minibatch_size=train.micro_batch_size,
+                            max_new_tokens=p.data.max_new_tokens)
+            result = train_ppo(algorithm, self.model, self.tokenizer, self.train_prompts, reward_model, p.model,
+                               train, rl, gold=self.source.gold)
+        finally:
+            self.model.delete_adapter(adapter)
+        cost = {"generated_tokens": result.generated_tokens, "responses_sampled": result.reward_model_queries,
+                "oracle_queries": len(rows), "reward_model_queries": result.reward_model_queries,
+                "reward_model_wall_time_s": learned.wall_time_s, "curve": result.curve}
+        return result, cost
 
     def _train_online(self, algorithm: OnlinePreference, train: TrainSettings, seed: int, name: str):
         """The online loop on the suite's train prompts, labelled by its gold reward through Bradley–Terry

@@ -197,3 +197,22 @@ def test_the_quick_profile_pairs_ship_under_its_data_key_with_their_gold_rewards
 def test_regenerate_data_is_an_option_of_the_generated_suite_only(env):
     out = run_cli("bench", "--suite", "bandit", "--regenerate-data", cwd=env)
     assert out.returncode == 2 and "suite 'bandit' does not take --regenerate_data" in out.stdout
+
+
+def test_online_reward_and_rl_families_run_as_cells_and_reach_the_leaderboard(tiny, env):
+    results = env / "results"
+    out = run_cli(*ARGS, "--algorithms", "xpo,ids,ppo", "--model", str(tiny), "--results", str(results),
+                  "--plot", str(env / "p.png"), cwd=env, timeout=900)
+    assert out.returncode == 0, out.stdout + out.stderr
+    docs = {d["algorithm"]: d for d in load_results(results, "smol-sentiment")}
+    assert set(docs) == {"reference", "xpo", "ids", "ppo"}
+    xpo, ids, ppo = docs["xpo"], docs["ids"], docs["ppo"]
+    assert xpo["train"]["oracle_queries"] == 2 * 8 and xpo["train"]["dataset_pairs"] == 16
+    assert 0 <= ids["eval"]["reward"]["pair_accuracy"] <= 1 and ids["train"]["epochs"] == 3
+    assert ppo["label"] == "ppo (bt)" and len(ppo["train"]["curve"]) == 2
+    assert "pair_accuracy" not in ppo["eval"] and ppo["eval"]["kl"]["mean"] is not None
+    board = run_cli("leaderboard", "--results", str(results), "--out", str(env / "board"), cwd=env)
+    assert board.returncode == 0, board.stderr
+    readme = (env / "board" / "README.md").read_text()
+    assert "| ppo (bt) | rl-with-reward |" in readme and "### Reward models" in readme
+    assert (env / "board" / "smol-sentiment-overoptimisation.png").exists()

@@ -86,3 +86,12 @@ def test_clipped_policy_and_value_losses_by_hand():
 def test_whitening_is_over_the_masked_entries():
     x, mask = torch.tensor([[1.0, 3.0, 100.0]]), torch.tensor([[1.0, 1.0, 0.0]])
     assert whiten(x, mask).tolist()[0] == pytest.approx([-1.0, 1.0, 0.0], abs=1e-6)
+
+
+def test_overoptimisation_fit_recovers_gao_et_al_form():
+    from prefzoo.benchmarks.lm_report import fit_overoptimisation
+
+    d = [0.0, 0.5, 1.0, 2.0, 4.0]
+    reward = [x * (2.0 - 0.5 * math.log(x)) if x else 0.0 for x in d]
+    assert fit_overoptimisation(d, reward) == pytest.approx((2.0, 0.5))
+    assert fit_overoptimisation([0.0, 1.0], [0.0, 1.0]) is None  # one usable point
