@@ -103,3 +103,10 @@ def test_ppo_trains_the_policy_only_and_records_the_overoptimisation_curve(tiny)
         with reference_mode(model):
             assert torch.equal(response_token_logps(model, batch)[0], ref_before)
         assert torch.equal(reward_model.score(batch), scores_before)
+
+
+def test_a_pretraining_loss_without_a_corpus_is_refused(tiny):
+    settings, tok, model = policy(tiny, quantize=False)
+    with pytest.raises(ValueError, match="ptx_coef = 0.5, but this loop has no pretraining corpus"):
+        train_ppo(PPO(PPO.Config(ptx_coef=0.5)), model, tok, PROMPTS, scored_reward_model(model, settings), settings,
+                  TrainSettings(steps=1))

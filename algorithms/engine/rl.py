@@ -66,6 +66,9 @@ def train_ppo(algorithm: RLWithReward, model, tokenizer, prompts: Sequence[Any],
               progress: Callable[[int, int], None] | None = None) -> RLResult:
     """``settings.steps`` PPO iterations on ``model``'s policy adapter against ``reward_model``."""
     config = algorithm.config
+    if getattr(config, "ptx_coef", 0.0):
+        raise ValueError(f"{algorithm.name}: ptx_coef = {config.ptx_coef}, but this loop has no pretraining "
+                         "corpus to mix in; use ptx_coef = 0")
     device = next(model.parameters()).device
     torch.manual_seed(settings.seed)
     critic = (Critic.from_reward_model(reward_model, model_settings) if config.critic_from_reward_model
