@@ -12,7 +12,6 @@ time (for PPO that time includes generation and scoring).
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import time
 
 import torch
@@ -21,7 +20,8 @@ from prefzoo.algorithms.engine.memory import PeakMemory
 from prefzoo.algorithms.engine.models import ModelSettings, add_adapter, load_base, load_tokenizer, resolve_model
 from prefzoo.algorithms.engine.pairwise import TrainSettings
 from prefzoo.benchmarks.smol_sentiment import DataSettings, make_prompts
-from prefzoo.benchmarks.speed import _run, _seconds_per_step, speed_pairs, time_prefzoo
+from prefzoo.benchmarks.speed import (_seconds_per_step, print_table, run_each_in_a_fresh_process, speed_pairs,
+                                      time_prefzoo)
 from prefzoo.registry import ALGORITHMS
 
 
@@ -45,8 +45,6 @@ def time_ppo(settings: ModelSettings, rows, args, device, out_dir: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import tempfile
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=ModelSettings().model)
     parser.add_argument("--steps", type=int, default=4)
@@ -58,17 +56,10 @@ def main(argv: list[str] | None = None) -> None:
     settings = ModelSettings(model=args.model)
     resolve_model(settings.model)
     rows = speed_pairs(args.batch * (args.warmup + args.steps))
-    spawn = multiprocessing.get_context("spawn")
-    results = {}
-    with tempfile.TemporaryDirectory() as out_dir:
-        for name, job in (("DPO step", time_prefzoo), ("PPO iteration", time_ppo)):
-            with spawn.Pool(1) as pool:
-                results[name] = pool.apply(_run, (job, settings, rows, args, device, out_dir))
-    print(f"\n{args.model}, nf4 QLoRA, batch {args.batch}, {args.steps} timed steps on {device} "
-          f"({torch.get_num_threads()} threads)")
-    print(f"{'loop':<14} {'s/step':>8} {'tokens/s':>10} {'peak MiB':>10}")
-    for name, r in results.items():
-        print(f"{name:<14} {r['s_per_step']:>8.2f} {r['tokens_per_s']:>10.1f} {r['peak_bytes'] / 2**20:>10.0f}")
+    results = run_each_in_a_fresh_process((("DPO step", time_prefzoo), ("PPO iteration", time_ppo)),
+                                          settings, rows, args, device)
+    print_table(f"\n{args.model}, nf4 QLoRA, batch {args.batch}, {args.steps} timed steps on {device} "
+                f"({torch.get_num_threads()} threads)", "loop", results)
 
 
 if __name__ == "__main__":

@@ -100,9 +100,27 @@ def _run(job, settings, rows, args, device, out_dir):
     return job(settings, rows, args, device, out_dir)
 
 
-def main(argv: list[str] | None = None) -> None:
+def run_each_in_a_fresh_process(jobs, settings: ModelSettings, rows, args, device) -> dict[str, dict]:
+    """``{name: job(...)}`` for every (name, job), each job in its own spawned child process."""
     import tempfile
 
+    spawn = multiprocessing.get_context("spawn")
+    results = {}
+    with tempfile.TemporaryDirectory() as out_dir:
+        for name, job in jobs:
+            with spawn.Pool(1) as pool:
+                results[name] = pool.apply(_run, (job, settings, rows, args, device, out_dir))
+    return results
+
+
+def print_table(title: str, first_column: str, results: dict[str, dict]) -> None:
+    print(title)
+    print(f"{first_column:<16} {'s/step':>8} {'tokens/s':>10} {'peak MiB':>10}")
+    for name, r in results.items():
+        print(f"{name:<16} {r['s_per_step']:>8.2f} {r['tokens_per_s']:>10.1f} {r['peak_bytes'] / 2**20:>10.0f}")
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=ModelSettings().model)
     parser.add_argument("--steps", type=int, default=6)
@@ -115,17 +133,10 @@ def main(argv: list[str] | None = None) -> None:
     settings = ModelSettings(model=args.model, quantize=not args.no_quantize)
     resolve_model(settings.model)  # convert the embedded model before anything is timed
     rows = speed_pairs(args.batch * (args.warmup + args.steps))
-    spawn = multiprocessing.get_context("spawn")
-    results = {}
-    with tempfile.TemporaryDirectory() as out_dir:
-        for name, job in (("prefzoo", time_prefzoo), ("TRL DPOTrainer", time_trl)):
-            with spawn.Pool(1) as pool:
-                results[name] = pool.apply(_run, (job, settings, rows, args, device, out_dir))
-    print(f"\nDPO step, {args.model}, {'nf4 QLoRA' if settings.quantize else 'LoRA'}, {args.batch} pairs/step, "
-          f"{args.steps} timed steps on {device} ({torch.get_num_threads()} threads)")
-    print(f"{'engine':<16} {'s/step':>8} {'tokens/s':>10} {'peak MiB':>10}")
-    for name, r in results.items():
-        print(f"{name:<16} {r['s_per_step']:>8.2f} {r['tokens_per_s']:>10.1f} {r['peak_bytes'] / 2**20:>10.0f}")
+    results = run_each_in_a_fresh_process((("prefzoo", time_prefzoo), ("TRL DPOTrainer", time_trl)),
+                                          settings, rows, args, device)
+    print_table(f"\nDPO step, {args.model}, {'nf4 QLoRA' if settings.quantize else 'LoRA'}, {args.batch} pairs/step, "
+                f"{args.steps} timed steps on {device} ({torch.get_num_threads()} threads)", "engine", results)
     ours, peer = results["prefzoo"], results["TRL DPOTrainer"]
     print(f"ratio prefzoo/TRL: tokens/s {ours['tokens_per_s'] / peer['tokens_per_s']:.2f}, "
           f"peak memory {ours['peak_bytes'] / max(peer['peak_bytes'], 1):.2f}")

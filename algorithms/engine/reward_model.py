@@ -21,7 +21,7 @@ from prefzoo.algorithms.base import RewardLearning
 from prefzoo.algorithms.engine.data import collate_pairs
 from prefzoo.algorithms.engine.memory import PeakMemory
 from prefzoo.algorithms.engine.models import ModelSettings, eval_mode
-from prefzoo.algorithms.engine.pairwise import StepLoop, TrainSettings, make_accelerator
+from prefzoo.algorithms.engine.pairwise import StepLoop, TrainResult, TrainSettings, make_accelerator
 
 HEAD_FILE = "reward_head.json"
 
@@ -135,12 +135,8 @@ class Critic(RewardModel):
 
 
 @dataclass
-class RewardTrainResult:
-    history: list[dict[str, float]]
-    wall_time_s: float
-    train_tokens: int
-    peak_memory_bytes: int
-    labels: Tensor
+class RewardTrainResult(TrainResult):
+    labels: Tensor | None = None
     """The soft labels after the last epoch, ``(n,)`` (all ones for maximum likelihood)."""
 
 

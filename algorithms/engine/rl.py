@@ -27,7 +27,7 @@ from prefzoo.algorithms.engine.data import collate_sequences, prompt_token_ids, 
 from prefzoo.algorithms.engine.generation import sample_responses
 from prefzoo.algorithms.engine.memory import PeakMemory
 from prefzoo.algorithms.engine.models import ModelSettings, eval_mode, reference_mode
-from prefzoo.algorithms.engine.pairwise import TrainSettings
+from prefzoo.algorithms.engine.pairwise import TrainResult, TrainSettings
 from prefzoo.algorithms.engine.reward_model import Critic, RewardModel
 
 
@@ -45,13 +45,9 @@ class RLSettings:
 
 
 @dataclass
-class RLResult:
-    history: list[dict[str, float]]
-    wall_time_s: float
-    train_tokens: int
-    peak_memory_bytes: int
-    generated_tokens: int
-    reward_model_queries: int
+class RLResult(TrainResult):
+    generated_tokens: int = 0
+    reward_model_queries: int = 0
     curve: list[dict[str, float]] = field(default_factory=list)
     """Per iteration: proxy (reward-model) score, gold reward, KL(π‖π_ref) per response and its root."""
 
