@@ -34,6 +34,11 @@ from prefzoo.benchmarks.data_sources import GeneratedSentiment, PreferenceDatase
 from prefzoo.benchmarks.smol_sentiment import SUITE, DataSettings
 
 REFERENCE = "reference"
+ENGINE_REVISION = 2
+"""Part of every LM result's hash; raised when the engine's arithmetic changes, so a rerun recomputes
+every cell instead of reusing one it would no longer reproduce. 2: nf4 layers are never repacked for
+CPU inference (``keep_4bit_differentiable``); results of revision 1 trained through the repacked
+layers on CPUs with AVX-512 BF16."""
 
 
 @dataclass(frozen=True)
@@ -170,7 +175,8 @@ class _Run:
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self._loaded = False
         self.data_key = source.key(model_fingerprint(profile.model))
-        self.settings_hash_input = {"profile": profile.to_dict(), "data_key": self.data_key}
+        self.settings_hash_input = {"profile": profile.to_dict(), "data_key": self.data_key,
+                                    "engine_revision": ENGINE_REVISION}
 
     def _load(self) -> None:
         """Model, data and reference log-probs: loaded on the first cell that is not already done."""
@@ -225,6 +231,7 @@ class _Run:
             "suite": self.source.suite, "dataset": self.source.name, "has_gold": self.source.has_gold,
             "algorithm": name, "seed": seed, "hash": digest, "profile": self.profile_name,
             "settings": p.to_dict(), "data_key": self.data_key, "prefzoo_version": __version__,
+            "engine_revision": ENGINE_REVISION,
             "config": config.to_dict() if config else {},
             "family": str(cls.family) if cls else "reference",
             "paper": cls.paper if cls else "", "origin": ALGORITHMS.origin(name) if cls else "",
@@ -338,7 +345,7 @@ class _Run:
 
         for doc in load_results(self.results_root, self.source.suite):
             if doc["algorithm"] == REFERENCE and doc["settings"] == self.profile.to_dict() \
-                    and doc["data_key"] == self.data_key:
+                    and doc["data_key"] == self.data_key and doc.get("engine_revision", 1) == ENGINE_REVISION:
                 return doc["eval"]["samples"]
         raise RuntimeError("the reference cell must run before the algorithms")
 

@@ -128,7 +128,33 @@ def load_base(settings: ModelSettings, device: torch.device):
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=dtype)
-    return AutoModelForCausalLM.from_pretrained(resolve_model(settings.model), **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(resolve_model(settings.model), **kwargs)
+    if settings.quantize:
+        keep_4bit_differentiable(model)
+    return model
+
+
+def keep_4bit_differentiable(model) -> int:
+    """Turn off bitsandbytes' CPU inference repacking on every nf4 layer of ``model``; returns how many.
+
+    On a CPU with AVX-512 BF16, bitsandbytes (≥ 0.48, seen with 0.50.2) repacks a ``Linear4bit``'s
+    weight into a CPU inference layout on its first forward in eval mode without gradients (reference
+    log-probs, generation, scoring). From then on the layer computes through ``gemv_4bit``, which has
+    no autograd kernel: a later training forward's base matmuls drop out of the graph, so gradients
+    reach earlier layers only through LoRA branches and the residual stream. The repacking also rounds
+    the block scales to bfloat16 (and the inverse re-quantises them), so π_ref computed through it
+    differs from the policy at initialisation. Every forward of the engine must take the one
+    differentiable path, so the switch is cleared right after loading, before any forward.
+    """
+    import bitsandbytes as bnb
+
+    layers = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    for layer in layers:
+        if getattr(layer.weight.quant_state, "packing_format_for_cpu", False):
+            raise RuntimeError("a 4-bit layer was repacked for CPU inference before keep_4bit_differentiable ran; "
+                               "call it right after loading, before any forward")
+        layer.support_avx512bf16_for_cpu = False
+    return len(layers)
 
 
 def add_adapter(base, settings: ModelSettings, adapter_name: str = "default"):
