@@ -48,6 +48,10 @@ class Algorithm(ABC):
     family: ClassVar[Family]
     paper: ClassVar[str] = ""
     Config: ClassVar[type[AlgorithmConfig]] = AlgorithmConfig
+    trains_policy: ClassVar[bool] = True
+    """False for a family whose product is not a policy (reward learning): no policy evaluation."""
+    has_implicit_reward: ClassVar[bool] = False
+    """True when ``implicit_reward`` ranks responses (β·log π/π_ref and kin): held-out pair accuracy."""
 
     def __init__(self, config: AlgorithmConfig | ConfigSweep | None = None):
         if config is None:
@@ -122,6 +126,7 @@ class Pairwise(Algorithm):
     """
 
     family = Family.PAIRWISE
+    has_implicit_reward = True
     uses_reference: ClassVar[bool] = True
     uses_lengths: ClassVar[bool] = False
 
@@ -175,6 +180,7 @@ class OnlinePreference(Algorithm):
     """
 
     family = Family.ONLINE
+    has_implicit_reward = True
     samplers: ClassVar[tuple[Sampler, Sampler]] = ("policy", "policy")
     keeps_all_data: ClassVar[bool] = True
 
@@ -194,42 +200,102 @@ class OnlinePreference(Algorithm):
 class Rollout:
     """A batch of generated responses, as the RL loop recorded them. Tensors ``(batch, T)`` unless noted.
 
-    ``logprobs``/``values`` come from the policy and critic that generated the batch (π_old, V_old);
-    ``ref_logprobs`` from π_ref (adapters disabled); ``scores`` ``(batch,)`` is the reward model's score
-    of each whole response; ``mask`` is 1 on response tokens.
+    ``logprobs`` are per-token log-probs under the policy that generated the batch (π_old);
+    ``ref_logprobs`` under π_ref (adapters disabled); ``scores`` ``(batch,)`` is the reward model's (or
+    oracle's) score of each whole response; ``mask`` is 1 on response tokens. ``values`` are the
+    critic's V_old for algorithms that declare ``uses_critic``, else None. Rows come in groups of
+    ``group_size`` consecutive responses to the same prompt (``batch = prompts × group_size``).
     """
 
     logprobs: Tensor
     ref_logprobs: Tensor
-    values: Tensor
     scores: Tensor
     mask: Tensor
+    values: Tensor | None = None
+    group_size: int = 1
+    max_tokens: int | None = None
+    """The sampler's cap on response length (Dr. GRPO divides by it); None: ``T``."""
+
+    def rows(self, index) -> Rollout:
+        """The rollout restricted to some rows (a minibatch); the group structure is the loop's business
+        once advantages are computed, so it is dropped."""
+        pick = lambda t: None if t is None else t[index]  # noqa: E731
+        return Rollout(pick(self.logprobs), pick(self.ref_logprobs), pick(self.scores), pick(self.mask),
+                       pick(self.values), max_tokens=self.max_tokens)
+
+    def grouped(self, x: Tensor) -> Tensor:
+        """``(batch, ...)`` → ``(prompts, group_size, ...)``."""
+        return x.reshape(-1, self.group_size, *x.shape[1:])
 
 
 class RLWithReward(Algorithm):
-    """Reinforcement learning against a reward model (e.g. PPO-RLHF, Ouyang et al. 2022; PPO-max, Zheng et al. 2023).
+    """Reinforcement learning against a scalar reward: PPO-RLHF (Ouyang et al. 2022) with a critic, or
+    critic-free methods with group or batch baselines (RLOO, GRPO, REINFORCE++).
 
-    A member supplies the per-token rewards (score and KL penalty), the advantage estimator and the
-    policy/value losses. The loop generates rollouts, scores them with the ``RewardModel`` from a
-    reward learner, computes reference log-probs with adapters disabled, and runs minibatch epochs
-    over ``loss``.
+    A member supplies the per-token rewards (score and any KL penalty), the advantage estimator and
+    the per-sequence loss, and declares what the loop must provide: ``uses_critic`` (a value head,
+    initialised from the reward model when ``critic_from_reward_model``), ``samples_per_prompt`` (the
+    group size k), ``uses_entropy``. The loop samples ``samples_per_prompt`` responses per prompt,
+    scores them with a ``RewardModel`` from any registered reward learner (or an oracle), computes
+    π_old and π_ref per-token log-probs, and runs minibatch epochs over ``loss``. Learning rate,
+    gradient clipping, epochs and minibatches are the loop's settings, not the algorithm's.
     """
 
     family = Family.RL
+    uses_critic: ClassVar[bool] = False
+
+    @property
+    def samples_per_prompt(self) -> int:
+        """k, responses sampled per prompt (a group); 1 unless the algorithm's Config says otherwise."""
+        return getattr(self.config, "samples_per_prompt", 1)
+
+    @property
+    def uses_entropy(self) -> bool:
+        """Whether ``loss`` reads the policy's per-token entropy (the loop computes it only then)."""
+        return False
+
+    @property
+    def critic_from_reward_model(self) -> bool:
+        """Initialise the critic from the reward model (PPO-max) instead of a fresh adapter."""
+        return False
+
+    @property
+    def reward_learner(self) -> str:
+        """The registered reward-learning algorithm whose RewardModel scores the rollouts."""
+        return getattr(self.config, "reward_learner", "bt")
+
+    def pretraining_data_requirement(self) -> str | None:
+        """What in the config needs a pretraining corpus mixed into the loss (PPO-ptx), or None."""
+        return None
+
+    def score_normalisation(self) -> tuple[float, float]:
+        """(μ, σ) such that the score enters the rewards as (score − μ)/σ, as of the last
+        ``token_rewards`` call; the loop maps a critic initialised from the reward model onto this scale."""
+        return 0.0, 1.0
 
     @abstractmethod
     def token_rewards(self, rollout: Rollout) -> Tensor:
-        """Per-token rewards ``(batch, T)``: KL penalty on every token, the score on the last."""
+        """Per-token rewards ``(batch, T)``, e.g. a KL penalty on every token and the score on the last."""
 
     @abstractmethod
     def advantages(self, rollout: Rollout, rewards: Tensor) -> tuple[Tensor, Tensor]:
-        """Advantages and value targets, each ``(batch, T)``."""
+        """Advantages and value targets, each ``(batch, T)`` (targets unused without a critic)."""
 
     @abstractmethod
-    def loss(self, logprobs: Tensor, values: Tensor, rollout: Rollout, advantages: Tensor, returns: Tensor,
+    def loss(self, logprobs: Tensor, values: Tensor | None, rollout: Rollout, advantages: Tensor, returns: Tensor,
              entropy: Tensor | None = None) -> LossOutput:
-        """Per-sequence policy + value loss, ``(batch,)``, for fresh ``logprobs``/``values`` ``(batch, T)``;
-        ``entropy`` ``(batch, T)`` is the policy's per-token entropy where the loop computed it."""
+        """Per-sequence loss ``(batch,)`` for fresh per-token ``logprobs`` ``(batch, T)`` (and fresh
+        ``values`` with a critic); ``entropy`` ``(batch, T)`` where ``uses_entropy``. A loss whose
+        aggregation is over the whole batch (DAPO's token-level mean) returns per-sequence terms that
+        the loop's mean turns into it (see ``LossOutput.losses``)."""
+
+
+def reward_learners() -> list[str]:
+    """The registered reward-learning algorithms (built-in and plugins): what an RL algorithm's
+    ``reward_learner`` may name."""
+    from prefzoo.registry import ALGORITHMS
+
+    return sorted(n for n, cls in ALGORITHMS.load_all().items() if cls.family == Family.REWARD)
 
 
 # ------------------------------------------------------------------------------------- reward learning
@@ -245,6 +311,12 @@ class RewardLearning(Algorithm):
     """
 
     family = Family.REWARD
+    trains_policy = False
+
+    @property
+    def learning_rate(self) -> float | None:
+        """The step size the algorithm itself defines (IDS's α), or None for the loop's learning rate."""
+        return None
 
     @abstractmethod
     def loss(self, reward_chosen: Tensor, reward_rejected: Tensor, labels: Tensor) -> LossOutput:

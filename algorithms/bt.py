@@ -25,6 +25,10 @@ class BradleyTerry(RewardLearning):
         alpha: float = param(1e-3, gt=0)
         """α, the reward model's step size (the loop's learning rate)."""
 
+    @property
+    def learning_rate(self) -> float:
+        return self.config.alpha
+
     def loss(self, reward_chosen: Tensor, reward_rejected: Tensor, labels: Tensor) -> LossOutput:
         margin = reward_chosen - reward_rejected
         return LossOutput(F.binary_cross_entropy_with_logits(margin, labels.to(margin.dtype), reduction="none"),

@@ -16,7 +16,7 @@ import inspect
 import json
 import textwrap
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 
@@ -25,8 +25,10 @@ class ConfigError(ValueError):
 
 
 def param(default: Any, *, gt: float | None = None, ge: float | None = None,
-          lt: float | None = None, le: float | None = None, choices: Sequence[Any] | None = None) -> Any:
-    """A config field with its default and the bounds checked on construction."""
+          lt: float | None = None, le: float | None = None,
+          choices: Sequence[Any] | Callable[[], Sequence[Any]] | None = None) -> Any:
+    """A config field with its default and the bounds checked on construction. ``choices`` may be a
+    callable, read at validation time (the names a registry holds then)."""
     bounds = {k: v for k, v in dict(gt=gt, ge=ge, lt=lt, le=le, choices=choices).items() if v is not None}
     return dataclasses.field(default=default, metadata={"bounds": bounds})
 
@@ -62,8 +64,11 @@ class AlgorithmConfig:
                 raise ConfigError(f"{self._where(f.name)} = {value!r}: expected {_type_name(expected)}")
             for rule, bound in f.metadata.get("bounds", {}).items():
                 if rule == "choices":
+                    bound = list(bound() if callable(bound) else bound)  # a callable: e.g. registry names
                     if value not in bound:
-                        raise ConfigError(f"{self._where(f.name)} = {value!r}: must be one of {list(bound)}")
+                        close = difflib.get_close_matches(str(value), [str(b) for b in bound], n=1)
+                        hint = f" (did you mean {close[0]!r}?)" if close else ""
+                        raise ConfigError(f"{self._where(f.name)} = {value!r}: must be one of {bound}{hint}")
                 elif not _RULES[rule][0](value, bound):
                     raise ConfigError(f"{self._where(f.name)} = {value!r}: must be {_RULES[rule][1]} {bound}"
                                       + _doc_suffix(type(self), f.name))

@@ -3,7 +3,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from prefzoo.algorithms.base import LossOutput, RLWithReward, Rollout
+from prefzoo.algorithms.base import LossOutput, RLWithReward, Rollout, reward_learners
 from prefzoo.algorithms.config import AlgorithmConfig, param
 from prefzoo.registry import ALGORITHMS
 
@@ -63,7 +63,7 @@ class PPO(RLWithReward):
     (k1) or (ρ − 1) − log ρ with ρ = π_ref/π (k3). Advantages: GAE (Schulman et al. 2016, Eq. 16),
     whitened. Policy loss: the clipped surrogate −min(ρ_t·A_t, clip(ρ_t, 1 ± ε)·A_t) (Schulman et al.
     2017, Eq. 7), ρ_t = π/π_old; value loss ½·max((V − R)², (clip(V, V_old ± ε_V) − R)²); minus an
-    entropy bonus c_H·H_t. Rollout tensors are ``(batch, T)`` with a response mask; losses ``(batch,)``.
+    entropy bonus c_H·H_t. Global gradient clipping (PPO-max) is the loop's ``max_grad_norm``. Rollout tensors are ``(batch, T)`` with a response mask; losses ``(batch,)``.
     """
 
     paper = "Ouyang et al. 2022, arXiv:2203.02155; Zheng et al. 2023, arXiv:2307.04964"
@@ -92,19 +92,36 @@ class PPO(RLWithReward):
         whiten_advantages: bool = True
         """Normalise advantages over the batch (PPO-max)."""
         critic_from_reward_model: bool = True
-        """Initialise the critic's adapter and head from the reward model (PPO-max)."""
+        """Initialise the critic's adapter and head from the reward model (PPO-max), its head mapped
+        onto the normalised score scale after the first batch (w/σ, (b − μ)/σ)."""
         entropy_coef: float = param(0.0, ge=0)
         """c_H, the entropy bonus (PPO-max uses none)."""
-        max_grad_norm: float = param(1.0, ge=0)
-        """Global gradient-norm clip over policy and critic (PPO-max)."""
         ptx_coef: float = param(0.0, ge=0)
         """Weight of a pretraining (language-modelling) loss where the loop has such data."""
-        reward_learner: str = param("bt", choices=("bt", "ids"))
-        """The reward-learning algorithm whose RewardModel scores the rollouts."""
+        reward_learner: str = param("bt", choices=reward_learners)
+        """Any registered reward-learning algorithm; its RewardModel scores the rollouts."""
+
+    uses_critic = True
 
     def __init__(self, config=None):
         super().__init__(config)
         self.score_moments = RunningMoments()
+
+    @property
+    def uses_entropy(self) -> bool:
+        return self.config.entropy_coef > 0
+
+    @property
+    def critic_from_reward_model(self) -> bool:
+        return self.config.critic_from_reward_model
+
+    def pretraining_data_requirement(self) -> str | None:
+        return f"ptx_coef = {self.config.ptx_coef}" if self.config.ptx_coef else None
+
+    def score_normalisation(self) -> tuple[float, float]:
+        if not self.config.normalize_score:
+            return 0.0, 1.0
+        return self.score_moments.mean, max(self.score_moments.std, 1e-8)
 
     def kl(self, rollout: Rollout) -> Tensor:
         log_ratio = rollout.logprobs - rollout.ref_logprobs

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from prefzoo.algorithms.base import Pairwise
+from prefzoo.algorithms.base import Algorithm, Pairwise
 from prefzoo.algorithms.engine.data import collate_sequences, iter_pair_logps, prompt_token_ids, sequence_logps
 from prefzoo.algorithms.engine.generation import sample_responses
 from prefzoo.algorithms.engine.models import eval_mode, reference_mode
@@ -36,7 +36,7 @@ def held_out_margins(model, algorithm: Pairwise, dataset, pad_id: int, batch_siz
     return torch.cat(margins)
 
 
-def evaluate_policy(run, algorithm: Pairwise | None, seed: int) -> dict:
+def evaluate_policy(run, algorithm: Algorithm | None, seed: int) -> dict:
     """Evaluate the current adapter (``algorithm`` given) or the reference policy (``algorithm=None``).
 
     Gold reward and win rate need the data source's gold reward; KL and pair accuracy do not.
@@ -69,7 +69,7 @@ def evaluate_policy(run, algorithm: Pairwise | None, seed: int) -> dict:
             raise RuntimeError("policy and reference samples are not aligned by prompt")
         out["win_rate"] = load_metric("win_rate").compute(predictions=out["samples"]["rewards"],
                                                           references=reference["rewards"], prompt_ids=prompt_ids)
-    if hasattr(algorithm, "implicit_reward"):  # RL against a reward model implies none
+    if algorithm.has_implicit_reward:
         margins = held_out_margins(model, algorithm, run.eval_data, tokenizer.pad_token_id)
         out["pair_accuracy"] = load_metric("pair_accuracy").compute(predictions=margins.tolist())
     return out

@@ -21,13 +21,14 @@ from typing import Any
 import torch
 
 from prefzoo import __version__
-from prefzoo.algorithms.base import Family, OnlinePreference, Pairwise, RewardLearning, RLWithReward
+from prefzoo.algorithms.base import Algorithm, Family
 from prefzoo.algorithms.config import AlgorithmConfig
 from prefzoo.algorithms.engine.data import TokenizationSettings, tokenize_pairs
 from prefzoo.algorithms.engine.models import ModelSettings, add_adapter, cache_dir, load_base, load_tokenizer, model_fingerprint
-from prefzoo.algorithms.engine.online import OnlineSettings, train_online
-from prefzoo.algorithms.engine.oracles import BradleyTerryOracle
-from prefzoo.algorithms.engine.pairwise import TrainSettings, make_accelerator, train_pairwise, visit_order
+from prefzoo.algorithms.engine.online import OnlineSettings
+from prefzoo.algorithms.engine.pairwise import TrainSettings, make_accelerator, visit_order
+from prefzoo.algorithms.engine.rl import RLSettings
+from prefzoo.algorithms.engine.runners import NEEDS_GOLD, RunContext, run_family
 from prefzoo.algorithms.engine.reference import cache_key, cached_reference_logps, with_reference
 from prefzoo.benchmarks.results import result_path, run_hash, write_json_atomic
 from prefzoo.benchmarks.data_sources import GeneratedSentiment, PreferenceDataset
@@ -83,19 +84,16 @@ class _LMSuite:
 
     families = (Family.PAIRWISE, Family.ONLINE, Family.REWARD, Family.RL)
 
-    def _run(self, source, algorithms: Sequence[type[Pairwise]], results_root: Path, seeds: int | None,
+    def _run(self, source, algorithms: Sequence[type[Algorithm]], results_root: Path, seeds: int | None,
              steps: int | None, profile: str, model: str | None, base_configs: dict[str, AlgorithmConfig] | None,
              progress: Callable[[int, int], None] | None, log: Callable[[str], None],
              regenerate_data: bool = False) -> list[dict]:
         for cls in algorithms:
-            if not issubclass(cls, (Pairwise, OnlinePreference, RewardLearning, RLWithReward)):
+            if cls.family not in self.families:
                 raise ValueError(f"the {self.name} suite does not train {cls.family} algorithms ({cls.name!r})")
-            if issubclass(cls, OnlinePreference) and source is not None and not source.has_gold:
-                raise ValueError(f"{cls.name!r} labels its own samples and needs an oracle; {source.name} has "
-                                 "no gold reward (the smol-sentiment suite has one)")
-            if issubclass(cls, (RewardLearning, RLWithReward)) and source is not None and not source.has_gold:
-                raise ValueError(f"{cls.name!r}: reward models are diagnosed against a gold reward; {source.name} "
-                                 "has none (the smol-sentiment suite has one)")
+            if cls.family in NEEDS_GOLD and source is not None and not source.has_gold:
+                raise ValueError(f"{cls.name!r}: {NEEDS_GOLD[cls.family]}; {source.name} has none "
+                                 "(the smol-sentiment suite has one)")
         if profile == "auto":  # the CPU-sized profile without a GPU
             profile = "full" if torch.cuda.is_available() else "quick"
         if profile not in PROFILES:
@@ -144,7 +142,7 @@ class SmolSentimentSuite(_LMSuite):
 
     name = SUITE
 
-    def run(self, algorithms: Sequence[type[Pairwise]], results_root: Path, *, seeds: int | None = None,
+    def run(self, algorithms: Sequence[type[Algorithm]], results_root: Path, *, seeds: int | None = None,
             steps: int | None = None, profile: str = "auto", model: str | None = None,
             base_configs: dict[str, AlgorithmConfig] | None = None, regenerate_data: bool = False,
             progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> list[dict]:
@@ -157,7 +155,7 @@ class PreferenceDatasetSuite(_LMSuite):
 
     name = PreferenceDataset.suite
 
-    def run(self, algorithms: Sequence[type[Pairwise]], results_root: Path, *, dataset: str,
+    def run(self, algorithms: Sequence[type[Algorithm]], results_root: Path, *, dataset: str,
             seeds: int | None = None, steps: int | None = None, profile: str = "auto", model: str | None = None,
             base_configs: dict[str, AlgorithmConfig] | None = None,
             progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> list[dict]:
@@ -216,7 +214,7 @@ class _Run:
                  f"{wanted - computed} from the cache ({time.perf_counter() - start:.1f} s)")
         return with_reference(dataset, logps)
 
-    def cell(self, name: str, cls: type[Pairwise] | None, config: AlgorithmConfig | None, seed: int) -> dict:
+    def cell(self, name: str, cls: type[Algorithm] | None, config: AlgorithmConfig | None, seed: int) -> dict:
         digest = run_hash(config.to_dict() if config else {}, self.settings_hash_input)
         path = result_path(self.results_root, self.source.suite, name, seed, digest)
         if path.exists():
@@ -239,105 +237,35 @@ class _Run:
         if cls is None:
             doc["train"] = None
             doc["eval"] = evaluate_policy(self, None, seed)
-        elif issubclass(cls, RewardLearning):
-            doc.update(self._reward_cell(cls(config), seed, name, digest))
         else:
             algorithm = cls(config)
-            _reset_adapter(self.model, seed)
-            train = dataclasses.replace(p.train, seed=seed)
-            if isinstance(algorithm, OnlinePreference):
-                result = self._train_online(algorithm, train, seed, name)
-                cost = {"generated_tokens": result.generated_tokens, "responses_sampled": result.responses_sampled,
-                        "oracle_queries": result.oracle_queries, "dataset_pairs": result.dataset_sizes[-1]}
-            elif isinstance(algorithm, RLWithReward):
-                result, cost = self._train_rl(algorithm, train, seed, name)
-                doc["label"] = f"{name} ({algorithm.config.reward_learner})"
+            if algorithm.trains_policy:
+                _reset_adapter(self.model, seed)
+            out_dir = Path("runs") / self.source.suite / name / f"seed{seed}-{digest}"
+            result = run_family(algorithm, self._context(name, seed, out_dir))
+            doc.update(result.document())
+            self.log(f"{name} seed {seed}: trained in {result.train.wall_time_s:.1f} s, "
+                     f"final loss {result.train.history[-1]['loss']:.4f}")
+            if algorithm.trains_policy:
+                self.model.save_pretrained(out_dir)
+                doc["adapter"] = str(out_dir)
+                doc["eval"] = evaluate_policy(self, algorithm, seed)
             else:
-                result = train_pairwise(algorithm, self.model, self.train_data, self.tokenizer.pad_token_id, train,
-                                        self.accelerator, run_name=name)
-                read = self.train_data.select(self._rows_read(train))
-                # The pairs were sampled and labelled before training: their cost, counted the online way.
-                cost = {"generated_tokens": sum(map(len, read["chosen_ids"])) + sum(map(len, read["rejected_ids"])),
-                        "responses_sampled": 2 * len(read), "oracle_queries": len(read), "dataset_pairs": len(read)}
-            doc["train"] = {"wall_time_s": result.wall_time_s, "tokens": result.train_tokens,
-                            "tokens_per_s": result.train_tokens / result.wall_time_s,
-                            "peak_memory_bytes": result.peak_memory_bytes, "history": result.history, **cost}
-            self.log(f"{name} seed {seed}: trained {p.train.steps} steps in {result.wall_time_s:.1f} s, "
-                     f"final loss {result.history[-1]['loss']:.4f}")
-            adapter_dir = Path("runs") / self.source.suite / name / f"seed{seed}-{digest}"
-            self.model.save_pretrained(adapter_dir)
-            doc["adapter"] = str(adapter_dir)
-            doc["eval"] = evaluate_policy(self, algorithm, seed)
+                doc["eval"] = result.evaluation
         write_json_atomic(path, doc)
         return doc
 
-    def _rows_read(self, train: TrainSettings) -> list[int]:
-        """The distinct train rows a run with these settings reads (see ``visit_order``)."""
-        return sorted(set(visit_order(len(self.train_data), train, self.accelerator.num_processes)))
-
-    def _reward_cell(self, algorithm: RewardLearning, seed: int, name: str, digest: str) -> dict:
-        """A reward model (its own adapter and head on the shared base) trained on the pairs the step
-        budget reads, for ``reward_epochs`` epochs, diagnosed on the held-out pairs, saved, then removed."""
-        from prefzoo.algorithms.engine.reward_model import RewardModel, train_reward_model
-        from prefzoo.benchmarks.reward_eval import reward_diagnostics
-
-        p, pad = self.profile, self.tokenizer.pad_token_id
-        train = dataclasses.replace(p.train, seed=seed)
-        rows = list(self.train_data.select(self._rows_read(train)))
-        adapter = f"reward-{name}"
-        reward_model = RewardModel.create(self.model, p.model, adapter=adapter, seed=seed)
-        try:
-            result = train_reward_model(algorithm, reward_model, rows, pad, train, p.reward_epochs, self.accelerator)
-            self.log(f"{name} seed {seed}: reward model trained for {p.reward_epochs} epochs on {len(rows)} pairs "
-                     f"in {result.wall_time_s:.1f} s, final loss {result.history[-1]['loss']:.4f}")
-            chosen, rejected = reward_model.score_pairs(list(self.eval_data), pad)
-            gold = torch.tensor(self.eval_gold, dtype=torch.float64)
-            diagnostics = reward_diagnostics(chosen, rejected, gold[:, 0], gold[:, 1], p.data.label_temperature)
-            saved = reward_model.save(Path("runs") / self.source.suite / name / f"seed{seed}-{digest}")
-        finally:
-            self.model.delete_adapter(adapter)
-        return {"train": {"wall_time_s": result.wall_time_s, "tokens": result.train_tokens,
-                          "tokens_per_s": result.train_tokens / result.wall_time_s,
-                          "peak_memory_bytes": result.peak_memory_bytes, "history": result.history,
-                          "pairs": len(rows), "epochs": p.reward_epochs, "oracle_queries": len(rows),
-                          "final_labels_mean": float(result.labels.mean())},
-                "reward_model": str(saved), "eval": {"reward": diagnostics}}
-
-    def _train_rl(self, algorithm: RLWithReward, train: TrainSettings, seed: int, name: str):
-        """PPO: first the reward model of ``config.reward_learner`` (on the pairs the budget reads, as a
-        reward-learning cell trains it), then ``steps`` PPO iterations of ``batch_size`` prompts against
-        it, recording proxy and gold reward against KL (the overoptimisation curve)."""
-        from prefzoo.algorithms.engine.reward_model import RewardModel, train_reward_model
-        from prefzoo.algorithms.engine.rl import RLSettings, train_ppo
-        from prefzoo.registry import ALGORITHMS
-
-        p, pad = self.profile, self.tokenizer.pad_token_id
-        learner_cls = ALGORITHMS.get(algorithm.config.reward_learner)
-        rows = list(self.train_data.select(self._rows_read(train)))
-        adapter = f"reward-{name}"
-        reward_model = RewardModel.create(self.model, p.model, adapter=adapter, seed=seed)
-        try:
-            learned = train_reward_model(learner_cls(), reward_model, rows, pad, train, p.reward_epochs,
-                                         self.accelerator)
-            rl = RLSettings(prompts_per_iteration=train.batch_size, minibatch_size=train.micro_batch_size,
-                            max_new_tokens=p.data.max_new_tokens)
-            result = train_ppo(algorithm, self.model, self.tokenizer, self.train_prompts, reward_model, p.model,
-                               train, rl, gold=self.source.gold)
-        finally:
-            self.model.delete_adapter(adapter)
-        cost = {"generated_tokens": result.generated_tokens, "responses_sampled": result.reward_model_queries,
-                "oracle_queries": len(rows), "reward_model_queries": result.reward_model_queries,
-                "reward_model_wall_time_s": learned.wall_time_s, "curve": result.curve}
-        return result, cost
-
-    def _train_online(self, algorithm: OnlinePreference, train: TrainSettings, seed: int, name: str):
-        """The online loop on the suite's train prompts, labelled by its gold reward through Bradley–Terry
-        at the data's label temperature (the labeller of the offline pairs)."""
-        oracle = BradleyTerryOracle(lambda _prompts, texts: self.source.gold(texts),
-                                    self.profile.data.label_temperature, seed=seed)
-        online = dataclasses.replace(self.profile.online, max_new_tokens=self.profile.data.max_new_tokens)
-        return train_online(algorithm, self.model, self.tokenizer, self.train_prompts, oracle, train, online,
-                            self.accelerator, run_name=name)
+    def _context(self, name: str, seed: int, out_dir: Path) -> RunContext:
+        p = self.profile
+        return RunContext(
+            model=self.model, tokenizer=self.tokenizer, model_settings=p.model,
+            train=dataclasses.replace(p.train, seed=seed), accelerator=self.accelerator, train_data=self.train_data,
+            train_prompts=self.train_prompts, eval_data=self.eval_data, out_dir=out_dir, run_name=name,
+            gold=self.source.gold if self.source.has_gold else None,
+            eval_gold=torch.tensor(self.eval_gold, dtype=torch.float64) if self.eval_gold else None,
+            label_temperature=p.data.label_temperature,
+            online=dataclasses.replace(p.online, max_new_tokens=p.data.max_new_tokens),
+            rl=RLSettings(max_new_tokens=p.data.max_new_tokens), reward_epochs=p.reward_epochs, log=self.log)
 
     def reference_samples(self) -> dict:
         """The reference cell's samples (its result file), which every win rate compares against."""

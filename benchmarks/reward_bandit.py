@@ -89,8 +89,8 @@ def _centred_rmse(r: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> t
 
 def run_reward_bandit(cls: type[RewardLearning], config: AlgorithmConfig | None = None,
                       settings: RewardBanditSettings = RewardBanditSettings()) -> RewardBanditRun:
-    config = dataclasses.replace(config or cls.Config(), alpha=settings.alpha)
-    algorithm = cls(config)
+    # The bandit's step size is the suite's setting (plain gradient descent on every learner alike).
+    algorithm = cls(config or cls.Config())
     first, second, preferred = comparisons(settings)
     # Every comparison as (chosen, rejected) with label 1: the hard label says which won.
     chosen, rejected = torch.where(preferred, first, second), torch.where(preferred, second, first)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from prefzoo.algorithms.base import FAMILY_BASES, PairLogps, Pairwise
-from prefzoo.algorithms.config import AlgorithmConfig, ConfigError, ConfigSweep, field_docs
+from prefzoo.algorithms.config import ConfigError, ConfigSweep, field_docs
 from prefzoo.registry import ALGORITHMS
 
 NAMES = ALGORITHMS.names()
@@ -139,35 +139,3 @@ def test_overrides_parse_and_report_unknown_fields():
         IPO.Config.from_overrides(["tau=abc"])
     with pytest.raises(ConfigError, match="not of the form field=value"):
         IPO.Config.from_overrides(["tau"])
-
-
-def test_every_family_admits_a_member_without_changing_the_interface():
-    """The online, RL and reward-learning protocols can be implemented as they stand."""
-    from prefzoo.algorithms.base import LossOutput, OnlinePreference, RewardLearning, RLWithReward
-    import torch.nn.functional as F
-
-    class BT(RewardLearning):
-        paper = "Bradley & Terry 1952"
-
-        def loss(self, rc, rr, labels):
-            return LossOutput(F.binary_cross_entropy_with_logits(rc - rr, labels, reduction="none"))
-
-    class Online(OnlinePreference):
-        samplers = ("policy", "reference")
-
-        def loss(self, pairs, origins, progress):
-            return LossOutput(-F.logsigmoid(pairs.logratio_margin))
-
-    class Reinforce(RLWithReward):
-        def token_rewards(self, r):
-            return r.scores[:, None] * r.mask
-
-        def advantages(self, r, rewards):
-            return rewards, rewards
-
-        def loss(self, logprobs, values, r, adv, ret):
-            return LossOutput(-(logprobs * adv).sum(-1))
-
-    for cls, family in ((BT, "reward-learning"), (Online, "online-preference"), (Reinforce, "rl-with-reward")):
-        assert cls().config == AlgorithmConfig() and cls.family == family
-    assert BT().loss(torch.zeros(2), torch.zeros(2), torch.ones(2)).losses.tolist() == pytest.approx([0.6931472] * 2)

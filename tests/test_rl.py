@@ -11,7 +11,7 @@ from prefzoo.algorithms.engine.data import collate_sequences, prompt_token_ids, 
 from prefzoo.algorithms.engine.models import reference_mode
 from prefzoo.algorithms.engine.pairwise import TrainSettings
 from prefzoo.algorithms.engine.reward_model import Critic, RewardModel
-from prefzoo.algorithms.engine.rl import RLSettings, train_ppo
+from prefzoo.algorithms.engine.rl import RLSettings, train_rl
 from prefzoo.registry import ALGORITHMS
 from tests.tiny_lm import make_tiny_lm, policy
 
@@ -44,7 +44,7 @@ def test_the_critic_never_reaches_the_policy_gradient(tiny):
     with torch.no_grad():
         old, mask, _ = response_token_logps(model, batch)
         values = critic.values(batch)
-    rollout = Rollout(old, old - 0.1, values, torch.ones(4), mask)
+    rollout = Rollout(old, old - 0.1, torch.ones(4), mask, values)
     ppo = PPO()
     adv, ret = ppo.advantages(rollout, ppo.token_rewards(rollout))
     logps, _, _ = response_token_logps(model.train(), batch)
@@ -89,9 +89,9 @@ def test_ppo_trains_the_policy_only_and_records_the_overoptimisation_curve(tiny)
         with reference_mode(model):
             ref_before = response_token_logps(model, batch)[0]
         scores_before = reward_model.score(batch)
-    result = train_ppo(PPO(PPO.Config(kl_coef=0.01)), model, tok, PROMPTS, reward_model, settings,
+    result = train_rl(PPO(PPO.Config(kl_coef=0.01)), model, tok, PROMPTS, reward_model, settings,
                        TrainSettings(steps=3, learning_rate=5e-2),
-                       RLSettings(prompts_per_iteration=4, minibatch_size=2, max_new_tokens=5),
+                       RLSettings(responses_per_iteration=4, minibatch_size=2, max_new_tokens=5),
                        gold=lambda texts: torch.tensor([float(len(t)) for t in texts]))
     assert len(result.curve) == 3 and len(result.history) == 3 * 2
     assert all({"proxy_score", "gold_reward", "kl", "sqrt_kl"} <= set(p) for p in result.curve)
@@ -108,5 +108,5 @@ def test_ppo_trains_the_policy_only_and_records_the_overoptimisation_curve(tiny)
 def test_a_pretraining_loss_without_a_corpus_is_refused(tiny):
     settings, tok, model = policy(tiny, quantize=False)
     with pytest.raises(ValueError, match="ptx_coef = 0.5, but this loop has no pretraining corpus"):
-        train_ppo(PPO(PPO.Config(ptx_coef=0.5)), model, tok, PROMPTS, scored_reward_model(model, settings), settings,
+        train_rl(PPO(PPO.Config(ptx_coef=0.5)), model, tok, PROMPTS, scored_reward_model(model, settings), settings,
                   TrainSettings(steps=1))

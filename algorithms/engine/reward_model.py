@@ -143,12 +143,13 @@ class RewardTrainResult(TrainResult):
 def train_reward_model(algorithm: RewardLearning, reward_model: RewardModel, rows: list[dict], pad_id: int,
                        settings: TrainSettings, epochs: int, accelerator=None) -> RewardTrainResult:
     """``epochs`` passes over ``rows`` (tokenised pairs, chosen preferred): AdamW with the algorithm's
-    step size α on its loss with the current soft labels, then its label update from the model's
+    own step size where it declares one (IDS's α), else ``settings.learning_rate``, on its loss with the current soft labels, then its label update from the model's
     predictions on every pair (Zhu et al. 2024, Algorithm 1; a no-op for Bradley–Terry)."""
     accelerator = accelerator or make_accelerator(settings)
     torch.manual_seed(settings.seed)
     params = reward_model.parameters()
-    optimizer = torch.optim.AdamW(params, lr=algorithm.config.alpha, weight_decay=settings.weight_decay)
+    lr = algorithm.learning_rate or settings.learning_rate
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=settings.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
     optimizer, scheduler = accelerator.prepare(optimizer, scheduler)  # steps only when gradients sync
     steps_per_epoch = len(rows) // settings.batch_size

@@ -1,20 +1,26 @@
-"""The RL-with-reward family's loop for language models: PPO-RLHF on one quantized base.
+"""The RL-with-reward family's loop for language models, on one quantized base.
 
-Policy, critic and reward model are three adapters on the same base (the critic and the reward model
-with scalar heads); π_ref is the base with every adapter disabled. Each iteration: sample responses
-to the next prompts from the policy; with no gradients, read the policy's per-token log-probs π_old,
-π_ref's, the critic's values and the reward model's scores; the algorithm turns them into per-token
-rewards, advantages and returns; then ``ppo_epochs`` passes over minibatches take optimiser steps.
-The policy's and the critic's losses are backpropagated separately (the other's output detached), so
-the critic never reaches the policy's gradient, and both then step together under one global
-gradient-norm clip. Proxy reward, gold reward (when given) and KL are recorded per iteration: the
+The policy is the trained adapter; a critic (for algorithms that declare ``uses_critic``) is another
+adapter with a scalar head, and the reward model a third; π_ref is the base with every adapter
+disabled. Each iteration: take the next prompts; sample ``samples_per_prompt`` responses to each from
+the policy (a group, consecutive rows); with no gradients, read π_old's and π_ref's per-token
+log-probs and the scores (a ``RewardModel``, or any callable scoring texts, such as a gold reward);
+the algorithm turns them into per-token rewards, then (with the critic's values where it has one)
+advantages and returns; ``epochs`` passes over minibatches take optimiser steps. With a critic, the
+policy's and the critic's losses are backpropagated separately (the other's output detached), so the
+critic never reaches the policy's gradient; one global gradient-norm clip (``TrainSettings``) and one
+step follow. Proxy score, gold reward (when given) and KL are recorded per iteration: the
 overoptimisation curve of Gao, Schulman & Hilton 2022.
+
+Every iteration samples ``responses_per_iteration`` responses, so algorithms with groups of k see
+responses / k prompts an iteration and every RL algorithm pays the same generation budget.
 
 Single-process: rollouts are not sharded across ``accelerate launch`` ranks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -30,12 +36,20 @@ from prefzoo.algorithms.engine.models import ModelSettings, eval_mode, reference
 from prefzoo.algorithms.engine.pairwise import TrainResult, TrainSettings
 from prefzoo.algorithms.engine.reward_model import Critic, RewardModel
 
+Scorer = RewardModel | Callable[[list[str]], torch.Tensor]
+"""What scores a rollout: a reward model on the tokens, or a function of the response texts."""
+
 
 @dataclass(frozen=True)
 class RLSettings:
-    prompts_per_iteration: int = 8
-    ppo_epochs: int = 1
+    """How the RL loop spends an iteration (``TrainSettings.steps`` iterations make a run)."""
+
+    responses_per_iteration: int = 8
+    """Responses sampled an iteration: responses / samples_per_prompt prompts."""
+    epochs: int = 1
+    """Passes over each iteration's rollouts."""
     minibatch_size: int = 8
+    """Responses per optimiser step."""
     max_new_tokens: int = 24
     temperature: float = 1.0
     generation_batch_size: int = 64
@@ -52,83 +66,122 @@ class RLResult(TrainResult):
     """Per iteration: proxy (reward-model) score, gold reward, KL(π‖π_ref) per response and its root."""
 
 
-def _rollout_slice(rollout: Rollout, rows: list[int]) -> Rollout:
-    return Rollout(*(getattr(rollout, f)[rows] for f in ("logprobs", "ref_logprobs", "values", "scores", "mask")))
+def _prompt_batches(n_prompts: int, per_iteration: int, iterations: int, generator: torch.Generator) -> list[list[int]]:
+    """Shuffled epochs over the prompts, cut into ``iterations`` batches of ``per_iteration``."""
+    order: list[int] = []
+    while len(order) < per_iteration * iterations:
+        order += torch.randperm(n_prompts, generator=generator).tolist()
+    return [order[i * per_iteration:(i + 1) * per_iteration] for i in range(iterations)]
 
 
-def train_ppo(algorithm: RLWithReward, model, tokenizer, prompts: Sequence[Any], reward_model: RewardModel,
-              model_settings: ModelSettings, settings: TrainSettings, rl: RLSettings = RLSettings(),
-              gold: Callable[[list[str]], torch.Tensor] | None = None,
-              progress: Callable[[int, int], None] | None = None) -> RLResult:
-    """``settings.steps`` PPO iterations on ``model``'s policy adapter against ``reward_model``."""
-    config = algorithm.config
-    if getattr(config, "ptx_coef", 0.0):
-        raise ValueError(f"{algorithm.name}: ptx_coef = {config.ptx_coef}, but this loop has no pretraining "
-                         "corpus to mix in; use ptx_coef = 0")
+def _score(scorer: Scorer, batch: dict[str, torch.Tensor], texts: list[str]) -> torch.Tensor:
+    if isinstance(scorer, RewardModel):
+        return scorer.score(batch).float()
+    return torch.as_tensor(scorer(texts), dtype=torch.float32, device=batch["input_ids"].device)
+
+
+def _make_critic(algorithm: RLWithReward, model, scorer: Scorer, model_settings: ModelSettings, seed: int):
+    if not algorithm.uses_critic:
+        return None
+    if algorithm.critic_from_reward_model:
+        if not isinstance(scorer, RewardModel):
+            raise ValueError(f"{algorithm.name}: the critic starts from the reward model, but the rollouts are "
+                             "scored by a function, not a RewardModel")
+        return Critic.from_reward_model(scorer, model_settings)
+    return Critic.create(model, model_settings, adapter="value", seed=seed)
+
+
+def _rescale_critic(critic: Critic, mean: float, std: float) -> None:
+    """w ← w/σ, b ← (b − μ)/σ: a critic copied from the reward model predicts the score on the scale the
+    rewards use (normalised by μ, σ), not the reward model's raw scale."""
+    with torch.no_grad():
+        critic.head.weight.div_(std)
+        critic.head.bias.sub_(mean).div_(std)
+
+
+def train_rl(algorithm: RLWithReward, model, tokenizer, prompts: Sequence[Any], scorer: Scorer,
+             model_settings: ModelSettings, settings: TrainSettings, rl: RLSettings = RLSettings(),
+             gold: Callable[[list[str]], torch.Tensor] | None = None,
+             progress: Callable[[int, int], None] | None = None) -> RLResult:
+    """``settings.steps`` iterations of ``algorithm`` on ``model``'s policy adapter against ``scorer``."""
+    if (requirement := algorithm.pretraining_data_requirement()) is not None:
+        raise ValueError(f"{algorithm.name}: {requirement}, but this loop has no pretraining corpus to mix in")
+    k = algorithm.samples_per_prompt
+    if rl.responses_per_iteration % k:
+        raise ValueError(f"{algorithm.name}: responses_per_iteration = {rl.responses_per_iteration} is not a "
+                         f"multiple of its samples_per_prompt = {k}")
     device = next(model.parameters()).device
     torch.manual_seed(settings.seed)
-    critic = (Critic.from_reward_model(reward_model, model_settings) if config.critic_from_reward_model
-              else Critic.create(model, model_settings, adapter="value", seed=settings.seed))
+    critic = _make_critic(algorithm, model, scorer, model_settings, settings.seed)
     policy_params = [p for n, p in model.named_parameters() if f".{model.active_adapter}." in n]
-    critic_params = critic.parameters()
+    critic_params = critic.parameters() if critic is not None else []
     optimizer = torch.optim.AdamW(policy_params + critic_params, lr=settings.learning_rate,
                                   weight_decay=settings.weight_decay)
     pad = tokenizer.pad_token_id
     generator = torch.Generator().manual_seed(settings.seed)
-    order = torch.randperm(len(prompts), generator=generator).tolist()
+    batches = _prompt_batches(len(prompts), rl.responses_per_iteration // k, settings.steps, generator)
     history, curve, tokens, generated, queries = [], [], 0, 0, 0
     with PeakMemory(device) as memory:
         start_time = time.perf_counter()
-        for it in range(settings.steps):
-            picks = [order[(it * rl.prompts_per_iteration + i) % len(order)] for i in range(rl.prompts_per_iteration)]
+        for it, picks in enumerate(batches):
             batch_prompts = [prompts[i] for i in picks]
-            samples = sample_responses(model, tokenizer, batch_prompts, 1, rl.max_new_tokens, rl.generation_batch_size,
+            samples = sample_responses(model, tokenizer, batch_prompts, k, rl.max_new_tokens, rl.generation_batch_size,
                                        seed=hash((settings.seed, it)) & 0x7FFF_FFFF, temperature=rl.temperature)
             completions = [s.completion_ids or [tokenizer.eos_token_id] for s in samples]
+            texts = [s.text for s in samples]
             generated += sum(len(c) for c in completions)
-            batch = {k: v.to(device) for k, v in collate_sequences(
-                [prompt_token_ids(tokenizer, p) for p in batch_prompts], completions, pad).items()}
+            batch = {key: v.to(device) for key, v in collate_sequences(
+                [prompt_token_ids(tokenizer, batch_prompts[s.prompt_index]) for s in samples], completions,
+                pad).items()}
             with torch.no_grad(), eval_mode(model):
                 old_logps, mask, _ = response_token_logps(model, batch)
-                values = critic.values(batch)
-                scores = reward_model.score(batch)
+                scores = _score(scorer, batch, texts)
                 with reference_mode(model):
                     ref_logps, _, _ = response_token_logps(model, batch)
             queries += len(samples)
-            rollout = Rollout(old_logps, ref_logps, values, scores, mask)
+            rollout = Rollout(old_logps, ref_logps, scores, mask, group_size=k, max_tokens=rl.max_new_tokens)
             rewards = algorithm.token_rewards(rollout)
+            if critic is not None:
+                if it == 0 and algorithm.critic_from_reward_model:
+                    _rescale_critic(critic, *algorithm.score_normalisation())
+                with torch.no_grad(), eval_mode(model):
+                    rollout = dataclasses.replace(rollout, values=critic.values(batch))
             advantages, returns = algorithm.advantages(rollout, rewards)
             kl = ((old_logps - ref_logps) * mask).sum(1)
             point = {"iteration": it, "proxy_score": scores.mean().item(), "kl": kl.mean().item(),
                      "sqrt_kl": kl.mean().clamp(min=0).sqrt().item()}
             if gold is not None:
-                point["gold_reward"] = float(gold([s.text for s in samples]).float().mean())
+                point["gold_reward"] = float(gold(texts).float().mean())
             curve.append(point)
             model.train()
-            for _ in range(rl.ppo_epochs):
+            for _ in range(rl.epochs):
                 shuffled = torch.randperm(len(samples), generator=generator).tolist()
                 for mb in range(0, len(shuffled), rl.minibatch_size):
                     rows = shuffled[mb:mb + rl.minibatch_size]
-                    sub = {k: v[rows] for k, v in batch.items()}
-                    old = _rollout_slice(rollout, rows)
-                    logps, _, entropy = response_token_logps(model, sub, with_entropy=config.entropy_coef > 0)
+                    sub = {key: v[rows] for key, v in batch.items()}
+                    old = rollout.rows(rows)
+                    logps, _, entropy = response_token_logps(model, sub, with_entropy=algorithm.uses_entropy)
                     policy_out = algorithm.loss(logps, old.values, old, advantages[rows], returns[rows], entropy)
                     policy_out.loss.backward()  # the critic's output enters detached: no path to the policy
-                    new_values = critic.values(sub)
-                    with critic.active():
-                        critic_out = algorithm.loss(logps.detach(), new_values, old, advantages[rows], returns[rows])
-                        critic_out.loss.backward()  # with the critic's adapter trainable while it runs
-                    if config.max_grad_norm:
-                        torch.nn.utils.clip_grad_norm_(policy_params + critic_params, config.max_grad_norm)
+                    entry = {"step": len(history) + 1, "loss": policy_out.loss.item(),
+                             **{key: v.float().mean().item() for key, v in policy_out.metrics.items()
+                                if key != "value_loss"}}
+                    if critic is not None:
+                        new_values = critic.values(sub)
+                        with critic.active():
+                            critic_out = algorithm.loss(logps.detach(), new_values, old, advantages[rows],
+                                                        returns[rows])
+                            critic_out.loss.backward()  # with the critic's adapter trainable while it runs
+                        entry["value_loss"] = critic_out.metrics["value_loss"].float().mean().item()
+                    if settings.max_grad_norm:
+                        torch.nn.utils.clip_grad_norm_(policy_params + critic_params, settings.max_grad_norm)
                     optimizer.step()
                     optimizer.zero_grad(set_to_none=True)
                     tokens += int(sub["attention_mask"].sum())
-                    history.append({"step": len(history) + 1, "loss": policy_out.loss.item(),
-                                    **{k: v.float().mean().item() for k, v in policy_out.metrics.items()
-                                       if k != "value_loss"},
-                                    "value_loss": critic_out.metrics["value_loss"].float().mean().item()})
+                    history.append(entry)
             if progress is not None:
                 progress(it + 1, settings.steps)
         wall = time.perf_counter() - start_time
-    model.delete_adapter(critic.adapter)
+    if critic is not None:
+        model.delete_adapter(critic.adapter)
     return RLResult(history, wall, tokens, memory.peak, generated, queries, curve)

@@ -1,0 +1,202 @@
+"""One runner per family: what a suite hands an algorithm to, and the one typed result it gets back.
+
+A suite builds a :class:`RunContext` (the shared model, data, budget and labeller of its run) and calls
+:func:`run_family`; the runner of the algorithm's family runs that family's loop and returns a
+:class:`CellResult` with the training record and its costs, which :meth:`CellResult.document` writes
+into the result document in one place. No suite asks which algorithm it runs: what differs is
+declared by the algorithm or its family (``trains_policy``, ``has_implicit_reward``,
+``reward_learner``, ``samples_per_prompt``, ``uses_critic``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from prefzoo.algorithms.base import Algorithm, Family
+from prefzoo.algorithms.engine.models import ModelSettings
+from prefzoo.algorithms.engine.online import OnlineSettings, train_online
+from prefzoo.algorithms.engine.oracles import BradleyTerryOracle
+from prefzoo.algorithms.engine.pairwise import TrainResult, TrainSettings, train_pairwise, visit_order
+from prefzoo.algorithms.engine.rl import RLSettings, train_rl
+
+NEEDS_GOLD = {
+    Family.ONLINE: "labels its own samples and needs an oracle",
+    Family.REWARD: "reward models are diagnosed against a gold reward",
+    Family.RL: "its reward model is diagnosed and its rollouts are judged against a gold reward",
+}
+"""Why a family cannot run on data without a gold reward (pairwise can)."""
+
+
+@dataclass
+class RunContext:
+    """What a runner needs from a suite's run. ``train`` carries the cell's seed; ``train_data`` holds
+    tokenised pairs with their reference log-probs; ``gold`` scores texts (None without a gold reward)."""
+
+    model: Any
+    tokenizer: Any
+    model_settings: ModelSettings
+    train: TrainSettings
+    accelerator: Any
+    train_data: Any
+    train_prompts: list
+    eval_data: Any
+    out_dir: Path
+    """Where the cell's adapters and reward models are saved."""
+    run_name: str
+    gold: Callable[[list[str]], torch.Tensor] | None = None
+    eval_gold: torch.Tensor | None = None
+    """Gold rewards of the held-out pairs, ``(n, 2)`` (chosen, rejected)."""
+    label_temperature: float = 1.0
+    online: OnlineSettings = OnlineSettings()
+    rl: RLSettings = RLSettings()
+    reward_epochs: int = 3
+    log: Callable[[str], None] = print
+
+    @property
+    def pad_id(self) -> int:
+        return self.tokenizer.pad_token_id
+
+    def rows_read(self) -> list[int]:
+        """The distinct train rows the budget reads (see ``visit_order``)."""
+        return sorted(set(visit_order(len(self.train_data), self.train, self.accelerator.num_processes)))
+
+
+@dataclass
+class Costs:
+    """What a run spent on data: the same columns for every family."""
+
+    generated_tokens: int = 0
+    responses_sampled: int = 0
+    oracle_queries: int = 0
+    """Preference labels (or gold scores) paid for."""
+    dataset_pairs: int = 0
+    reward_model_queries: int = 0
+
+
+@dataclass
+class CellResult:
+    """A family runner's result: the training record, its costs, and what the family adds (an RL
+    curve, a reward model's diagnostics) in ``extras``; ``evaluation`` where the family evaluates its
+    own product (a reward model), else the suite evaluates the policy."""
+
+    train: TrainResult
+    costs: Costs
+    label: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    evaluation: dict[str, Any] | None = None
+    artifact: str | None = None
+
+    def document(self) -> dict[str, Any]:
+        t = self.train
+        doc = {"train": {"wall_time_s": t.wall_time_s, "tokens": t.train_tokens,
+                         "tokens_per_s": t.train_tokens / t.wall_time_s if t.wall_time_s else 0.0,
+                         "peak_memory_bytes": t.peak_memory_bytes, "history": t.history,
+                         **dataclasses.asdict(self.costs), **self.extras}}
+        if self.label:
+            doc["label"] = self.label
+        if self.artifact:
+            doc["reward_model"] = self.artifact
+        return doc
+
+
+def _read_rows(ctx: RunContext) -> list[dict]:
+    return list(ctx.train_data.select(ctx.rows_read()))
+
+
+def run_pairwise(algorithm, ctx: RunContext) -> CellResult:
+    result = train_pairwise(algorithm, ctx.model, ctx.train_data, ctx.pad_id, ctx.train, ctx.accelerator,
+                            run_name=ctx.run_name)
+    read = _read_rows(ctx)
+    # The pairs were sampled and labelled before training: their cost, counted the online way.
+    tokens = sum(len(r["chosen_ids"]) + len(r["rejected_ids"]) for r in read)
+    return CellResult(result, Costs(tokens, 2 * len(read), len(read), len(read)))
+
+
+def run_online(algorithm, ctx: RunContext) -> CellResult:
+    """The online loop on the train prompts, labelled by the gold reward through Bradley–Terry at the
+    data's label temperature (the labeller of the offline pairs)."""
+    oracle = BradleyTerryOracle(lambda _prompts, texts: ctx.gold(texts), ctx.label_temperature, seed=ctx.train.seed)
+    result = train_online(algorithm, ctx.model, ctx.tokenizer, ctx.train_prompts, oracle, ctx.train, ctx.online,
+                          ctx.accelerator, run_name=ctx.run_name)
+    return CellResult(result, Costs(result.generated_tokens, result.responses_sampled, result.oracle_queries,
+                                    result.dataset_sizes[-1]))
+
+
+def _learn_reward_model(learner, ctx: RunContext, rows: list[dict], adapter: str):
+    """A reward model (its own adapter and head on the shared base) trained by ``learner`` on ``rows``
+    for ``reward_epochs`` epochs."""
+    from prefzoo.algorithms.engine.reward_model import RewardModel, train_reward_model
+
+    reward_model = RewardModel.create(ctx.model, ctx.model_settings, adapter=adapter, seed=ctx.train.seed)
+    try:
+        result = train_reward_model(learner, reward_model, rows, ctx.pad_id, ctx.train, ctx.reward_epochs,
+                                    ctx.accelerator)
+    except BaseException:
+        ctx.model.delete_adapter(adapter)
+        raise
+    return reward_model, result
+
+
+def run_reward_learning(algorithm, ctx: RunContext) -> CellResult:
+    """A reward model trained on the pairs the step budget reads, diagnosed on the held-out pairs
+    against the gold reward, saved, then removed from the base."""
+    from prefzoo.benchmarks.reward_eval import reward_diagnostics
+
+    rows = _read_rows(ctx)
+    adapter = f"reward-{algorithm.name}"
+    reward_model, result = _learn_reward_model(algorithm, ctx, rows, adapter)
+    try:
+        ctx.log(f"{algorithm.name}: reward model trained for {ctx.reward_epochs} epochs on {len(rows)} pairs "
+                f"in {result.wall_time_s:.1f} s, final loss {result.history[-1]['loss']:.4f}")
+        chosen, rejected = reward_model.score_pairs(list(ctx.eval_data), ctx.pad_id)
+        gold = ctx.eval_gold.double()
+        diagnostics = reward_diagnostics(chosen, rejected, gold[:, 0], gold[:, 1], ctx.label_temperature)
+        saved = reward_model.save(ctx.out_dir)
+    finally:
+        ctx.model.delete_adapter(adapter)
+    return CellResult(result, Costs(oracle_queries=len(rows), dataset_pairs=len(rows)),
+                      extras={"pairs": len(rows), "epochs": ctx.reward_epochs,
+                              "final_labels_mean": float(result.labels.mean())},
+                      evaluation={"reward": diagnostics}, artifact=str(saved))
+
+
+def run_rl(algorithm, ctx: RunContext) -> CellResult:
+    """First the reward model of ``algorithm.reward_learner`` (any registered reward learner, trained
+    on the pairs the budget reads, as its own cell would), then ``steps`` iterations of the RL loop
+    against it, recording proxy and gold reward against KL (the overoptimisation curve)."""
+    from prefzoo.registry import ALGORITHMS
+
+    learner = ALGORITHMS.get(algorithm.reward_learner)()
+    rows = _read_rows(ctx)
+    adapter = f"reward-{algorithm.name}"
+    reward_model, learned = _learn_reward_model(learner, ctx, rows, adapter)
+    try:
+        rl = dataclasses.replace(ctx.rl, responses_per_iteration=ctx.train.batch_size,
+                                 minibatch_size=ctx.train.micro_batch_size)
+        result = train_rl(algorithm, ctx.model, ctx.tokenizer, ctx.train_prompts, reward_model, ctx.model_settings,
+                          ctx.train, rl, gold=ctx.gold)
+    finally:
+        ctx.model.delete_adapter(adapter)
+    return CellResult(result, Costs(result.generated_tokens, result.reward_model_queries, len(rows), len(rows),
+                                    result.reward_model_queries),
+                      label=f"{algorithm.name} ({algorithm.reward_learner})",
+                      extras={"reward_model_wall_time_s": learned.wall_time_s, "curve": result.curve})
+
+
+RUNNERS: dict[Family, Callable[[Algorithm, RunContext], CellResult]] = {
+    Family.PAIRWISE: run_pairwise,
+    Family.ONLINE: run_online,
+    Family.REWARD: run_reward_learning,
+    Family.RL: run_rl,
+}
+
+
+def run_family(algorithm: Algorithm, ctx: RunContext) -> CellResult:
+    """Train ``algorithm`` with its family's runner."""
+    return RUNNERS[algorithm.family](algorithm, ctx)
