@@ -139,6 +139,12 @@ class Pairwise(Algorithm):
         per-prompt constant — enough to rank two responses (held-out pair accuracy)."""
         return logp - ref_logp
 
+    def bandit_fixed_point(self, n_arms: int, pairs: tuple[tuple[int, int], ...]) -> Tensor | None:
+        """π over ``n_arms`` arms at the minimiser of the loss's population objective on a tabular
+        softmax policy with a uniform π_ref, pairs (chosen, rejected) sampled uniformly; None where the
+        paper gives no closed form. The bandit suite tables and plots it beside the measured policy."""
+        return None
+
     def __call__(self, batch: PairLogps) -> LossOutput:
         if self.uses_reference and (batch.ref_chosen is None or batch.ref_rejected is None):
             raise ValueError(f"{self.name or type(self).__name__} needs reference log-probs (ref_chosen, ref_rejected)")

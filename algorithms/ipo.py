@@ -1,5 +1,8 @@
 from dataclasses import dataclass
 
+import torch
+from torch import Tensor
+
 from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
 from prefzoo.algorithms.config import AlgorithmConfig, param
 from prefzoo.registry import ALGORITHMS
@@ -32,3 +35,15 @@ class IPO(Pairwise):
         else:
             margin = b.logratio_margin
         return LossOutput((margin - 1 / (2 * self.config.tau)) ** 2, {"margin": margin})
+
+    def bandit_fixed_point(self, n_arms: int, pairs: tuple[tuple[int, int], ...]) -> Tensor:
+        """π at the minimiser of E_p[(h_p − 1/(2τ))²] (Eq. 17's population form): h_p = θ_w − θ_l on a
+        bandit, so θ is the least-squares solution of A θ = 1/(2τ), A's rows e_w − e_l; arms outside
+        every pair keep θ = 0, as they receive no gradient. Two arms: σ(1/(2τ)) (Azar et al. §5.2);
+        D1: θ_a − θ_b = θ_b − θ_c = 1/(3τ)."""
+        A = torch.zeros(len(pairs), n_arms, dtype=torch.float64)
+        for row, (w, l) in enumerate(pairs):
+            A[row, w] += 1
+            A[row, l] -= 1
+        target = torch.full((len(pairs),), 1 / (2 * self.config.tau), dtype=torch.float64)
+        return torch.softmax(torch.linalg.pinv(A) @ target, 0)

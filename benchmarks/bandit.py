@@ -39,13 +39,15 @@ class BanditDataset:
     description: str
     key_arm: int
     """The arm whose probability tells the dataset's story (reported first and plotted)."""
+    show_all_arms: bool = False
+    """Tabulate every arm's probability, not only the key arm's."""
 
 
 DATASETS: tuple[BanditDataset, ...] = (
     BanditDataset("two-arm", ("y1", "y2"), ((0, 1),),
                   "y1 always preferred; IPO's fixed point is π(y1) = σ(1/(2τ))", 0),
     BanditDataset("D1", ("a", "b", "c"), ((0, 1), (1, 2), (0, 2)),
-                  "Azar et al. §5.4 D1 = {(a,b), (b,c), (a,c)}: a total order, every pair observed", 0),
+                  "Azar et al. §5.4 D1 = {(a,b), (b,c), (a,c)}: a total order, every pair observed", 0, True),
     BanditDataset("D3-printed", ("a", "b", "c"), ((0, 1), (1, 0)),
                   "§5.4's D3 as printed, {(a,b), (b,a)}: c is never compared", 2),
     BanditDataset("D3-text", ("a", "b", "c"), ((0, 1), (1, 2)),
@@ -228,17 +230,13 @@ def record_steps_for(steps: int, records: int) -> set[int]:
     return {s for s in geometric | even if 0 < s <= steps} | {steps}
 
 
-def ipo_fixed_point(dataset: BanditDataset, tau: float) -> torch.Tensor:
-    """π at the minimiser of IPO's population loss E_p[(h_p − 1/(2τ))²] under uniform pair sampling.
+def fixed_point(algorithm: Pairwise, dataset: BanditDataset) -> torch.Tensor | None:
+    """The algorithm's declared closed form on ``dataset`` (``Pairwise.bandit_fixed_point``), or None."""
+    return algorithm.bandit_fixed_point(len(dataset.arms), dataset.pairs)
 
-    h_p = θ_w − θ_l, so the minimiser is the least-squares solution of A θ = 1/(2τ), A's rows
-    e_w − e_l; arms outside every pair keep θ = 0, as they receive no gradient. For the two-arm
-    dataset this is σ(1/(2τ)) (Azar et al. §5.2); for D1 it gives θ_a − θ_b = θ_b − θ_c = 1/(3τ).
-    """
-    K = len(dataset.arms)
-    A = torch.zeros(len(dataset.pairs), K, dtype=torch.float64)
-    for row, (w, l) in enumerate(dataset.pairs):
-        A[row, w] += 1
-        A[row, l] -= 1
-    theta = torch.linalg.pinv(A) @ torch.full((len(dataset.pairs),), 1 / (2 * tau), dtype=torch.float64)
-    return torch.softmax(theta, 0)
+
+def ipo_fixed_point(dataset: BanditDataset, tau: float) -> torch.Tensor:
+    """IPO's closed form at τ (see ``IPO.bandit_fixed_point``)."""
+    from prefzoo.algorithms.ipo import IPO
+
+    return fixed_point(IPO(IPO.Config(tau=tau)), dataset)

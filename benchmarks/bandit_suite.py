@@ -12,7 +12,7 @@ from typing import Any
 from prefzoo import __version__
 from prefzoo.algorithms.base import Family, OnlinePreference, Pairwise, RewardLearning
 from prefzoo.algorithms.config import AlgorithmConfig
-from prefzoo.benchmarks.bandit import DATASETS, SUITE, BanditSettings, ipo_fixed_point, run_bandit, sweep_configs
+from prefzoo.benchmarks.bandit import DATASETS, SUITE, BanditSettings, fixed_point, run_bandit, sweep_configs
 from prefzoo.benchmarks.online_bandit import OnlineBanditSettings, run_online_bandit
 from prefzoo.benchmarks.reward_bandit import RewardBanditSettings, run_reward_bandit
 from prefzoo.benchmarks.results import result_path, run_hash, save_figure_atomic, write_json_atomic
@@ -183,20 +183,22 @@ class BanditSuite:
             rows.append(row)
         return headers, rows
 
-    def ipo_table(self, docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-        """IPO's measured key-arm probability against the minimiser of its population loss."""
-        headers = ["τ", "dataset", "arm", "closed form", "measured (mean ± 95% CI)", "|error|"]
+    def fixed_point_table(self, docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+        """Every algorithm that declares a closed form (``bandit_fixed_point``): the measured key-arm
+        probability against it."""
+        headers = ["algorithm", "strength", "dataset", "arm", "closed form", "measured (mean ± 95% CI)", "|error|"]
         rows = []
         for (name, _), group in _by_config([d for d in docs if "datasets" in d]).items():
-            if name != "ipo" or group[0]["config"].get("tau") is None:
-                continue
-            tau = group[0]["config"]["tau"]
+            algorithm = _algorithm(group[0])
             for ds in DATASETS:
-                expected = ipo_fixed_point(ds, tau)[ds.key_arm].item()
+                expected = fixed_point(algorithm, ds) if algorithm is not None else None
+                if expected is None:
+                    continue
+                expected = expected[ds.key_arm].item()
                 values = [g["datasets"][ds.name]["final"][ds.key_arm] for g in group]
                 mean, _ = mean_ci(values)
-                rows.append([f"{tau:g}", ds.name, ds.arms[ds.key_arm], f"{expected:.4f}", _fmt_ci(values),
-                             f"{abs(mean - expected):.1e}"])
+                rows.append([name, _strength_label(group[0]), ds.name, ds.arms[ds.key_arm], f"{expected:.4f}",
+                             _fmt_ci(values), f"{abs(mean - expected):.1e}"])
         return headers, rows
 
     # ------------------------------------------------------------------ plot
@@ -226,10 +228,11 @@ class BanditSuite:
                     ax.plot(steps, mean, color=f"C{i}", lw=1.3, label=_strength_label(group[0]))
                     ax.fill_between(steps, [m - h for m, h in stats], [m + h for m, h in stats],
                                     color=f"C{i}", alpha=0.2, lw=0)
-                if name == "ipo":
-                    for i, (_, group) in enumerate(configs):
-                        tau = group[0]["config"]["tau"]
-                        ax.axhline(ipo_fixed_point(ds, tau)[ds.key_arm].item(), color=f"C{i}", ls=":", lw=1)
+                for i, (_, group) in enumerate(configs):
+                    algorithm = _algorithm(group[0])
+                    expected = fixed_point(algorithm, ds) if algorithm is not None else None
+                    if expected is not None:
+                        ax.axhline(expected[ds.key_arm].item(), color=f"C{i}", ls=":", lw=1)
                 ax.set_xscale("symlog", linthresh=10)
                 ax.set_ylim(-0.03, 1.03)
                 if row == 0:
@@ -269,10 +272,10 @@ class BanditSuite:
                 markdown_table(*self.table(pairwise)),
                 "",
             ]
-            ipo = self.ipo_table(pairwise)
-            if ipo[1]:
-                lines += ["IPO against the minimiser of its population loss (least squares on h = 1/(2τ)):", "",
-                          markdown_table(*ipo), ""]
+            closed = self.fixed_point_table(pairwise)
+            if closed[1]:
+                lines += ["Against the closed forms the algorithms declare (the minimiser of the population loss; "
+                          "IPO: least squares on h = 1/(2τ)):", "", markdown_table(*closed), ""]
             lines += [f"![bandit learning curves]({plot.name})", ""]
         if online:
             s = online[0]["settings"]
@@ -313,7 +316,18 @@ def _rounded(values: Sequence[float]) -> list[float]:
 
 
 def _shown_arms(ds) -> list[str]:
-    return list(ds.arms) if ds.name == "D1" else [ds.arms[ds.key_arm]]
+    return list(ds.arms) if ds.show_all_arms else [ds.arms[ds.key_arm]]
+
+
+def _algorithm(doc: dict[str, Any]):
+    """The algorithm a result document ran, rebuilt from its config; None if it is no longer registered."""
+    from prefzoo.registry import ALGORITHMS, RegistryError
+
+    try:
+        cls = ALGORITHMS.get(doc["algorithm"])
+        return cls(cls.Config.from_dict(doc["config"]))
+    except (RegistryError, ValueError):
+        return None
 
 
 def _by_config(docs: Sequence[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
