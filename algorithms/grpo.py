@@ -37,7 +37,7 @@ class GRPO(RLWithReward):
     batch = prompts × G; losses ``(batch,)`` (the loop's mean of them is the variant's aggregate).
     """
 
-    paper = "Shao et al. 2024, arXiv:2402.03300; Liu et al. 2025, arXiv:2503.20783; Yu et al. 2025, arXiv:2503.14476"
+    paper = "Shao et al. 2024, arXiv:2402.03300"
 
     @dataclass(frozen=True)
     class Config(AlgorithmConfig):

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from prefzoo import __version__
-from prefzoo.algorithms.base import Family, OnlinePreference, Pairwise, RewardLearning
+from prefzoo.algorithms.base import Algorithm, Family
 from prefzoo.algorithms.config import AlgorithmConfig
 from prefzoo.benchmarks.bandit import DATASETS, SUITE, BanditSettings, fixed_point, run_bandit, sweep_configs
 from prefzoo.benchmarks.online_bandit import OnlineBanditSettings, run_online_bandit
+from prefzoo.benchmarks.rl_bandit import RLBanditSettings, run_rl_bandit
 from prefzoo.benchmarks.reward_bandit import RewardBanditSettings, run_reward_bandit
 from prefzoo.benchmarks.results import result_path, run_hash, save_figure_atomic, write_json_atomic
 from prefzoo.benchmarks.stats import mean_ci
@@ -27,27 +28,35 @@ class BanditSuite:
     K-armed bandit (``online_bandit``) for every online-preference algorithm."""
 
     name = SUITE
-    families = (Family.PAIRWISE, Family.ONLINE, Family.REWARD)
+    families = (Family.PAIRWISE, Family.ONLINE, Family.REWARD, Family.RL)
 
-    def run(self, algorithms: Sequence[type[Pairwise]], results_root: Path, *, seeds: int | None = None,
+    def run(self, algorithms: Sequence[type[Algorithm]], results_root: Path, *, seeds: int | None = None,
             steps: int | None = None, strengths: Sequence[float] | None = None,
             base_configs: dict[str, AlgorithmConfig] | None = None,
-            progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+            progress: Callable[[int, int], None] | None = None,
+            log: Callable[[str], None] = print) -> list[dict[str, Any]]:
         """Train, write one result file per (algorithm, config, seed), and return the documents."""
         settings = BanditSettings()
         changes = {k: v for k, v in dict(seeds=seeds, steps=steps,
                                           strengths=tuple(strengths) if strengths else None).items() if v}
         settings = BanditSettings(**{**settings.__dict__, **changes})
         for cls in algorithms:
-            if not issubclass(cls, (Pairwise, OnlinePreference, RewardLearning)):
+            if cls.family not in self.families:
                 raise ValueError(f"the bandit suite does not train {cls.family} algorithms ({cls.name!r})")
-        pairwise = [c for c in algorithms if issubclass(c, Pairwise)]
-        online = [c for c in algorithms if issubclass(c, OnlinePreference)]
+        by_family = {f: [c for c in algorithms if c.family == f] for f in self.families}
+        pairwise, online = by_family[Family.PAIRWISE], by_family[Family.ONLINE]
         docs = self._run_pairwise(pairwise, settings, results_root, base_configs, progress) if pairwise else []
         if online:
             online_settings = dataclasses.replace(OnlineBanditSettings(), seeds=settings.seeds)
             docs += self._run_online(online, settings.strengths, online_settings, results_root, base_configs)
-        reward = [c for c in algorithms if issubclass(c, RewardLearning)]
+        rl = [c for c in by_family[Family.RL] if not c.uses_critic]
+        for cls in by_family[Family.RL]:
+            if cls.uses_critic:
+                log(f"{cls.name}: not run on the bandit (it learns a critic; the bandit has one state)")
+        if rl:
+            rl_settings = dataclasses.replace(RLBanditSettings(), seeds=settings.seeds)
+            docs += self._run_rl(rl, settings.strengths, rl_settings, results_root, base_configs)
+        reward = by_family[Family.REWARD]
         if reward:
             reward_settings = dataclasses.replace(RewardBanditSettings(), seeds=settings.seeds)
             docs += self._run_reward(reward, reward_settings, results_root, base_configs)
@@ -147,20 +156,45 @@ class BanditSuite:
                     docs.append(doc)
         return docs
 
+    def _run_rl(self, algorithms, strengths, settings: RLBanditSettings, results_root: Path,
+                base_configs) -> list[dict[str, Any]]:
+        docs = []
+        for cls in algorithms:
+            for config in sweep_configs(cls, strengths, (base_configs or {}).get(cls.name)):
+                start = time.perf_counter()
+                run = run_rl_bandit(cls, config, settings)
+                wall = time.perf_counter() - start
+                digest = run_hash(config.to_dict(), settings.to_dict())
+                for seed in range(settings.seeds):
+                    doc = {
+                        **_identity(cls, config, seed, digest), "settings": settings.to_dict(),
+                        "suite_wall_time_s": round(wall, 2),
+                        "rl": {
+                            "final_reward": round(run.final_reward[seed].item(), 6),
+                            "best_arm_prob": round(run.best_arm_prob[seed].item(), 6),
+                            "kl": round(run.kl[seed].item(), 6), "regret": round(run.regret[seed].item(), 4),
+                            "oracle_queries": run.reward_queries, "responses_sampled": run.reward_queries,
+                            "curve_rounds": run.curve_rounds, "curve": _rounded(run.curve[:, seed].tolist()),
+                        },
+                    }
+                    write_json_atomic(result_path(results_root, SUITE, cls.name, seed, digest), doc)
+                    docs.append(doc)
+        return docs
+
     def tables(self, docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
         """What the command line prints: the pairwise table and the online one, where there are rows."""
         out = [(SUITE, *self.table(docs)), (f"{SUITE}-online", *self.online_table(docs)),
-               (f"{SUITE}-reward", *self.reward_table(docs))]
+               (f"{SUITE}-rl", *self.online_table(docs, key="rl")), (f"{SUITE}-reward", *self.reward_table(docs))]
         return [t for t in out if t[2]]
 
-    def online_table(self, docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-        """One row per (online algorithm, config): mean ± 95% CI over seeds."""
+    def online_table(self, docs: Sequence[dict[str, Any]], key: str = "online") -> tuple[list[str], list[list[str]]]:
+        """One row per (online or RL algorithm, config; ``key`` picks which): mean ± 95% CI over seeds."""
         headers = ["algorithm", "strength", "rounds", "seeds", "final E_π[r]", "π(best arm)", "KL(π‖π_ref)",
-                   "cumulative regret", "oracle queries", "responses sampled"]
+                   "cumulative regret", "oracle queries" if key == "online" else "reward queries", "responses sampled"]
         rows = []
-        for (name, _), group in _by_config([d for d in docs if "online" in d]).items():
+        for (name, _), group in _by_config([d for d in docs if key in d]).items():
             first = group[0]
-            o = [g["online"] for g in group]
+            o = [g[key] for g in group]
             rows.append([name, _strength_label(first), str(first["settings"]["rounds"]), str(len(group)),
                          *(_fmt_ci([x[k] for x in o]) for k in ("final_reward", "best_arm_prob", "kl")),
                          _fmt_ci([x["regret"] for x in o], 1), f"{o[0]['oracle_queries']:,}",
@@ -253,6 +287,7 @@ class BanditSuite:
         """The suite's leaderboard section (Markdown); writes its plot into ``out_dir``."""
         pairwise = [d for d in docs if "datasets" in d]
         online = [d for d in docs if "online" in d]
+        rl = [d for d in docs if "rl" in d]
         reward = [d for d in docs if "reward" in d]
         lines = ["## Bandit suite", ""]
         if pairwise:
@@ -291,6 +326,21 @@ class BanditSuite:
                 "Regret is Σ_t (max r − E_π_t[r]). Mean ± 95% CI over seeds:",
                 "",
                 markdown_table(*self.online_table(online)),
+                "",
+            ]
+        if rl:
+            s = rl[0]["settings"]
+            lines += [
+                "### Critic-free RL on the same bandit",
+                "",
+                f"The same arms, reference and start; {s['rounds']} rounds of {s['responses_per_round']} arms sampled "
+                "from π_t in groups of the algorithm's `samples_per_prompt`, each scored by its true reward (no "
+                "preference labels), turned into the `Rollout` the LM loop builds (one-token responses), then "
+                f"{s['updates_per_round']} full-batch Adam steps (lr {s['lr']}) on the algorithm's own "
+                "`token_rewards`, `advantages` and `loss`. Algorithms with a critic (PPO) are not run on a "
+                "one-state bandit. Mean ± 95% CI over seeds:",
+                "",
+                markdown_table(*self.online_table(rl, key="rl")),
                 "",
             ]
         if reward:

@@ -168,5 +168,7 @@ def test_bandit_suite_runs_online_algorithms_and_the_leaderboard_shows_their_tab
     board = (tmp_path / "board" / "README.md").read_text()
     assert "Online preference optimisation on a K-armed bandit" in board
     assert "| xpo | β=0.5 | 100 | 2 |" in board and "| online-dpo | β=0.5 | 100 | 2 |" in board
-    out = run_cli("bench", "--suite", "bandit", "--family", "rl-with-reward", cwd=tmp_path)
-    assert out.returncode == 2 and "trains pairwise, online-preference, reward-learning" in out.stdout
+    out = run_cli("bench", "--suite", "bandit", "--family", "critic-rl", "--results", str(tmp_path / "none"),
+                  cwd=tmp_path)
+    assert out.returncode == 2 and "trains pairwise, online-preference, reward-learning, rl-with-reward" in out.stdout
+    assert not (tmp_path / "none").exists()
