@@ -5,7 +5,7 @@ from torch import Tensor
 
 from prefzoo.algorithms.base import LossOutput, RLWithReward, Rollout, reward_learners
 from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.algorithms.ppo import masked_mean
+from prefzoo.algorithms.ppo import kl_penalised_rewards, masked_mean
 from prefzoo.registry import ALGORITHMS
 
 
@@ -74,11 +74,8 @@ class GRPO(RLWithReward):
         return "none" if c.loss_type == "dr_grpo" else "group"
 
     def token_rewards(self, rollout: Rollout) -> Tensor:
-        mask = rollout.mask.float()
-        last = (mask.cumsum(1) * mask).argmax(1)
-        rewards = torch.zeros_like(mask)
-        rewards[torch.arange(len(last)), last] = rollout.scores.float()
-        return rewards
+        """The outcome reward on the last token; the KL is a loss term here (Eq. 3), not a reward."""
+        return kl_penalised_rewards(rollout.scores, torch.zeros_like(rollout.logprobs), 0.0, rollout.mask)
 
     def advantages(self, rollout: Rollout, rewards: Tensor) -> tuple[Tensor, Tensor]:
         mask = rollout.mask.float()

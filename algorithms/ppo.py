@@ -12,6 +12,16 @@ def masked_mean(x: Tensor, mask: Tensor, dim: int | None = None) -> Tensor:
     return (x * mask).sum() / mask.sum().clamp(min=1) if dim is None else (x * mask).sum(dim) / mask.sum(dim).clamp(min=1)
 
 
+def kl_penalised_rewards(scores: Tensor, kl: Tensor, kl_coef: float, mask: Tensor) -> Tensor:
+    """Per-token rewards ``(batch, T)``: −β·kl_t on every response token, plus each response's score
+    ``(batch,)`` on its last response token (the reward of Ouyang et al. 2022, Eq. 2, per token)."""
+    mask = mask.float()
+    rewards = -kl_coef * kl * mask
+    last = (mask.cumsum(1) * mask).argmax(1)  # index of each row's last response token
+    rewards[torch.arange(len(last)), last] += scores.to(rewards.dtype)
+    return rewards
+
+
 def whiten(x: Tensor, mask: Tensor, eps: float = 1e-8) -> Tensor:
     """(x − mean)/std over the masked entries (advantage normalisation)."""
     mean = masked_mean(x, mask)
@@ -141,11 +151,7 @@ class PPO(RLWithReward):
         return scores
 
     def token_rewards(self, rollout: Rollout) -> Tensor:
-        mask = rollout.mask.float()
-        rewards = -self.config.kl_coef * self.kl(rollout) * mask
-        last = (mask.cumsum(1) * mask).argmax(1)  # index of each row's last response token
-        rewards[torch.arange(len(last)), last] += self.scores(rollout)
-        return rewards
+        return kl_penalised_rewards(self.scores(rollout), self.kl(rollout), self.config.kl_coef, rollout.mask)
 
     def advantages(self, rollout: Rollout, rewards: Tensor) -> tuple[Tensor, Tensor]:
         mask = rollout.mask.float()

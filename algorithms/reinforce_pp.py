@@ -5,7 +5,7 @@ from torch import Tensor
 
 from prefzoo.algorithms.base import LossOutput, RLWithReward, Rollout, reward_learners
 from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.algorithms.ppo import masked_mean, whiten
+from prefzoo.algorithms.ppo import kl_penalised_rewards, masked_mean, whiten
 from prefzoo.registry import ALGORITHMS
 
 
@@ -37,11 +37,8 @@ class ReinforcePP(RLWithReward):
         """Any registered reward-learning algorithm; its RewardModel scores the rollouts."""
 
     def token_rewards(self, rollout: Rollout) -> Tensor:
-        mask = rollout.mask.float()
-        rewards = -self.config.kl_coef * (rollout.logprobs - rollout.ref_logprobs) * mask
-        last = (mask.cumsum(1) * mask).argmax(1)
-        rewards[torch.arange(len(last)), last] += rollout.scores.float()
-        return rewards
+        return kl_penalised_rewards(rollout.scores, rollout.logprobs - rollout.ref_logprobs, self.config.kl_coef,
+                                    rollout.mask)
 
     def advantages(self, rollout: Rollout, rewards: Tensor) -> tuple[Tensor, Tensor]:
         mask = rollout.mask.float()

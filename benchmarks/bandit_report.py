@@ -1,0 +1,240 @@
+"""The bandit suite's tables, plot and leaderboard section: pure functions of its result documents."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from prefzoo.benchmarks.bandit import DATASETS, SUITE, fixed_point
+from prefzoo.benchmarks.online_bandit import OnlineBanditSettings
+from prefzoo.benchmarks.results import save_figure_atomic
+from prefzoo.benchmarks.stats import mean_ci
+from prefzoo.leaderboard.render import markdown_table
+
+
+def table(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """One row per (algorithm, config): final key-arm probabilities, mean ± 95% CI over seeds."""
+    headers = ["algorithm", "strength", "steps", "seeds"]
+    for ds in DATASETS:
+        headers += [f"{ds.name} π({arm})" for arm in _shown_arms(ds)]
+    rows = []
+    for (name, _), group in _by_config([d for d in docs if "datasets" in d]).items():
+        first = group[0]
+        row = [name, _strength_label(first), f"{first['settings']['steps']:,}", str(len(group))]
+        for ds in DATASETS:
+            for arm in _shown_arms(ds):
+                row.append(_fmt_ci([g["datasets"][ds.name]["final"][ds.arms.index(arm)] for g in group]))
+        rows.append(row)
+    return headers, rows
+
+
+def fixed_point_table(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Every algorithm that declares a closed form (``bandit_fixed_point``): the measured key-arm
+    probability against it."""
+    headers = ["algorithm", "strength", "dataset", "arm", "closed form", "measured (mean ± 95% CI)", "|error|"]
+    rows = []
+    for (name, _), group in _by_config([d for d in docs if "datasets" in d]).items():
+        algorithm = _algorithm(group[0])
+        for ds in DATASETS:
+            expected = fixed_point(algorithm, ds) if algorithm is not None else None
+            if expected is None:
+                continue
+            expected = expected[ds.key_arm].item()
+            values = [g["datasets"][ds.name]["final"][ds.key_arm] for g in group]
+            mean, _ = mean_ci(values)
+            rows.append([name, _strength_label(group[0]), ds.name, ds.arms[ds.key_arm], f"{expected:.4f}",
+                         _fmt_ci(values), f"{abs(mean - expected):.1e}"])
+    return headers, rows
+
+
+def online_table(docs: Sequence[dict[str, Any]], key: str = "online") -> tuple[list[str], list[list[str]]]:
+    """One row per (online or RL algorithm, config; ``key`` picks which): mean ± 95% CI over seeds."""
+    headers = ["algorithm", "strength", "rounds", "seeds", "final E_π[r]", "π(best arm)", "KL(π‖π_ref)",
+               "cumulative regret", "oracle queries" if key == "online" else "reward queries", "responses sampled"]
+    rows = []
+    for (name, _), group in _by_config([d for d in docs if key in d]).items():
+        first = group[0]
+        o = [g[key] for g in group]
+        rows.append([name, _strength_label(first), str(first["settings"]["rounds"]), str(len(group)),
+                     *(_fmt_ci([x[k] for x in o]) for k in ("final_reward", "best_arm_prob", "kl")),
+                     _fmt_ci([x["regret"] for x in o], 1), f"{o[0]['oracle_queries']:,}",
+                     f"{o[0]['responses_sampled']:,}"])
+    return headers, rows
+
+
+def reward_table(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Centred RMSE of the learned reward against the truth, on rarely compared arms at each
+    checkpoint epoch and on every arm at the last; mean ± 95% CI over seeds."""
+    groups = _by_config([d for d in docs if "reward" in d])
+    if not groups:
+        return [], []
+    epochs = next(iter(groups.values()))[0]["reward"]["epochs"]
+    headers = ["algorithm", "config", "seeds"] + [f"rare arms, epoch {e:,}" for e in epochs] + \
+              [f"all arms, epoch {epochs[-1]:,}"]
+    rows = []
+    for (name, _), group in groups.items():
+        config = ", ".join(f"{k}={v:g}" for k, v in group[0]["config"].items())
+        rows.append([name, config, str(len(group))]
+                    + [_fmt_ci([g["reward"]["error_rare"][i] for g in group], 3) for i in range(len(epochs))]
+                    + [_fmt_ci([g["reward"]["error_all"][-1] for g in group], 3)])
+    return headers, rows
+
+
+def tables(docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """What the command line prints: the pairwise table and the online one, where there are rows."""
+    out = [(SUITE, *table(docs)), (f"{SUITE}-online", *online_table(docs)),
+           (f"{SUITE}-rl", *online_table(docs, key="rl")), (f"{SUITE}-reward", *reward_table(docs))]
+    return [t for t in out if t[2]]
+
+
+def plot(docs: Sequence[dict[str, Any]], path: Path) -> Path | None:
+    """Key-arm probability against steps: a row per dataset, a column per algorithm, a line per
+    strength (mean over seeds, shaded 95% CI); None without pairwise runs."""
+    if not any("datasets" in d for d in docs):
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = _by_config([d for d in docs if "datasets" in d])
+    algorithms = sorted({name for name, _ in groups})
+    fig, axes = plt.subplots(len(DATASETS), len(algorithms), figsize=(2.9 * len(algorithms), 2.3 * len(DATASETS)),
+                             sharex=True, sharey=True, squeeze=False)
+    for col, name in enumerate(algorithms):
+        configs = [(key, g) for key, g in groups.items() if key[0] == name]
+        for row, ds in enumerate(DATASETS):
+            ax = axes[row][col]
+            for i, (_, group) in enumerate(configs):
+                steps = group[0]["steps"]
+                stats = [mean_ci([g["datasets"][ds.name]["curve"][t][ds.key_arm] for g in group])
+                         for t in range(len(steps))]
+                mean = [m for m, _ in stats]
+                ax.plot(steps, mean, color=f"C{i}", lw=1.3, label=_strength_label(group[0]))
+                ax.fill_between(steps, [m - h for m, h in stats], [m + h for m, h in stats],
+                                color=f"C{i}", alpha=0.2, lw=0)
+            for i, (_, group) in enumerate(configs):
+                algorithm = _algorithm(group[0])
+                expected = fixed_point(algorithm, ds) if algorithm is not None else None
+                if expected is not None:
+                    ax.axhline(expected[ds.key_arm].item(), color=f"C{i}", ls=":", lw=1)
+            ax.set_xscale("symlog", linthresh=10)
+            ax.set_ylim(-0.03, 1.03)
+            if row == 0:
+                ax.set_title(name, fontsize=10)
+            if col == 0:
+                ax.set_ylabel(f"{ds.name}\nπ({ds.arms[ds.key_arm]})", fontsize=9)
+            if row == len(DATASETS) - 1:
+                ax.set_xlabel("step", fontsize=9)
+            ax.tick_params(labelsize=7)
+        axes[0][col].legend(fontsize=6, loc="best")
+    fig.suptitle("Bandit suite: key-arm probability (mean, 95% CI over seeds; dotted: IPO's fixed point)",
+                 fontsize=10)
+    fig.tight_layout()
+    return save_figure_atomic(fig, path, dpi=90)
+
+
+def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
+    """The suite's leaderboard section (Markdown); writes its plot into ``out_dir``."""
+    pairwise = [d for d in docs if "datasets" in d]
+    online = [d for d in docs if "online" in d]
+    rl = [d for d in docs if "rl" in d]
+    reward = [d for d in docs if "reward" in d]
+    lines = ["## Bandit suite", ""]
+    if pairwise:
+        figure = plot(pairwise, Path(out_dir) / "bandit.png")
+        s = pairwise[0]["settings"]
+        walls = sorted({d["suite_wall_time_s"] for d in pairwise})
+        lines += [
+            f"Softmax policy over K arms, π_ref uniform, θ = 0 at the start; Adam lr {s['lr']}, {s['steps']:,} steps, "
+            f"mini-batches of {s['batch_size']} pairs drawn with replacement, {s['seeds']} seeds (Azar et al. 2023, §5.4). "
+            "Every algorithm is trained with its own `loss`, at each value of its strength field. "
+            f"Training time of the pairwise suite: {', '.join(f'{w:.1f} s' for w in walls)}.",
+            "",
+            "Datasets: " + "; ".join(f"**{d.name}** — {d.description}" for d in DATASETS) + ".",
+            "",
+            "Final probabilities, mean ± 95% CI (Student t) over seeds:",
+            "",
+            markdown_table(*table(pairwise)),
+            "",
+        ]
+        closed = fixed_point_table(pairwise)
+        if closed[1]:
+            lines += ["Against the closed forms the algorithms declare (the minimiser of the population loss; "
+                      "IPO: least squares on h = 1/(2τ)):", "", markdown_table(*closed), ""]
+        lines += [f"![bandit learning curves]({figure.name})", ""]
+    if online:
+        s = online[0]["settings"]
+        lines += [
+            "### Online preference optimisation on a K-armed bandit",
+            "",
+            f"K = {s['arms']} arms with true reward r_k = k/(K−1); π_ref(k) ∝ exp(−{s['reference_decay']}·k), so "
+            "the best arm has reference probability "
+            f"{OnlineBanditSettings(**s).reference_logp().exp()[-1].item():.2%}; π starts at π_ref. "
+            f"{s['rounds']} rounds of {s['pairs_per_round']} pairs drawn from the algorithm's samplers, labelled by "
+            f"a Bradley–Terry oracle on the true reward (T = {s['label_temperature']}), then "
+            f"{s['updates_per_round']} full-batch Adam steps (lr {s['lr']}) on the algorithm's own `loss`. "
+            "Regret is Σ_t (max r − E_π_t[r]). Mean ± 95% CI over seeds:",
+            "",
+            markdown_table(*online_table(online)),
+            "",
+        ]
+    if rl:
+        s = rl[0]["settings"]
+        lines += [
+            "### Critic-free RL on the same bandit",
+            "",
+            f"The same arms, reference and start; {s['rounds']} rounds of {s['responses_per_round']} arms sampled "
+            "from π_t in groups of the algorithm's `samples_per_prompt`, each scored by its true reward (no "
+            "preference labels), turned into the `Rollout` the LM loop builds (one-token responses), then "
+            f"{s['updates_per_round']} full-batch Adam steps (lr {s['lr']}) on the algorithm's own "
+            "`token_rewards`, `advantages` and `loss`. Algorithms with a critic (PPO) are not run on a "
+            "one-state bandit. Mean ± 95% CI over seeds:",
+            "",
+            markdown_table(*online_table(rl, key="rl")),
+            "",
+        ]
+    if reward:
+        s = reward[0]["settings"]
+        lines += [
+            "### Reward learning on long-tailed comparisons (Zhu, Jordan & Jiao 2024)",
+            "",
+            f"K = {s['arms']} arms, true rewards evenly spaced in [−1.5, 1.5]; {s['comparisons']} comparisons per "
+            f"seed between arms drawn from a Zipf law (exponent {s['zipf']}), so the last arms are compared once "
+            "or twice; Bradley–Terry labels. A tabular reward starts at 0; each epoch is one full-batch "
+            f"gradient step (α = {s['alpha']}) on the summed loss, then the algorithm's label update. Error: "
+            f"RMSE of the centred reward against the centred truth, on the arms compared at most {s['rare_max']} "
+            "times and on all arms; mean ± 95% CI over seeds:",
+            "",
+            markdown_table(*reward_table(reward)),
+            "",
+        ]
+    return "\n".join(lines)
+
+def _shown_arms(ds) -> list[str]:
+    return list(ds.arms) if ds.show_all_arms else [ds.arms[ds.key_arm]]
+def _algorithm(doc: dict[str, Any]):
+    """The algorithm a result document ran, rebuilt from its config; None if it is no longer registered."""
+    from prefzoo.registry import ALGORITHMS, RegistryError
+
+    try:
+        cls = ALGORITHMS.get(doc["algorithm"])
+        return cls(cls.Config.from_dict(doc["config"]))
+    except (RegistryError, ValueError):
+        return None
+def _by_config(docs: Sequence[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for doc in sorted(docs, key=lambda d: (d["algorithm"], _strength_value(d), d["hash"], d["seed"])):
+        groups[(doc["algorithm"], doc["hash"])].append(doc)
+    return dict(groups)
+def _strength_value(doc: dict[str, Any]) -> float:
+    return doc["strength"]["value"] if doc["strength"] else 0.0
+def _strength_label(doc: dict[str, Any]) -> str:
+    greek = {"beta": "β", "tau": "τ"}
+    st = doc["strength"]
+    return f"{greek.get(st['field'], st['field'])}={st['value']:g}" if st else "default"
+def _fmt_ci(values: Sequence[float], digits: int = 4) -> str:
+    mean, half = mean_ci(values)
+    return f"{mean:.{digits}f} ± {half:.{digits}f}"
