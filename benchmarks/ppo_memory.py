@@ -27,7 +27,7 @@ from prefzoo.registry import ALGORITHMS
 
 def time_ppo(settings: ModelSettings, rows, args, device, out_dir: str) -> dict:
     from prefzoo.algorithms.engine.reward_model import RewardModel
-    from prefzoo.algorithms.engine.rl import RLSettings, train_ppo
+    from prefzoo.algorithms.engine.rl import RLSettings, train_rl
 
     tokenizer = load_tokenizer(settings)
     model = add_adapter(load_base(settings, device), settings)
@@ -35,10 +35,10 @@ def time_ppo(settings: ModelSettings, rows, args, device, out_dir: str) -> dict:
     prompts, _ = make_prompts(DataSettings(train_prompts=args.batch * (args.warmup + args.steps), eval_prompts=0))
     stamps = []
     with PeakMemory(device) as memory:
-        result = train_ppo(ALGORITHMS.get("ppo")(), model, tokenizer, prompts, reward_model, settings,
-                           TrainSettings(steps=args.warmup + args.steps, learning_rate=args.lr),
-                           RLSettings(prompts_per_iteration=args.batch, minibatch_size=args.batch),
-                           progress=lambda step, _: stamps.append(time.perf_counter()))
+        result = train_rl(ALGORITHMS.get("ppo")(), model, tokenizer, prompts, reward_model, settings,
+                          TrainSettings(steps=args.warmup + args.steps, learning_rate=args.lr),
+                          RLSettings(responses_per_iteration=args.batch, minibatch_size=args.batch),
+                          progress=lambda step, _: stamps.append(time.perf_counter()))
     seconds = _seconds_per_step(stamps, args.warmup)
     return {"s_per_step": seconds, "tokens_per_s": result.train_tokens / len(stamps) / seconds,
             "peak_bytes": memory.peak}
