@@ -16,12 +16,14 @@ STAMP := $(VENV)/.prefzoo-installed
 # The default benchmark: the bandit suite, then the LM suite (quick profile on CPU, full with a GPU).
 SUITES ?= bandit smol-sentiment
 HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
-# The LM suite's algorithms: on a CPU-only machine the pairwise family (what fits 15 minutes on 2
-# cores); with a GPU every family the suite trains. LM_FAMILY= (empty) runs every family anywhere.
+# The LM suite's algorithms: on a CPU-only machine the pairwise family at the smoke profile (4 steps,
+# one seed: a check that every cell runs, labelled not evidence); with a GPU every family at the full
+# profile. LM_FAMILY= (empty) runs every family anywhere.
 LM_FAMILY ?= $(if $(HAS_GPU),,pairwise)
+LM_PROFILE ?= $(if $(HAS_GPU),full,smoke)
 PYTEST_ARGS ?=
 
-.PHONY: install test bench leaderboard clean
+.PHONY: install test bench leaderboard leaderboard-run clean
 
 install: $(STAMP)
 
@@ -49,9 +51,18 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(if $(FRESH),rm -rf leaderboard/results)
 	for suite in $(SUITES); do \
-		if [ $$suite = bandit ] || [ -z "$(LM_FAMILY)" ]; then $(VENV)/bin/prefzoo bench --suite $$suite || exit 1; \
-		else $(VENV)/bin/prefzoo bench --suite $$suite --family $(LM_FAMILY) || exit 1; fi; \
+		if [ $$suite = bandit ]; then $(VENV)/bin/prefzoo bench --suite $$suite || exit 1; \
+		elif [ -z "$(LM_FAMILY)" ]; then $(VENV)/bin/prefzoo bench --suite $$suite --profile $(LM_PROFILE) || exit 1; \
+		else $(VENV)/bin/prefzoo bench --suite $$suite --profile $(LM_PROFILE) --family $(LM_FAMILY) || exit 1; fi; \
 	done
+	$(VENV)/bin/prefzoo leaderboard
+
+# The committed evidence: every LM algorithm at the quick profile's shared budget (chosen by
+# `python -m prefzoo.benchmarks.budget_sweep`, see README), 3 seeds each. Hours on 2 CPU cores;
+# finished cells are kept, so an interrupted run resumes.
+leaderboard-run: $(STAMP)
+	$(VENV)/bin/prefzoo bench --suite smol-sentiment --profile quick --seeds 3
+	$(VENV)/bin/prefzoo bench --suite smol-sentiment --profile quick --seeds 3 --algorithms ppo --set ppo.reward_learner=ids
 	$(VENV)/bin/prefzoo leaderboard
 
 leaderboard: $(STAMP)

@@ -93,6 +93,7 @@ def bench(
     profile: Annotated[Optional[str], typer.Option(help="LM suites: quick (CPU-sized), full, or auto (full with a GPU, else quick; the default).")] = None,
     model: Annotated[Optional[str], typer.Option(help="LM suites: hub id or local path of the base model.")] = None,
     dataset: Annotated[Optional[str], typer.Option(help="preference-dataset suite: a TRL-format file (.json/.jsonl/.parquet/.csv) or hub id.")] = None,
+    train: Annotated[Optional[str], typer.Option(help="LM suites: the shared budget, FIELD=VALUE,... of the training settings (learning_rate, steps, batch_size, micro_batch_size, warmup_steps, weight_decay, max_grad_norm, mixed_precision).")] = None,
     regenerate_data: Annotated[bool, typer.Option("--regenerate-data", help="smol-sentiment: sample the pairs on this machine instead of reading the shipped copy.")] = False,
 ) -> None:
     """Train algorithms on a suite with the same data and budget; one result file per (algorithm, seed, config)."""
@@ -112,6 +113,7 @@ def bench(
         suite_options = {k: v for k, v in dict(
             strengths=[float(s) for s in strengths.split(",")] if strengths else None,
             profile=profile, model=model, dataset=dataset,
+            train=[t for t in train.split(",") if t.strip()] if train else None,
             regenerate_data=regenerate_data or None).items() if v is not None}
     except (RegistryError, ConfigError, ValueError) as exc:
         _fail(str(exc))

@@ -111,6 +111,29 @@ class AlgorithmConfig:
         return hashlib.sha256(payload.encode()).hexdigest()[:8]
 
 
+def replace_fields(settings: Any, overrides: Sequence[str], where: str, frozen: Sequence[str] = ()) -> Any:
+    """A copy of the dataclass ``settings`` with ``field=value`` strings applied (as typed on a command
+    line, parsed to each field's type); an unknown field, or one of ``frozen``, is an error naming the
+    closest field."""
+    hints = typing.get_type_hints(type(settings))
+    names = [f.name for f in dataclasses.fields(settings) if f.name not in frozen]
+    values = {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"{where}: {item!r} is not of the form field=value")
+        if key not in names:
+            hint = difflib.get_close_matches(key, names, n=1)
+            raise ConfigError(f"{where}: no field {key!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+                              + f" (fields: {', '.join(names)})")
+        values[key] = _parse(raw.strip(), hints[key], f"{where} {key}")
+    try:
+        return dataclasses.replace(settings, **values)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
 def _is_instance(value: Any, expected: Any) -> bool:
     origin = typing.get_origin(expected)
     if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":

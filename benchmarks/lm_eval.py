@@ -1,6 +1,8 @@
 """One evaluation for every algorithm of an LM suite, through the `evaluate` modules in
-``benchmarks/metrics``: gold reward of the policy's samples, KL(π ‖ π_ref) on those samples, gold win
-rate against the reference's samples, and held-out pair accuracy of the implicit reward."""
+``benchmarks/metrics``: gold reward of the policy's samples, log π/π_ref on those samples, gold win
+rate against the reference's samples of the same seed, and held-out pair accuracy of the implicit
+reward. The per-sample values are kept in the result, so the leaderboard can bootstrap over seeds
+and prompts and pair every row with the reference."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from prefzoo.algorithms.engine.data import collate_sequences, iter_pair_logps, p
 from prefzoo.algorithms.engine.generation import sample_responses
 from prefzoo.algorithms.engine.models import eval_mode, reference_mode
 from prefzoo.benchmarks.metrics import load_metric
+from prefzoo.benchmarks.smol_sentiment import sampler
 
 
 @torch.no_grad()
@@ -37,15 +40,17 @@ def held_out_margins(model, algorithm: Pairwise, dataset, pad_id: int, batch_siz
 
 
 def evaluate_policy(run, algorithm: Algorithm | None, seed: int) -> dict:
-    """Evaluate the current adapter (``algorithm`` given) or the reference policy (``algorithm=None``).
+    """Evaluate the current adapter (``algorithm`` given) or the reference policy (``algorithm=None``),
+    on samples from the suite's sampler (seeded by ``seed``: a policy of seed s and the reference cell of
+    seed s sample with the same generator seeds).
 
-    Gold reward and win rate need the data source's gold reward; KL and pair accuracy do not.
+    Gold reward and win rate need the data source's gold reward; the log-ratio and pair accuracy do not.
     """
     p = run.profile
     model, tokenizer, source = run.model, run.tokenizer, run.source
     samples = sample_responses(model, tokenizer, run.eval_prompts, p.samples_per_prompt, p.data.max_new_tokens,
                                p.eval_batch_size, seed=10_000 + seed, reference=algorithm is None,
-                               with_logps=algorithm is not None)
+                               with_logps=algorithm is not None, **sampler(p.data))
     prompt_ids = [s.prompt_index for s in samples]
     out = {"samples": {"prompt_ids": prompt_ids, "texts": [s.text for s in samples]},
            "generated_tokens": sum(len(s.completion_ids) for s in samples)}
@@ -61,15 +66,17 @@ def evaluate_policy(run, algorithm: Algorithm | None, seed: int) -> dict:
     policy_logps = torch.tensor([s.logp for s in samples])  # from the sampler's own logits
     with reference_mode(model):
         ref_logps = _logps(model, tokenizer, prompt_tokens, completions, batch_size)
+    out["samples"]["log_ratios"] = (policy_logps - ref_logps).tolist()
     out["kl"] = load_metric("kl_divergence").compute(predictions=policy_logps.tolist(), references=ref_logps.tolist(),
                                                      prompt_ids=prompt_ids)
     if source.has_gold:
-        reference = run.reference_samples()
+        reference = run.reference_samples(seed)
         if reference["prompt_ids"] != prompt_ids:
             raise RuntimeError("policy and reference samples are not aligned by prompt")
         out["win_rate"] = load_metric("win_rate").compute(predictions=out["samples"]["rewards"],
                                                           references=reference["rewards"], prompt_ids=prompt_ids)
     if algorithm.has_implicit_reward:
         margins = held_out_margins(model, algorithm, run.eval_data, tokenizer.pad_token_id)
+        out["held_out_margins"] = margins.tolist()
         out["pair_accuracy"] = load_metric("pair_accuracy").compute(predictions=margins.tolist())
     return out

@@ -8,54 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from prefzoo.benchmarks.results import save_figure_atomic
+from prefzoo.benchmarks.lm_table import aggregate, beats_reference, by_setting, setting_id, verdict
 from prefzoo.benchmarks.stats import mean_ci
-
-METRICS = ("gold_reward", "win_rate", "kl", "pair_accuracy")
-
-
-def aggregate(docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One entry per (dataset, algorithm, config hash): each metric's mean and 95% interval — across seeds
-    (Student t) when there are several, else the bootstrap interval over prompts of the one seed — ranked
-    within each dataset by gold reward, or by held-out pair accuracy where the data have no gold reward."""
-    groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
-    for doc in docs:
-        if "reward" not in doc["eval"]:  # reward models have their own table
-            groups[(doc.get("dataset", doc["suite"]), doc["algorithm"], doc["hash"])].append(doc)
-    rows = []
-    for (dataset, name, _), group in groups.items():
-        first = group[0]
-        row = {"algorithm": first.get("label", name), "family": first["family"], "paper": first["paper"], "seeds": len(group),
-               "config": first["config"], "profile": first["profile"], "origin": first.get("origin", ""),
-               "dataset": dataset, "has_gold": first.get("has_gold", True)}
-        for metric in METRICS:
-            values = [d["eval"][metric] for d in group if d["eval"].get(metric) is not None]
-            if not values:
-                row[metric] = None
-            elif len(values) == 1:
-                row[metric] = {"mean": values[0]["mean"], "low": values[0]["ci_low"], "high": values[0]["ci_high"]}
-            else:
-                mean, half = mean_ci([v["mean"] for v in values])
-                row[metric] = {"mean": mean, "low": mean - half, "high": mean + half}
-        trains = [d["train"] for d in group if d.get("train")]
-        row["train_time_s"] = sum(t["wall_time_s"] for t in trains) / len(trains) if trains else None
-        row["tokens_per_s"] = sum(t["tokens_per_s"] for t in trains) / len(trains) if trains else None
-        row["peak_memory_gib"] = max(t["peak_memory_bytes"] for t in trains) / 2**30 if trains else None
-        row["generated_tokens"] = sum(d["eval"]["generated_tokens"] for d in group) // len(group)
-        for cost in ("oracle_queries", "responses_sampled"):  # result files of older versions lack them
-            values = [t[cost] for t in trains if cost in t]
-            row[cost] = sum(values) // len(values) if values else None
-        values = [t["generated_tokens"] for t in trains if "generated_tokens" in t]
-        row["train_generated_tokens"] = sum(values) // len(values) if values else None
-        rows.append(row)
-    rows.sort(key=lambda r: (r["dataset"], -_rank_value(r)))
-    return rows
-
-
-def _rank_value(row: dict) -> float:
-    """Gold reward where the data have one; else held-out pair accuracy (the reference, which has none, last)."""
-    value = row["gold_reward"] if row["has_gold"] else row["pair_accuracy"]
-    return value["mean"] if value else float("-inf")
-
 
 def _ci(value: dict | None, digits: int = 3) -> str:
     if value is None:
@@ -63,26 +17,53 @@ def _ci(value: dict | None, digits: int = 3) -> str:
     return f"{value['mean']:.{digits}f} [{value['low']:.{digits}f}, {value['high']:.{digits}f}]"
 
 
+def _delta(value: dict | None) -> str:
+    return "—" if value is None else f"{value['mean']:+.3f} [{value['low']:+.3f}, {value['high']:+.3f}]"
+
+
+def _p(value: dict | None) -> str:
+    if value is None:
+        return "—"
+    p = value["p_holm"]
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def _num(value: float | None, fmt: str) -> str:
     return "—" if value is None else format(value, fmt)
 
 
+def _rank(row: dict) -> str:
+    if "rank" not in row:
+        return "—"
+    low, high = row["rank"]
+    return str(low) if low == high else f"{low}–{high}"
+
+
+def _marked(row: dict) -> str:
+    """The algorithm's name, with ▲ when it beats the reference and ▼ when it is below it."""
+    mark = {True: " ▲", False: " ▼", None: ""}[beats_reference(row)]
+    return row["algorithm"] + mark
+
+
 def leaderboard_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """The ranked table of one setting (``by_setting`` splits documents into settings)."""
     entries = aggregate(docs)
-    several = len({r["dataset"] for r in entries}) > 1
-    headers = (["dataset"] if several else []) + [
-        "rank", "algorithm", "family", "gold reward [95% CI]", "win rate vs ref", "KL(π‖π_ref)", "pair accuracy",
-        "seeds", "train time (s)", "tokens/s", "peak memory (GiB)", "labels (oracle queries)",
-        "responses sampled", "gen tokens (train data)", "gen tokens (eval)", "paper"]
-    rows, rank, previous = [], 0, None
+    gold = any(r["has_gold"] for r in entries)
+    metric = "gold" if gold else "pair acc."
+    headers = ["rank [95%]", "algorithm", "family", "gold reward [95% CI]" if gold else "pair accuracy [95% CI]",
+               f"Δ {metric} vs reference [95% CI]", "p vs reference (Holm)", f"Δ {metric} vs top [95% CI]",
+               "p vs top (Holm)", "win rate vs ref", "log π/π_ref (nats)", "pair accuracy" if gold else "—",
+               "seeds", "train time (s)", "tokens/s", "peak memory (GiB)", "labels (oracle queries)",
+               "responses sampled", "gen tokens (train data)", "gen tokens (eval)", "paper"]
+    rows = []
     for r in entries:
-        rank = rank + 1 if r["dataset"] == previous else 1
-        previous = r["dataset"]
-        rows.append(([r["dataset"]] if several else []) + [
-            str(rank), r["algorithm"], r["family"], _ci(r["gold_reward"]), _ci(r["win_rate"]), _ci(r["kl"], 2),
-            _ci(r["pair_accuracy"]), str(r["seeds"]), _num(r["train_time_s"], ".0f"), _num(r["tokens_per_s"], ".0f"),
-            _num(r["peak_memory_gib"], ".2f"), _num(r["oracle_queries"], ","), _num(r["responses_sampled"], ","),
-            _num(r["train_generated_tokens"], ","), str(r["generated_tokens"]), r["paper"] or "—"])
+        rows.append([
+            _rank(r), _marked(r), r["family"], _ci(r["gold_reward"] if gold else r["pair_accuracy"]),
+            _delta(r.get("vs_reference")), _p(r.get("vs_reference")), _delta(r.get("vs_top")), _p(r.get("vs_top")),
+            _ci(r["win_rate"]), _ci(r["kl"], 2), _ci(r["pair_accuracy"]) if gold else "—", str(r["seeds"]),
+            _num(r["train_time_s"], ",.0f"), _num(r["tokens_per_s"], ",.0f"), _num(r["peak_memory_gib"], ".2f"),
+            _num(r["oracle_queries"], ","), _num(r["responses_sampled"], ","), _num(r["train_generated_tokens"], ","),
+            _num(r["generated_tokens"], ","), r["paper"] or "—"])
     return headers, rows
 
 
@@ -176,7 +157,7 @@ def reward_kl_plot(docs: Sequence[dict[str, Any]], path: Path) -> Path:
         kl = r["kl"] or {"mean": 0.0, "low": 0.0, "high": 0.0}
         g = r["gold_reward"]
         ax.errorbar(kl["mean"], g["mean"], xerr=[[kl["mean"] - kl["low"]], [kl["high"] - kl["mean"]]],
-                    yerr=[[g["mean"] - g["low"]], [g["high"] - g["mean"]]], fmt="o", color=f"C{i % 10}",
+                    yerr=[[g["mean"] - g["low"]], [g["high"] - g["mean"]]], fmt="osD^v<>"[i // 10 % 7], color=f"C{i % 10}",
                     capsize=3, label=r["algorithm"])
         points.append((kl["mean"], g["mean"]))
     frontier, best = [], float("-inf")
@@ -187,7 +168,7 @@ def reward_kl_plot(docs: Sequence[dict[str, Any]], path: Path) -> Path:
     if len(frontier) > 1:
         ax.step([x for x, _ in frontier], [y for _, y in frontier], where="post", color="grey", ls="--", lw=1,
                 label="frontier")
-    ax.set_xlabel("KL(π ‖ π_ref), nats per response")
+    ax.set_xlabel("log π/π_ref on the policy's samples, nats per response")
     ax.set_ylabel("gold reward (VADER compound)")
     ax.legend(fontsize=7, loc="best")
     ax.grid(alpha=0.3)
@@ -195,54 +176,89 @@ def reward_kl_plot(docs: Sequence[dict[str, Any]], path: Path) -> Path:
     return save_figure_atomic(fig, path, dpi=100)
 
 
+def setting_rows(docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(title, documents) per setting of a suite, in the order the leaderboard shows them."""
+    return [(f"{docs[0]['suite']} · setting {setting_id(group[0])}", group) for group in by_setting(docs)]
+
+
+def describe_setting(doc: dict[str, Any]) -> str:
+    """The header text of a setting: model, data, sampler, budget, evaluation, from a result document."""
+    s = doc["settings"]
+    d, t, m = s["data"], s["train"], s["model"]
+    if doc.get("has_gold", True) and "samples_per_prompt" not in d:  # results of the earlier data scheme
+        pairs = (f"{d['train_prompts']} train prompts with two reference samples each, labelled by a "
+                 f"Bradley–Terry draw on the gold reward at temperature {d['label_temperature']} (gold ties by a "
+                 f"coin flip); {d['eval_prompts']} held-out prompts. Ranked by gold reward.")
+    elif doc.get("has_gold", True):
+        pairs = (f"{d['train_prompts']} train prompts with {d['samples_per_prompt']} reference samples each; "
+                 "a prompt's pair is its best and worst sample by gold reward (VADER compound), labelled by a "
+                 f"Bradley–Terry draw at temperature {d['label_temperature']}, prompts whose samples all tie "
+                 f"dropped; {d['eval_prompts']} held-out prompts. Ranked by gold reward.")
+    else:
+        pairs = ("A dataset without a gold reward: gold reward and win rate cannot be measured, so the ranking "
+                 "uses held-out pair accuracy of each algorithm's implicit reward.")
+    sampler = (f"temperature {d.get('temperature', 1.0)}, top-p {d.get('top_p', 1.0)}, top-k {d.get('top_k', 0)}")
+    return (f"Model `{m['model']}`, {'nf4 4-bit QLoRA' if m['quantize'] else 'LoRA'} r={m['lora_r']} "
+            f"α={m['lora_alpha']} on {m['target_modules']}. {pairs} Sampler (data and evaluation): {sampler}, "
+            f"≤ {d['max_new_tokens']} new tokens, {s['samples_per_prompt']} per held-out prompt. Budget shared "
+            f"by every algorithm: AdamW lr {t['learning_rate']:g}, {t['steps']} steps of {t['batch_size']} pairs, "
+            f"warm-up {t['warmup_steps']} steps, gradient norm ≤ {t['max_grad_norm']}; each algorithm's Config "
+            f"defaults. Profile `{doc['profile']}`, data key `{doc.get('data_key', '?')}`, engine revision "
+            f"{doc.get('engine_revision', 1)}.")
+
+
+STATISTICS = (
+    "Intervals are 95%, from a bootstrap that resamples training seeds and held-out prompts together (with one "
+    "seed: prompts only, the within-run interval). Δ columns pair each row with the reference (or the top row) "
+    "on the same prompts and seeds; p is a sign-flip permutation test over prompts of the seed-averaged "
+    "difference, Holm-adjusted over the rows of the table. ▲ marks a row above the reference (adjusted p < 0.05 "
+    "and an interval of Δ above 0), ▼ one below it. The rank interval holds the ranks a row takes in 95% of the "
+    "bootstrap resamples. log π/π_ref is the mean log-ratio on the policy's own samples from the sampler above "
+    "(KL(π‖π_ref) itself at temperature 1 without truncation). Tokens/s: tokens trained on per second of "
+    "training wall time (for online and RL methods that time includes their generation and labelling). Peak "
+    "memory of training: the CUDA allocator's peak, or on the CPU the peak resident memory above the level "
+    "before training. Cost columns count what training consumed: an offline algorithm's labels, responses and "
+    "tokens are those of the distinct pairs it read; an online algorithm's are what it sampled and had labelled.")
+
+
 def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
+    """The suite's leaderboard text: one subsection per setting, each with its own ranked table."""
     from prefzoo.leaderboard.render import markdown_table
 
     suite = docs[0]["suite"]
-    s = docs[0]["settings"]
-    d, t, m = s["data"], s["train"], s["model"]
-    has_gold = all(doc.get("has_gold", True) for doc in docs)
-    if has_gold:
-        data = (f"{d['train_prompts']} train prompts with two reference samples each, labelled by a Bradley–Terry draw "
-                f"on the gold reward (VADER compound) at temperature {d['label_temperature']}; {d['eval_prompts']} "
-                "held-out prompts. Ranked by gold reward.")
-    else:
-        data = ("Datasets without a gold reward: gold reward and win rate cannot be measured, so the ranking uses "
-                "held-out pair accuracy of each algorithm's implicit reward.")
-    lines = [
-        f"## {suite} (profile `{docs[0]['profile']}`)",
-        "",
-        f"Model `{m['model']}`, {'nf4 4-bit QLoRA' if m['quantize'] else 'LoRA'} r={m['lora_r']} α={m['lora_alpha']} "
-        f"on {m['target_modules']}. {data} Every algorithm: AdamW lr {t['learning_rate']}, {t['steps']} steps of "
-        f"{t['batch_size']} pairs, its Config defaults; samples ≤ {d['max_new_tokens']} new tokens, "
-        f"{s['samples_per_prompt']} per held-out prompt. Intervals are 95%: bootstrap over prompts for one seed, "
-        "Student t across seeds for several. Tokens/s: tokens trained on per second of training wall time (for "
-        "online methods that time includes their generation and labelling). Peak memory of training: the CUDA "
-        "allocator's peak, or on the CPU "
-        "the peak resident memory above the level before training. Cost columns count what training consumed: "
-        "an offline algorithm's labels, responses and tokens are those of the distinct pairs it read (sampled "
-        "from π_ref and labelled before training); an online algorithm's are what it sampled and had labelled "
-        f"during training ({s.get('online', {}).get('prompts_per_round', '?')} prompts per round, one "
-        "oracle query per pair: the same Bradley–Terry labeller on the gold reward).",
-        "",
-        markdown_table(*leaderboard_rows(docs)),
-        "",
-    ]
-    if has_gold:
-        plot = reward_kl_plot(docs, Path(out_dir) / f"{suite}.png")
-        lines += [f"![gold reward against KL]({plot.name})", ""]
-    over = overoptimisation_plot(docs, Path(out_dir) / f"{suite}-overoptimisation.png")
-    if over is not None:
-        lines += ["### Overoptimisation (Gao, Schulman & Hilton 2022)", "",
-                  "Per PPO run: gold and proxy reward of each iteration's rollouts against √KL(π‖π_ref) of "
-                  "those rollouts, as gains over the first iteration, with the least-squares fit of "
-                  "R(d) = d(α − β log d).", "", f"![overoptimisation]({over.name})", ""]
-    reward = reward_model_rows(docs)
-    if reward[1]:
-        lines += ["### Reward models", "",
-                  f"Each reward learner trains its own adapter and scalar head on the shared base, on the pairs the "
-                  f"step budget reads, for {s.get('reward_epochs', '?')} epochs (AdamW with the learner's α); "
-                  "diagnosed on the held-out pairs against the gold reward. ECE compares σ(r_w − r_l) with the "
-                  "labeller's own probability σ((g_w − g_l)/T), in 10 bins.", "",
-                  markdown_table(*reward), ""]
+    lines = [f"## {suite}", "", STATISTICS, ""]
+    for title, group in setting_rows(docs):
+        sid = setting_id(group[0])
+        lines += [f"### {title}", "", describe_setting(group[0]), ""]
+        missing = missing_algorithms(group)
+        if missing:
+            lines += [f"Partial: not run at this setting: {', '.join(f'`{n}`' for n in missing)}.", ""]
+        rows = aggregate(group)
+        lines += [verdict(rows), "", markdown_table(*leaderboard_rows(group)), ""]
+        if all(doc.get("has_gold", True) for doc in group):
+            plot = reward_kl_plot(group, Path(out_dir) / f"{suite}-{sid}.png")
+            lines += [f"![gold reward against log π/π_ref]({plot.name})", ""]
+        over = overoptimisation_plot(group, Path(out_dir) / f"{suite}-{sid}-overoptimisation.png")
+        if over is not None:
+            lines += ["#### Overoptimisation (Gao, Schulman & Hilton 2022)", "",
+                      "Per RL run: gold and proxy reward of each iteration's rollouts against √KL(π‖π_ref) of "
+                      "those rollouts, as gains over the first iteration, with the least-squares fit of "
+                      "R(d) = d(α − β log d).", "", f"![overoptimisation]({over.name})", ""]
+        reward = reward_model_rows(group)
+        if reward[1]:
+            lines += ["#### Reward models", "",
+                      "Each reward learner trains its own adapter and scalar head on the shared base, on the pairs "
+                      f"the step budget reads, for {group[0]['settings'].get('reward_epochs', '?')} epochs (AdamW "
+                      "with the learner's α); diagnosed on the held-out pairs against the gold reward. ECE compares "
+                      "σ(r_w − r_l) with the labeller's own probability σ((g_w − g_l)/T), in 10 bins.", "",
+                      markdown_table(*reward), ""]
     return "\n".join(lines)
+
+
+def missing_algorithms(group: Sequence[dict[str, Any]]) -> list[str]:
+    """Registered algorithms of the families this setting trains that have no row in it."""
+    from prefzoo.registry import ALGORITHMS
+
+    present = {d["algorithm"] for d in group}
+    families = {d["family"] for d in group} - {"reference"}
+    return sorted(n for n, cls in ALGORITHMS.load_all().items() if str(cls.family) in families and n not in present)

@@ -22,7 +22,7 @@ import torch
 
 from prefzoo import __version__
 from prefzoo.algorithms.base import Algorithm, Family
-from prefzoo.algorithms.config import AlgorithmConfig
+from prefzoo.algorithms.config import AlgorithmConfig, replace_fields
 from prefzoo.algorithms.engine.data import TokenizationSettings, tokenize_pairs
 from prefzoo.algorithms.engine.models import ModelSettings, add_adapter, cache_dir, load_base, load_tokenizer, model_fingerprint
 from prefzoo.algorithms.engine.online import OnlineSettings
@@ -57,18 +57,22 @@ class Profile:
     """How the online family spends the same step budget (max_new_tokens: the data's)."""
     reward_epochs: int = 3
     """Epochs of a reward learner over the pairs the step budget reads (IDS updates labels per epoch)."""
+    rl: RLSettings = RLSettings()
+    """How the RL family spends the same step budget (max_new_tokens: the data's)."""
+    seeds: int = 3
+    """Seeds per algorithm (and reference cells) unless ``--seeds`` says otherwise; not part of the hash."""
 
     def to_dict(self) -> dict:
         return {"data": self.data.to_dict(), "train": self.train.to_dict(), "model": self.model.to_dict(),
                 "tokenization": self.tokenization.to_dict(), "samples_per_prompt": self.samples_per_prompt,
-                "online": self.online.to_dict(), "reward_epochs": self.reward_epochs}
+                "online": self.online.to_dict(), "reward_epochs": self.reward_epochs, "rl": self.rl.to_dict()}
 
 
 PROFILES = {
     # Sized for `make bench` in 15 minutes on 2 CPU cores. Measured there with SmolLM2-135M nf4: a step
     # on 8 pairs ≈ 6.7 s; evaluating a policy ≈ 55 s (64 samples of 24 tokens 22 s, reference log-probs of
     # the samples 11 s, held-out margins 21 s); the data (728 samples) ≈ 200 s, so its pairs ship.
-    "quick": Profile(data=DataSettings(train_prompts=300, eval_prompts=64, max_new_tokens=24),
+    "quick": Profile(data=DataSettings(train_prompts=400, eval_prompts=64, max_new_tokens=24),
                      train=TrainSettings(steps=6, batch_size=8, micro_batch_size=8, learning_rate=2e-3)),
     "full": Profile(data=DataSettings(train_prompts=900, eval_prompts=256, max_new_tokens=48),
                     train=TrainSettings(steps=300, batch_size=32, micro_batch_size=16, learning_rate=5e-4,
@@ -77,6 +81,10 @@ PROFILES = {
                     samples_per_prompt=4, eval_batch_size=128,
                     online=OnlineSettings(prompts_per_round=32, max_new_tokens=48, generation_batch_size=128)),
 }
+# `make bench` on a CPU: the quick profile's data and learning rate, 4 steps and one seed. A check that
+# every cell runs end to end, labelled a smoke run on the leaderboard: not evidence.
+PROFILES["smoke"] = dataclasses.replace(PROFILES["quick"], seeds=1,
+                                        train=dataclasses.replace(PROFILES["quick"].train, steps=4))
 
 
 class _LMSuite:
@@ -87,7 +95,7 @@ class _LMSuite:
     def _run(self, source, algorithms: Sequence[type[Algorithm]], results_root: Path, seeds: int | None,
              steps: int | None, profile: str, model: str | None, base_configs: dict[str, AlgorithmConfig] | None,
              progress: Callable[[int, int], None] | None, log: Callable[[str], None],
-             regenerate_data: bool = False) -> list[dict]:
+             regenerate_data: bool = False, train: Sequence[str] = ()) -> list[dict]:
         for cls in algorithms:
             if cls.family not in self.families:
                 raise ValueError(f"the {self.name} suite does not train {cls.family} algorithms ({cls.name!r})")
@@ -99,14 +107,18 @@ class _LMSuite:
         if profile not in PROFILES:
             raise ValueError(f"{self.name}: unknown profile {profile!r}; profiles: {', '.join(PROFILES)}")
         prof = PROFILES[profile]
+        if train:  # the seed is per cell, not a budget setting
+            prof = dataclasses.replace(prof, train=replace_fields(prof.train, train, "--train", frozen=("seed",)))
         if steps:
             prof = dataclasses.replace(prof, train=dataclasses.replace(prof.train, steps=steps))
         if model:
             prof = dataclasses.replace(prof, model=dataclasses.replace(prof.model, model=model))
         if source is None:
             source = GeneratedSentiment(prof.data, regenerate=regenerate_data)
-        run = _Run(prof, profile, Path(results_root), log, source, seeds or 1)
-        cells = [(REFERENCE, None, 0)] + [(cls.name, cls, s) for cls in algorithms for s in range(seeds or 1)]
+        seeds = seeds or prof.seeds
+        run = _Run(prof, profile, Path(results_root), log, source, seeds)
+        cells = [(REFERENCE, None, s) for s in range(seeds)] + [(cls.name, cls, s) for cls in algorithms
+                                                                 for s in range(seeds)]
         docs = []
         for i, (name, cls, seed) in enumerate(cells):
             config = (base_configs or {}).get(name) or (cls.Config() if cls else None)
@@ -115,21 +127,20 @@ class _LMSuite:
                 progress(i + 1, len(cells))
         return docs
 
-    def table(self, docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-        from prefzoo.benchmarks.lm_report import leaderboard_rows
-
-        return leaderboard_rows(docs)
-
     def tables(self, docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
-        from prefzoo.benchmarks.lm_report import reward_model_rows
+        """(title, headers, rows): a ranked table and a reward-model table per setting."""
+        from prefzoo.benchmarks.lm_report import leaderboard_rows, reward_model_rows, setting_rows
 
-        out = [(self.name, *self.table(docs)), (f"{self.name}-reward-models", *reward_model_rows(docs))]
+        out = []
+        for title, group in setting_rows(docs):
+            out += [(title, *leaderboard_rows(group)), (f"{title} · reward models", *reward_model_rows(group))]
         return [t for t in out if t[2]]
 
     def plot(self, docs: Sequence[dict[str, Any]], path: Path) -> Path:
-        from prefzoo.benchmarks.lm_report import reward_kl_plot
+        """Gold reward against log π/π_ref of the first setting's rows."""
+        from prefzoo.benchmarks.lm_report import reward_kl_plot, setting_rows
 
-        return reward_kl_plot(docs, path)
+        return reward_kl_plot(setting_rows(docs)[0][1], path)
 
     def section(self, docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
         from prefzoo.benchmarks.lm_report import section
@@ -145,9 +156,10 @@ class SmolSentimentSuite(_LMSuite):
     def run(self, algorithms: Sequence[type[Algorithm]], results_root: Path, *, seeds: int | None = None,
             steps: int | None = None, profile: str = "auto", model: str | None = None,
             base_configs: dict[str, AlgorithmConfig] | None = None, regenerate_data: bool = False,
-            progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> list[dict]:
+            train: Sequence[str] = (), progress: Callable[[int, int], None] | None = None,
+            log: Callable[[str], None] = print) -> list[dict]:
         return self._run(None, algorithms, results_root, seeds, steps, profile, model, base_configs, progress, log,
-                         regenerate_data)
+                         regenerate_data, train)
 
 
 class PreferenceDatasetSuite(_LMSuite):
@@ -157,10 +169,10 @@ class PreferenceDatasetSuite(_LMSuite):
 
     def run(self, algorithms: Sequence[type[Algorithm]], results_root: Path, *, dataset: str,
             seeds: int | None = None, steps: int | None = None, profile: str = "auto", model: str | None = None,
-            base_configs: dict[str, AlgorithmConfig] | None = None,
+            base_configs: dict[str, AlgorithmConfig] | None = None, train: Sequence[str] = (),
             progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> list[dict]:
         return self._run(PreferenceDataset(dataset), algorithms, results_root, seeds, steps, profile, model,
-                         base_configs, progress, log)
+                         base_configs, progress, log, train=train)
 
 
 class _Run:
@@ -265,17 +277,16 @@ class _Run:
             eval_gold=torch.tensor(self.eval_gold, dtype=torch.float64) if self.eval_gold else None,
             label_temperature=p.data.label_temperature,
             online=dataclasses.replace(p.online, max_new_tokens=p.data.max_new_tokens),
-            rl=RLSettings(max_new_tokens=p.data.max_new_tokens), reward_epochs=p.reward_epochs, log=self.log)
+            rl=dataclasses.replace(p.rl, max_new_tokens=p.data.max_new_tokens), reward_epochs=p.reward_epochs, log=self.log)
 
-    def reference_samples(self) -> dict:
-        """The reference cell's samples (its result file), which every win rate compares against."""
-        from prefzoo.benchmarks.results import load_results
-
-        for doc in load_results(self.results_root, self.source.suite):
-            if doc["algorithm"] == REFERENCE and doc["settings"] == self.profile.to_dict() \
-                    and doc["data_key"] == self.data_key and doc.get("engine_revision", 1) == ENGINE_REVISION:
-                return doc["eval"]["samples"]
-        raise RuntimeError("the reference cell must run before the algorithms")
+    def reference_samples(self, seed: int) -> dict:
+        """The samples of the reference cell of ``seed`` (its result file), which the win rates of that
+        seed compare against."""
+        digest = run_hash({}, self.settings_hash_input)
+        path = result_path(self.results_root, self.source.suite, REFERENCE, seed, digest)
+        if not path.exists():
+            raise RuntimeError(f"the reference cell of seed {seed} must run before the algorithms ({path})")
+        return json.loads(path.read_text())["eval"]["samples"]
 
 
 def _reset_adapter(model, seed: int) -> None:

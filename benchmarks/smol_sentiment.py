@@ -2,11 +2,16 @@
 model, a gold reward we can check (VADER sentiment), and noisy Bradley–Terry labels.
 
 Prompts are drawn (fixed seed) from templates × subjects × qualifiers, split into disjoint train and
-held-out sets. Each prompt gets two reference samples; the gold reward is VADER's compound sentiment
-score in [−1, 1] (Hutto & Gilbert 2014), optionally minus a length term; the label says the first
-response is preferred with probability σ((r₁ − r₂)/T), T the label temperature, so labels are noisy
-the way human labels are. Held-out pairs are labelled by the gold reward itself (no noise): they
-measure how well an implicit reward ranks responses.
+held-out sets. Each prompt gets ``samples_per_prompt`` reference samples from the suite's sampler
+(temperature 0.7, top-p 0.9: the 4-bit model writes English there, and half-gibberish at temperature 1);
+the gold reward is VADER's compound sentiment score in [−1, 1] (Hutto & Gilbert 2014), optionally minus
+a length term. As in the DPO paper's controlled-sentiment task (Rafailov et al. 2023, §6.1: several
+samples per prefix, pairs from the reward), a prompt's pair is its best and its worst sample by gold
+reward, so the pair has the largest margin the samples offer; a prompt whose samples all tie is dropped
+(nothing to learn, and its label would be a coin flip). The train label says the best is preferred
+with probability σ((r_best − r_worst)/T), T the label temperature, so labels are noisy the way human
+labels are. Held-out pairs are labelled by the gold reward itself (no noise): they measure how well an
+implicit reward ranks responses.
 """
 
 from __future__ import annotations
@@ -48,6 +53,14 @@ class DataSettings:
     train_prompts: int = 300
     eval_prompts: int = 64
     max_new_tokens: int = 24
+    samples_per_prompt: int = 4
+    """Reference samples per prompt; its pair is the best and the worst of them by gold reward."""
+    temperature: float = 0.7
+    """The sampler's temperature, for the pairs and for every evaluation sample of the suite."""
+    top_p: float = 0.9
+    """The sampler's nucleus: 1.0 keeps the whole vocabulary."""
+    top_k: int = 0
+    """The sampler's top-k: 0 keeps the whole vocabulary."""
     label_temperature: float = 0.1
     """T of the Bradley–Terry labels: P(y₁ ≻ y₂) = σ((r₁ − r₂)/T)."""
     length_weight: float = 0.0
@@ -100,6 +113,18 @@ def data_key(model_fingerprint: str, settings: DataSettings) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def sampler(settings: DataSettings) -> dict:
+    """The suite's sampler as ``sample_responses`` keywords."""
+    return {"temperature": settings.temperature, "top_p": settings.top_p, "top_k": settings.top_k}
+
+
+def best_and_worst(rewards: torch.Tensor) -> tuple[int, int] | None:
+    """Indices of the highest and the lowest of one prompt's sample rewards (the first of equals), or
+    None when every sample ties."""
+    best, worst = int(rewards.argmax()), int(rewards.argmin())
+    return None if rewards[best] == rewards[worst] else (best, worst)
+
+
 def build_pairs(model, tokenizer, settings: DataSettings, cache_file: Path, progress=None) -> dict:
     """Generate (or read from ``cache_file``) the suite's data:
     ``{"train": rows, "eval": rows, "eval_prompts": prompts}``, rows in TRL's conversational format with
@@ -111,27 +136,33 @@ def build_pairs(model, tokenizer, settings: DataSettings, cache_file: Path, prog
 
     train_prompts, eval_prompts = make_prompts(settings)
     prompts = train_prompts + eval_prompts
-    samples = sample_responses(model, tokenizer, prompts, 2, settings.max_new_tokens, settings.generation_batch_size,
-                               settings.seed, reference=True, progress=progress)
+    k = settings.samples_per_prompt
+    samples = sample_responses(model, tokenizer, prompts, k, settings.max_new_tokens, settings.generation_batch_size,
+                               settings.seed, reference=True, progress=progress, **sampler(settings))
     texts = [s.text for s in samples]
-    rewards = gold_reward(texts, settings.length_weight)
-    first, second = rewards[0::2], rewards[1::2]
-    labels = bradley_terry_labels(first, second, settings.label_temperature, settings.seed)
+    rewards = gold_reward(texts, settings.length_weight).view(len(prompts), k)
     data = {"train": [], "eval": [], "eval_prompts": eval_prompts, "settings": settings.to_dict(),
-            "dropped_identical": 0}
-    for i, prompt in enumerate(prompts):
-        a, b = texts[2 * i], texts[2 * i + 1]
-        if a == b or not a or not b:
-            data["dropped_identical"] += 1
+            "dropped_ties": 0, "dropped_empty": 0}
+    picked = []
+    for i in range(len(prompts)):
+        # an empty response says nothing about sentiment: it never enters a pair
+        usable = [j for j in range(k) if texts[i * k + j]]
+        pair = best_and_worst(rewards[i, usable]) if len(usable) >= 2 else None
+        if pair is None:
+            data["dropped_ties" if len(usable) >= 2 else "dropped_empty"] += 1
             continue
+        picked.append((i, usable[pair[0]], usable[pair[1]]))
+    best = torch.stack([rewards[i, b] for i, b, _ in picked])
+    worst = torch.stack([rewards[i, w] for i, _, w in picked])
+    labels = bradley_terry_labels(best, worst, settings.label_temperature, settings.seed)
+    for (i, b, w), label in zip(picked, labels.tolist()):
         is_train = i < len(train_prompts)
-        a_wins = bool(labels[i]) if is_train else bool(first[i] >= second[i])
-        if not is_train and first[i] == second[i]:
-            continue  # a gold tie ranks nothing
-        (cw, cr), (lw, lr) = ((a, first[i]), (b, second[i])) if a_wins else ((b, second[i]), (a, first[i]))
+        (cw, cr), (lw, lr) = ((b, rewards[i, b]), (w, rewards[i, w]))
+        if is_train and not label:
+            (cw, cr), (lw, lr) = (lw, lr), (cw, cr)
         data["train" if is_train else "eval"].append({
-            "prompt": prompt, "chosen": [{"role": "assistant", "content": cw}],
-            "rejected": [{"role": "assistant", "content": lw}],
+            "prompt": prompts[i], "chosen": [{"role": "assistant", "content": texts[i * k + cw]}],
+            "rejected": [{"role": "assistant", "content": texts[i * k + lw]}],
             "gold_chosen": float(cr), "gold_rejected": float(lr)})
     write_json_atomic(cache_file, data)
     return data

@@ -1,27 +1,40 @@
-"""``leaderboard/index.html``: one self-contained page (no network): a sortable table per suite and
-its figure inlined as a data URI."""
+"""``leaderboard/index.html``: the leaderboard's README.md as one self-contained page (no network), so the
+page carries exactly the README's sections, text, tables and figures. Markdown goes through
+markdown-it-py (installed with rich); figures are inlined as data URIs; every table sorts by a header
+click (numerically on formatted numbers such as "2,274", "+0.12 [...]", "< 0.001" or a rank "1–3"); cost
+columns fold away; rows that beat the reference are highlighted."""
 
 from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Sequence
+import re
 from pathlib import Path
 
 _STYLE = """
-body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1400px; color: #222; }
-table { border-collapse: collapse; margin: 1rem 0; font-size: 13px; }
-th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; white-space: nowrap; }
-th { background: #f3f3f3; cursor: pointer; user-select: none; }
+body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5rem auto; max-width: 1280px; padding: 0 1rem; color: #222; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 12.5px; }
+th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; white-space: nowrap; }
+th { background: #f3f3f3; cursor: pointer; user-select: none; position: sticky; top: 0; }
 th[data-dir="asc"]::after { content: " ▲"; } th[data-dir="desc"]::after { content: " ▼"; }
 tr:nth-child(even) td { background: #fafafa; }
+tr.beats td { background: #e9f7ec; } tr.below td { background: #fbeaea; }
+body.hide-costs .cost { display: none; }
 img { max-width: 100%; border: 1px solid #eee; }
+code { background: #f4f4f4; padding: 0 3px; }
 """
 
-# Sorting: a header click sorts by that column, numerically when cells start with a number.
-# "#sort=<table id>:<column index>:<asc|desc>" in the address applies a sort on load.
+# Headers of the columns that say what a run cost rather than how good it is: folded by default.
+COST_HEADERS = ("train time", "tokens/s", "peak memory", "labels", "responses sampled", "gen tokens", "paper",
+                "pairs × epochs", "config")
+
 _SCRIPT = """
-function key(cell) { const m = cell.textContent.trim().match(/^-?\\d+(\\.\\d+)?/); return m ? parseFloat(m[0]) : null; }
+function key(cell) {
+  const t = cell.textContent.trim().replace(/,/g, "").replace(/^<\\s*/, "").replace("\\u2212", "-");
+  const m = t.match(/^[-+]?\\d+(\\.\\d+)?(e[-+]?\\d+)?/i);
+  return m ? parseFloat(m[0]) : null;
+}
 function sortTable(table, col, dir) {
   const body = table.tBodies[0], rows = Array.from(body.rows);
   const numeric = rows.some(r => key(r.cells[col]) !== null);
@@ -38,32 +51,45 @@ function sortTable(table, col, dir) {
   rows.forEach(r => body.appendChild(r));
   table.querySelectorAll("th").forEach((th, i) => th.dataset.dir = i === col ? dir : "");
 }
+const COSTS = %COSTS%;
 document.querySelectorAll("table.sortable").forEach(table => {
-  table.querySelectorAll("th").forEach((th, col) => th.addEventListener("click", () =>
-    sortTable(table, col, th.dataset.dir === "asc" ? "desc" : "asc")));
+  const heads = Array.from(table.querySelectorAll("th"));
+  heads.forEach((th, col) => {
+    th.addEventListener("click", () => sortTable(table, col, th.dataset.dir === "asc" ? "desc" : "asc"));
+    if (COSTS.some(c => th.textContent.toLowerCase().startsWith(c)))
+      table.querySelectorAll("tr").forEach(tr => tr.cells[col] && tr.cells[col].classList.add("cost"));
+  });
+  Array.from(table.tBodies[0].rows).forEach(tr => {
+    const text = tr.textContent;
+    if (text.includes("\\u25b2")) tr.classList.add("beats"); else if (text.includes("\\u25bc")) tr.classList.add("below");
+  });
 });
+document.getElementById("costs").addEventListener("change", e => document.body.classList.toggle("hide-costs", !e.target.checked));
 const m = location.hash.match(/^#sort=([\\w-]+):(\\d+):(asc|desc)$/);
 if (m) { const t = document.getElementById(m[1]); if (t) sortTable(t, parseInt(m[2]), m[3]); }
 """
 
 
-def table_html(table_id: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "\n".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="sortable" id="{html.escape(table_id)}"><thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table>'
+def page(markdown_text: str, figures_dir: Path) -> str:
+    """The whole page from the leaderboard's markdown; images are read from ``figures_dir``. Tables get
+    ids ``t1``, ``t2``, ... in order of appearance."""
+    from markdown_it import MarkdownIt
 
+    body = MarkdownIt("commonmark").enable("table").render(markdown_text)
+    counter = iter(range(1, 10_000))
+    body = re.sub(r"<table>", lambda _: f'<div class="scroll"><table class="sortable" id="t{next(counter)}">', body)
+    body = body.replace("</table>", "</table></div>")
 
-def page(sections: Sequence[tuple[str, Sequence[str], Sequence[Sequence[str]], Path | None]]) -> str:
-    """The whole page from (suite, headers, rows, figure path) tuples."""
-    parts = []
-    for suite, headers, rows, figure in sections:
-        parts.append(f"<h2>{html.escape(suite)}</h2>")
-        parts.append(table_html(suite, headers, rows))
-        if figure is not None and Path(figure).exists():
-            data = base64.b64encode(Path(figure).read_bytes()).decode()
-            parts.append(f'<p><img alt="{html.escape(suite)} figure" src="data:image/png;base64,{data}"></p>')
-    body = "\n".join(parts) or "<p>No results yet: run <code>prefzoo bench</code>.</p>"
-    return (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>prefzoo leaderboard</title>"
-            f"<style>{_STYLE}</style></head>\n<body>\n<h1>prefzoo leaderboard</h1>\n"
-            f"<p>Generated by <code>prefzoo leaderboard</code> from the result files. Click a column to sort.</p>\n"
-            f"{body}\n<script>{_SCRIPT}</script>\n</body></html>\n")
+    def inline(match: re.Match) -> str:
+        path = Path(figures_dir) / html.unescape(match.group(1))
+        if not path.exists():
+            return match.group(0)
+        return f'src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}"'
+
+    body = re.sub(r'src="([^"]+\.png)"', inline, body)
+    script = _SCRIPT.replace("%COSTS%", repr(list(COST_HEADERS)).replace("'", '"'))
+    return (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>prefzoo leaderboard</title>"
+            f"<style>{_STYLE}</style></head>\n<body class=\"hide-costs\">\n"
+            f"<p><label><input type=\"checkbox\" id=\"costs\"> show cost columns (time, memory, labels, tokens)</label>"
+            f" · click a column header to sort</p>\n{body}\n<script>{_SCRIPT and script}</script>\n</body></html>\n")

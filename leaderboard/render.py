@@ -22,23 +22,21 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
 
 
 def render(results_root: Path, out_dir: Path) -> tuple[Path, Path]:
-    """Write ``out_dir/README.md``, ``out_dir/index.html`` and each suite's figure from every result
-    under ``results_root``."""
+    """Write ``out_dir/README.md``, each suite's figures, and ``out_dir/index.html`` (the same text as a
+    page) from every result under ``results_root``."""
     from prefzoo.leaderboard.html import page
     from prefzoo.registry import SUITES
 
     by_suite = defaultdict(list)
     for doc in load_results(results_root):
         by_suite[doc["suite"]].append(doc)
-    sections, html_sections = [HEADER], []
+    sections = [HEADER]
     if not by_suite:
         sections.append(f"No results yet under `{results_root}`: run `prefzoo bench`.\n")
     for suite in sorted(by_suite):
-        obj = SUITES.get(suite)()
-        sections.append(obj.section(by_suite[suite], out_dir))
-        for i, (title, headers, rows) in enumerate(obj.tables(by_suite[suite])):
-            html_sections.append((title, headers, rows, Path(out_dir) / f"{suite}.png" if i == 0 else None))
+        sections.append(SUITES.get(suite)().section(by_suite[suite], out_dir))
     readme, index = Path(out_dir) / "README.md", Path(out_dir) / "index.html"
-    write_text_atomic(readme, "\n".join(sections))
-    write_text_atomic(index, page(html_sections))
+    text = "\n".join(sections)
+    write_text_atomic(readme, text)
+    write_text_atomic(index, page(text, out_dir))
     return readme, index

@@ -142,6 +142,23 @@ def test_a_bad_dataset_file_is_refused_naming_row_and_field(tiny, env):
     assert "field 'chosen': empty text" in out.stdout and not (env / "results").exists()
 
 
+def test_the_train_option_sets_the_shared_budget_and_is_refused_where_it_does_not_apply(tiny, env):
+    results = env / "results"
+    out = run_cli("bench", "--suite", "smol-sentiment", "--seeds", "1", "--algorithms", "dpo", "--model", str(tiny),
+                  "--train", "learning_rate=1e-3,steps=3,warmup_steps=1", "--results", str(results),
+                  "--plot", str(env / "p.png"), cwd=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    docs = {d["algorithm"]: d for d in load_results(results, "smol-sentiment")}
+    train = docs["dpo"]["settings"]["train"]
+    assert (train["learning_rate"], train["steps"], train["warmup_steps"]) == (1e-3, 3, 1)
+    assert len(docs["dpo"]["train"]["history"]) == 3
+    bad = run_cli("bench", "--suite", "smol-sentiment", "--algorithms", "dpo", "--model", str(tiny),
+                  "--train", "learning_rat=1e-3", "--results", str(results), cwd=env)
+    assert bad.returncode == 2 and "did you mean 'learning_rate'" in bad.stdout
+    bandit = run_cli("bench", "--suite", "bandit", "--train", "steps=3", cwd=env)
+    assert bandit.returncode == 2 and "suite 'bandit' does not take --train" in bandit.stdout
+
+
 def test_suite_options_are_checked_against_the_suite(tiny, env):
     out = run_cli("bench", "--suite", "preference-dataset", "--algorithms", "dpo", cwd=env)
     assert out.returncode == 2 and "suite 'preference-dataset' needs --dataset" in out.stdout
@@ -182,16 +199,29 @@ def test_the_quick_profile_pairs_ship_under_its_data_key_with_their_gold_rewards
     assert GeneratedSentiment(profile.data, regenerate=True).key(fingerprint) == key.removesuffix("+shipped")
     data = GeneratedSentiment(profile.data).load(None, None, key)
     train_prompts, eval_prompts = make_prompts(profile.data)
-    assert data.eval_prompts == eval_prompts and len(data.train) == profile.data.train_prompts
-    assert {json.dumps(r["prompt"], sort_keys=True) for r in data.train} == {json.dumps(p, sort_keys=True) for p in train_prompts}
+    assert data.eval_prompts == eval_prompts
+    shipped = {json.dumps(r["prompt"], sort_keys=True) for r in data.train}
+    assert shipped <= {json.dumps(p, sort_keys=True) for p in train_prompts}
+    assert len(data.train) > 0.8 * profile.data.train_prompts  # few prompts drop out as ties
     for rows in (data.train, data.eval):
         chosen = gold_reward([r["chosen"][0]["content"] for r in rows])
         rejected = gold_reward([r["rejected"][0]["content"] for r in rows])
         assert torch.equal(chosen, torch.tensor([r["gold_chosen"] for r in rows], dtype=torch.float64))
         assert torch.equal(rejected, torch.tensor([r["gold_rejected"] for r in rows], dtype=torch.float64))
+        assert all(r["gold_chosen"] != r["gold_rejected"] for r in rows)  # gold ties never make a pair
     assert all(r["gold_chosen"] > r["gold_rejected"] for r in data.eval)  # held-out: labelled by gold
     noisy = sum(r["gold_chosen"] < r["gold_rejected"] for r in data.train)
-    assert 0 < noisy < len(data.train) / 2  # Bradley–Terry labels at T = 0.1: some, not most, flipped
+    assert 0 < noisy < len(data.train) / 4  # Bradley–Terry labels at T = 0.1 on best-vs-worst margins
+
+
+def test_a_prompts_pair_is_its_best_and_worst_sample_and_ties_are_dropped():
+    import torch
+
+    from prefzoo.benchmarks.smol_sentiment import best_and_worst
+
+    assert best_and_worst(torch.tensor([0.1, -0.5, 0.7, 0.0])) == (2, 1)
+    assert best_and_worst(torch.tensor([0.3, 0.3, 0.3, 0.3])) is None
+    assert best_and_worst(torch.tensor([0.0, 0.4, 0.4, 0.0])) == (1, 0)  # the first of equals
 
 
 def test_regenerate_data_is_an_option_of_the_generated_suite_only(env):

@@ -24,14 +24,15 @@ class Sample:
 @torch.no_grad()
 def sample_responses(model, tokenizer, prompts: Sequence[str | list[dict]], n_per_prompt: int, max_new_tokens: int,
                      batch_size: int, seed: int, reference: bool = False, temperature: float = 1.0,
-                     progress: Callable[[int, int], None] | None = None, with_logps: bool = False) -> list[Sample]:
-    """``n_per_prompt`` samples (temperature sampling, no top-k/top-p) for every prompt (a conversation
-    or plain text, tokenised as training tokenises it).
+                     progress: Callable[[int, int], None] | None = None, with_logps: bool = False,
+                     top_p: float = 1.0, top_k: int = 0) -> list[Sample]:
+    """``n_per_prompt`` samples for every prompt (a conversation or plain text, tokenised as training
+    tokenises it), at ``temperature`` with nucleus (``top_p``) and ``top_k`` truncation (1.0 and 0: none).
 
     ``reference=True`` samples π_ref: the adapter is disabled for the whole call. Batch b is seeded
     with (seed, b), so a sample does not depend on what ran before it. ``with_logps`` also returns
-    each sample's log-probability under the sampling policy (temperature 1), read from the logits the
-    sampler computed anyway: a second forward pass over prompt and response would cost as much as
+    each sample's log-probability under the policy itself (temperature 1, no truncation: the π that
+    training and KL(π‖π_ref) speak of), read from the logits the sampler computed anyway: a second forward pass over prompt and response would cost as much as
     the generation's prefill again.
     """
     device = next(model.parameters()).device
@@ -49,7 +50,7 @@ def sample_responses(model, tokenizer, prompts: Sequence[str | list[dict]], n_pe
             torch.manual_seed(hash((seed, b)) & 0x7FFF_FFFF)
             result = model.generate(input_ids=input_ids, attention_mask=attention_mask,
                                     max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature,
-                                    top_k=0, top_p=1.0, pad_token_id=tokenizer.pad_token_id,
+                                    top_k=top_k, top_p=top_p, pad_token_id=tokenizer.pad_token_id,
                                     return_dict_in_generate=True, output_logits=with_logps)
             new_tokens = result.sequences[:, width:]
             token_logps = None

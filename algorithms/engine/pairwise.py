@@ -41,6 +41,11 @@ class TrainSettings:
     seed: int = 0
 
     def __post_init__(self):
+        for name, low in (("steps", 1), ("batch_size", 1), ("micro_batch_size", 1), ("warmup_steps", 0)):
+            if getattr(self, name) < low:
+                raise ValueError(f"TrainSettings.{name} = {getattr(self, name)}: must be >= {low}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"TrainSettings.learning_rate = {self.learning_rate}: must be > 0")
         if self.batch_size % self.micro_batch_size:
             raise ValueError(f"TrainSettings.batch_size={self.batch_size} is not a multiple of "
                              f"micro_batch_size={self.micro_batch_size}")
