@@ -65,6 +65,15 @@ class Algorithm(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"
 
+    def state_dict(self) -> dict:
+        """Running statistics a stateful loss keeps across steps (BCO's reward shift, β-DPO's margin
+        averages), as JSON-able values; empty for a stateless one. One instance trains one run, so the
+        state is per run; the LM suite saves it beside the adapter (``algorithm_state.json``)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what ``state_dict`` returned (to resume a run)."""
+
 
 # --------------------------------------------------------------------------------------------- pairwise
 

@@ -261,6 +261,8 @@ class _Run:
             if algorithm.trains_policy:
                 self.model.save_pretrained(out_dir)
                 doc["adapter"] = str(out_dir)
+                if algorithm.state_dict():
+                    write_json_atomic(out_dir / "algorithm_state.json", algorithm.state_dict())
                 doc["eval"] = evaluate_policy(self, algorithm, seed)
             else:
                 doc["eval"] = result.evaluation

@@ -6,9 +6,12 @@ head returns for label −100), and precomputed reference log-probs; TRL then ru
 We feed the same sequence sums to prefzoo and compare the mean loss and its gradient with respect to
 every per-token log-prob.
 
-TRL's `ipo` divides each response's log-ratio by its number of completion tokens (``completion_mask``
-summed per row) before taking the margin; prefzoo's IPO does the same with ``average_log_ratio=True``
-(its default), so lengths are passed as those token counts.
+TRL's `ipo` and `sigmoid_norm` divide each response's log-ratio by its number of completion tokens
+(``completion_mask`` summed per row) before taking the margin; prefzoo's IPO (``average_log_ratio=True``,
+its default) and ``dpo-norm`` do the same, so lengths are passed as those token counts. ``aot`` and
+``aot_unpaired`` sort over the batch (TRL's dim 0, prefzoo's last axis: the same axis here). ``bco_pair``
+is BCO without its running reward shift (``reward_shift=False``); the shift has no TRL oracle in 1.16
+and is tested by hand.
 """
 
 from __future__ import annotations
@@ -36,6 +39,26 @@ SHARED = [
     ("robust", "robust-dpo", {"beta": 0.5, "epsilon": 0.0}, 0.5, 0.0),
     ("hinge", "slic-hinge", {"beta": 0.1, "delta": 1.0}, 0.1, 0.0),
     ("hinge", "slic-hinge", {"beta": 2.0, "delta": 1.0}, 2.0, 0.0),
+    ("exo_pair", "exo", {"beta": 0.1, "epsilon": 1e-3}, 0.1, 1e-3),
+    ("exo_pair", "exo", {"beta": 0.5, "epsilon": 0.2}, 0.5, 0.2),
+    ("nca_pair", "nca", {"beta": 0.1}, 0.1, 0.0),
+    ("nca_pair", "nca", {"beta": 1.0}, 1.0, 0.0),
+    ("bco_pair", "bco", {"beta": 0.1, "reward_shift": False}, 0.1, 0.0),
+    ("bco_pair", "bco", {"beta": 0.8, "reward_shift": False}, 0.8, 0.0),
+    ("sppo_hard", "sppo-hard", {"beta": 0.1}, 0.1, 0.0),
+    ("sppo_hard", "sppo-hard", {"beta": 1.0}, 1.0, 0.0),
+    ("aot", "aot", {"beta": 0.1}, 0.1, 0.0),
+    ("aot", "aot", {"beta": 0.5, "label_smoothing": 0.1}, 0.5, 0.1),
+    ("aot_unpaired", "aot", {"beta": 0.1, "unpaired": True}, 0.1, 0.0),
+    ("aot_unpaired", "aot", {"beta": 0.5, "unpaired": True, "label_smoothing": 0.2}, 0.5, 0.2),
+    ("apo_zero", "apo", {"beta": 0.1, "anchor": "zero"}, 0.1, 0.0),
+    ("apo_zero", "apo", {"beta": 0.7, "anchor": "zero"}, 0.7, 0.0),
+    ("apo_down", "apo", {"beta": 0.1, "anchor": "down"}, 0.1, 0.0),
+    ("apo_down", "apo", {"beta": 0.7, "anchor": "down"}, 0.7, 0.0),
+    ("discopop", "discopop", {"beta": 0.05, "tau": 0.05}, 0.05, 0.0),  # TRL's discopop_tau default: 0.05
+    ("discopop", "discopop", {"beta": 0.3, "tau": 0.05}, 0.3, 0.0),
+    ("sigmoid_norm", "dpo-norm", {"beta": 0.1}, 0.1, 0.0),
+    ("sigmoid_norm", "dpo-norm", {"beta": 2.0}, 2.0, 0.0),
 ]
 
 
