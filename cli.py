@@ -16,14 +16,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from prefzoo.algorithms.config import AlgorithmConfig, ConfigError, field_docs
-from prefzoo.benchmarks.results import DEFAULT_ROOT
+from prefzoo.benchmarks.results import project_paths
 from prefzoo.registry import ALGORITHMS, SUITES, RegistryError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="A zoo of preference-optimisation algorithms, ranked on the same data.")
 # Captured output (CI logs, pipes) gets a wide console instead of rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 200)
-LEADERBOARD_DIR = DEFAULT_ROOT.parent
 
 
 def _fail(message: str) -> None:
@@ -80,7 +79,7 @@ def _base_configs(names: list[str], overrides: list[str], config_file: Path | No
 
 @app.command()
 def bench(
-    suite: Annotated[str, typer.Option(help="Benchmark suite.")] = "bandit",
+    suite: Annotated[str, typer.Option(help=f"Benchmark suite: {', '.join(SUITES.names())} (`prefzoo suites` lists their options).")] = "bandit",
     algorithms: Annotated[Optional[str], typer.Option(help="Comma-separated names; default: every algorithm of the suite's families.")] = None,
     family: Annotated[Optional[str], typer.Option(help="Without --algorithms: only this family's algorithms (pairwise, online-preference, ...).")] = None,
     seeds: Annotated[Optional[int], typer.Option(min=1, help="Seeds per algorithm (suite default if unset).")] = None,
@@ -88,16 +87,19 @@ def bench(
     strengths: Annotated[Optional[str], typer.Option(help="Comma-separated values of each algorithm's strength field (β, τ, ...).")] = None,
     set_: Annotated[list[str], typer.Option("--set", help="Override a hyperparameter: ALGORITHM.FIELD=VALUE (repeatable).")] = [],
     config_file: Annotated[Optional[Path], typer.Option("--config", exists=True, dir_okay=False, help='JSON file: {"dpo": {"beta": 0.2}, ...}.')] = None,
-    results: Annotated[Path, typer.Option(help="Folder for result files.")] = DEFAULT_ROOT,
+    results: Annotated[Optional[Path], typer.Option(help="Folder for result files (default: the project's, see prefzoo.toml).")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Where to write the suite's plot (default: next to the results folder).")] = None,
     profile: Annotated[Optional[str], typer.Option(help="LM suites: quick (CPU-sized), full, or auto (full with a GPU, else quick; the default).")] = None,
     model: Annotated[Optional[str], typer.Option(help="LM suites: hub id or local path of the base model.")] = None,
     dataset: Annotated[Optional[str], typer.Option(help="preference-dataset suite: a TRL-format file (.json/.jsonl/.parquet/.csv) or hub id.")] = None,
     train: Annotated[Optional[str], typer.Option(help="LM suites: the shared budget, FIELD=VALUE,... of the training settings (learning_rate, steps, batch_size, micro_batch_size, warmup_steps, weight_decay, max_grad_norm, mixed_precision).")] = None,
+    runs: Annotated[Optional[Path], typer.Option(help="LM suites: folder for adapters and training logs (default: the project's runs/).")] = None,
     regenerate_data: Annotated[bool, typer.Option("--regenerate-data", help="smol-sentiment: sample the pairs on this machine instead of reading the shipped copy.")] = False,
 ) -> None:
     """Train algorithms on a suite with the same data and budget; one result file per (algorithm, seed, config)."""
     try:
+        paths = project_paths()
+        results = results or paths["results"]
         suite_obj = SUITES.get(suite)()
         if algorithms:
             names = [n.strip() for n in algorithms.split(",") if n.strip()]
@@ -109,11 +111,14 @@ def bench(
             classes = [c for c in ALGORITHMS.load_all().values()
                        if str(c.family) in families and (family is None or str(c.family) == family)]
             names = [c.name for c in classes]
+            for entry in ALGORITHMS.failures():
+                console.print(f"[yellow]skipped[/] plugin {entry.name!r} ({entry.origin}): {entry.error}",
+                              highlight=False)
         base_configs = _base_configs(names, set_, config_file)
         suite_options = {k: v for k, v in dict(
             strengths=[float(s) for s in strengths.split(",")] if strengths else None,
             profile=profile, model=model, dataset=dataset,
-            train=[t for t in train.split(",") if t.strip()] if train else None,
+            train=[t for t in train.split(",") if t.strip()] if train else None, runs=runs,
             regenerate_data=regenerate_data or None).items() if v is not None}
     except (RegistryError, ConfigError, ValueError) as exc:
         _fail(str(exc))
@@ -149,14 +154,34 @@ def bench(
 
 
 @app.command()
+def suites() -> None:
+    """Every benchmark suite: what it trains and the options `prefzoo bench` takes for it."""
+    table = Table(title="prefzoo suites")
+    for column in ("suite", "what it is", "families", "options"):
+        table.add_column(column, overflow="fold")
+    for name in SUITES.names():
+        cls = SUITES.get(name)
+        options = [f"--{p.replace('_', '-')}" + (" (required)" if v.default is v.empty else "")
+                   for p, v in inspect.signature(cls.run).parameters.items() if v.kind is v.KEYWORD_ONLY
+                   and p not in ("progress", "log", "base_configs")]
+        doc = (inspect.getdoc(cls) or "").split("\n\n")[0].replace("\n", " ")
+        table.add_row(name, doc, ", ".join(str(f) for f in getattr(cls, "families", ())), " ".join(options))
+    console.print(table)
+
+
+@app.command()
 def leaderboard(
-    results: Annotated[Path, typer.Option(help="Folder of result files.")] = DEFAULT_ROOT,
-    out: Annotated[Path, typer.Option(help="Folder for README.md and figures.")] = LEADERBOARD_DIR,
+    results: Annotated[Optional[Path], typer.Option(help="Folder of result files (default: the project's, see prefzoo.toml).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Folder for README.md, index.html and figures (default: the project's).")] = None,
 ) -> None:
     """Regenerate the leaderboard (README.md, index.html and figures) from the result files."""
     from prefzoo.leaderboard.render import render
 
-    for path in render(results, out):
+    try:
+        paths = project_paths()
+    except ValueError as exc:
+        _fail(str(exc))
+    for path in render(results or paths["results"], out or paths["leaderboard"]):
         console.print(f"wrote {path}")
 
 

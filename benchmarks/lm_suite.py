@@ -30,7 +30,7 @@ from prefzoo.algorithms.engine.pairwise import TrainSettings, make_accelerator, 
 from prefzoo.algorithms.engine.rl import RLSettings
 from prefzoo.algorithms.engine.runners import NEEDS_GOLD, RunContext, run_family
 from prefzoo.algorithms.engine.reference import cache_key, cached_reference_logps, with_reference
-from prefzoo.benchmarks.results import result_path, run_hash, write_json_atomic
+from prefzoo.benchmarks.results import project_paths, result_path, run_hash, write_json_atomic
 from prefzoo.benchmarks.data_sources import GeneratedSentiment, PreferenceDataset
 from prefzoo.benchmarks.smol_sentiment import SUITE, DataSettings
 
@@ -95,7 +95,7 @@ class _LMSuite:
     def _run(self, source, algorithms: Sequence[type[Algorithm]], results_root: Path, seeds: int | None,
              steps: int | None, profile: str, model: str | None, base_configs: dict[str, AlgorithmConfig] | None,
              progress: Callable[[int, int], None] | None, log: Callable[[str], None],
-             regenerate_data: bool = False, train: Sequence[str] = ()) -> list[dict]:
+             regenerate_data: bool = False, train: Sequence[str] = (), runs: Path | None = None) -> list[dict]:
         for cls in algorithms:
             if cls.family not in self.families:
                 raise ValueError(f"the {self.name} suite does not train {cls.family} algorithms ({cls.name!r})")
@@ -116,7 +116,7 @@ class _LMSuite:
         if source is None:
             source = GeneratedSentiment(prof.data, regenerate=regenerate_data)
         seeds = seeds or prof.seeds
-        run = _Run(prof, profile, Path(results_root), log, source, seeds)
+        run = _Run(prof, profile, Path(results_root), log, source, seeds, Path(runs or project_paths()["runs"]))
         cells = [(REFERENCE, None, s) for s in range(seeds)] + [(cls.name, cls, s) for cls in algorithms
                                                                  for s in range(seeds)]
         docs = []
@@ -156,10 +156,10 @@ class SmolSentimentSuite(_LMSuite):
     def run(self, algorithms: Sequence[type[Algorithm]], results_root: Path, *, seeds: int | None = None,
             steps: int | None = None, profile: str = "auto", model: str | None = None,
             base_configs: dict[str, AlgorithmConfig] | None = None, regenerate_data: bool = False,
-            train: Sequence[str] = (), progress: Callable[[int, int], None] | None = None,
+            train: Sequence[str] = (), runs: Path | None = None, progress: Callable[[int, int], None] | None = None,
             log: Callable[[str], None] = print) -> list[dict]:
         return self._run(None, algorithms, results_root, seeds, steps, profile, model, base_configs, progress, log,
-                         regenerate_data, train)
+                         regenerate_data, train, runs)
 
 
 class PreferenceDatasetSuite(_LMSuite):
@@ -170,18 +170,19 @@ class PreferenceDatasetSuite(_LMSuite):
     def run(self, algorithms: Sequence[type[Algorithm]], results_root: Path, *, dataset: str,
             seeds: int | None = None, steps: int | None = None, profile: str = "auto", model: str | None = None,
             base_configs: dict[str, AlgorithmConfig] | None = None, train: Sequence[str] = (),
-            progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> list[dict]:
+            runs: Path | None = None, progress: Callable[[int, int], None] | None = None,
+            log: Callable[[str], None] = print) -> list[dict]:
         return self._run(PreferenceDataset(dataset), algorithms, results_root, seeds, steps, profile, model,
-                         base_configs, progress, log, train=train)
+                         base_configs, progress, log, train=train, runs=runs)
 
 
 class _Run:
     """The shared state of one benchmark run: model, tokenizer, data, reference numbers."""
 
     def __init__(self, profile: Profile, profile_name: str, results_root: Path, log: Callable[[str], None], source,
-                 seeds: int = 1):
+                 seeds: int = 1, runs_root: Path = Path("runs")):
         self.profile, self.profile_name, self.results_root, self.log = profile, profile_name, results_root, log
-        self.source, self.seeds = source, seeds
+        self.source, self.seeds, self.runs_root = source, seeds, runs_root
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self._loaded = False
         self.data_key = source.key(model_fingerprint(profile.model))
@@ -209,7 +210,7 @@ class _Run:
         fp = model_fingerprint(p.model)
         train = tokenize_pairs(data.train, self.tokenizer, p.tokenization, f"{self.source.name} train")
         held_out = tokenize_pairs(data.eval, self.tokenizer, p.tokenization, f"{self.source.name} held-out")
-        self.accelerator = make_accelerator(p.train, logging_dir=Path("runs") / self.source.suite / "logs")
+        self.accelerator = make_accelerator(p.train, logging_dir=self.runs_root / self.source.suite / "logs")
         read = set().union(*(visit_order(len(train), dataclasses.replace(p.train, seed=s),
                                          self.accelerator.num_processes) for s in range(self.seeds)))
         self.train_data = self._with_ref(train, fp, "train", read)
@@ -253,7 +254,7 @@ class _Run:
             algorithm = cls(config)
             if algorithm.trains_policy:
                 _reset_adapter(self.model, seed)
-            out_dir = Path("runs") / self.source.suite / name / f"seed{seed}-{digest}"
+            out_dir = self.runs_root / self.source.suite / name / f"seed{seed}-{digest}"
             result = run_family(algorithm, self._context(name, seed, out_dir))
             doc.update(result.document())
             self.log(f"{name} seed {seed}: trained in {result.train.wall_time_s:.1f} s, "

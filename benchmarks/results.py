@@ -14,7 +14,39 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "leaderboard" / "results"
+PROJECT_FILE = "prefzoo.toml"
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The folder of the nearest ``prefzoo.toml`` at or above ``start`` (the working directory), else
+    ``start`` itself: where a project's results, adapters and leaderboard go by default — never the
+    installed package."""
+    start = Path(start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    return start
+
+
+def project_paths(start: Path | None = None) -> dict[str, Path]:
+    """``results``, ``runs`` and ``leaderboard`` folders of the project: ``results/``, ``runs/`` and
+    ``leaderboard/`` under its root, or what its ``prefzoo.toml`` says (paths relative to the file),
+    e.g. ``[paths]`` / ``results = "leaderboard/results"``."""
+    import tomllib
+
+    root = project_root(start)
+    paths = {"results": root / "results", "runs": root / "runs", "leaderboard": root / "leaderboard"}
+    config = root / PROJECT_FILE
+    if config.is_file():
+        try:
+            table = tomllib.loads(config.read_text()).get("paths", {})
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{config}: not valid TOML ({exc})") from None
+        for key, value in table.items():
+            if key not in paths:
+                raise ValueError(f"{config}: [paths] has no setting {key!r}; settings: {', '.join(paths)}")
+            paths[key] = root / value
+    return paths
 
 
 def run_hash(config: Mapping[str, Any], settings: Mapping[str, Any]) -> str:

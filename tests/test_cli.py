@@ -80,3 +80,11 @@ def test_bench_then_leaderboard(tmp_path):
 def test_leaderboard_without_results(tmp_path):
     result = runner.invoke(app, ["leaderboard", "--results", str(tmp_path / "none"), "--out", str(tmp_path)])
     assert result.exit_code == 0 and "No results yet" in (tmp_path / "README.md").read_text()
+
+
+def test_suites_lists_every_suite_with_its_options():
+    result = runner.invoke(app, ["suites"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    for name in ("bandit", "smol-sentiment", "preference-dataset"):
+        assert name in result.output
+    assert "--dataset (required)" in result.output and "--train" in result.output and "--strengths" in result.output
