@@ -88,13 +88,19 @@ def test_d3_text_ipo_lowers_the_never_winning_action_gradually(suite_run):
 
 def margin_only(cls) -> bool:
     """Whether the default config's loss sees the policy only through log π(y_w) − log π(y_l): shifting
-    both log-probs by one constant leaves it unchanged. Azar et al.'s D3 argument holds for those;
-    losses of each response's own likelihood (NCA, SPPO, Cal-DPO, CPO's NLL, ...) move θ_c. BCO counts as
-    margin-only: its shift δ, the batch's mean reward, moves with the log-probs."""
+    both log-probs by one constant leaves it unchanged, also after a first batch has set any running
+    state (BCO's δ averages every batch so far, so a shift of this batch alone moves it). Azar et al.'s
+    D3 argument holds for those; losses of each response's own likelihood (NCA, SPPO, Cal-DPO, CPO's
+    NLL, BCO, ...) move θ_c."""
     g = torch.Generator().manual_seed(0)
-    b = [-torch.rand(8, generator=g, dtype=torch.float64) * 3 - 0.1 for _ in range(4)]
+    b = [-torch.rand(8, generator=g, dtype=torch.float64) * 3 - 0.1 for _ in range(6)]
     ones = torch.ones(8, dtype=torch.float64)
-    loss = lambda shift: cls()(PairLogps(b[0] + shift, b[1] + shift, b[2], b[3], ones, ones)).losses  # noqa: E731
+
+    def loss(shift: float) -> torch.Tensor:
+        algorithm = cls()
+        algorithm(PairLogps(b[4], b[5], b[2], b[3], ones, ones))  # an earlier batch
+        return algorithm(PairLogps(b[0] + shift, b[1] + shift, b[2], b[3], ones, ones)).losses
+
     return torch.allclose(loss(0.0), loss(-0.05), rtol=0.0, atol=1e-10)
 
 
@@ -104,7 +110,7 @@ MARGIN_ONLY = [c for c in PAIRWISE if margin_only(c)]
 def test_the_margin_only_losses_are_the_ones_expected():
     names = {c.name for c in MARGIN_ONLY}
     assert {"dpo", "ipo", "cdpo", "robust-dpo", "slic-hinge", "simpo", "exo", "aot", "discopop"} <= names
-    assert not names & {"nca", "sppo-hard", "cal-dpo", "cpo", "orpo", "apo", "dpop"}
+    assert not names & {"nca", "sppo-hard", "cal-dpo", "cpo", "orpo", "apo", "dpop", "bco"}
 
 
 @pytest.mark.parametrize("cls", MARGIN_ONLY, ids=lambda c: c.name)

@@ -245,4 +245,12 @@ def test_online_reward_and_rl_families_run_as_cells_and_reach_the_leaderboard(ti
     assert board.returncode == 0, board.stderr
     readme = (env / "board" / "README.md").read_text()
     assert "| ppo (bt) | rl-with-reward |" in readme and "### Reward models" in readme
-    assert (env / "board" / "smol-sentiment-overoptimisation.png").exists()
+    assert list((env / "board").glob("smol-sentiment-*-overoptimisation.png"))
+
+
+def test_the_smoke_profile_is_the_quick_one_cut_short():
+    from prefzoo.benchmarks.lm_suite import PROFILES
+
+    quick, smoke = PROFILES["quick"], PROFILES["smoke"]
+    assert smoke.data == quick.data and smoke.train.learning_rate == quick.train.learning_rate
+    assert (smoke.train.steps, smoke.seeds, quick.seeds) == (4, 1, 3)
