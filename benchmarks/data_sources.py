@@ -67,49 +67,67 @@ class GeneratedSentiment:
         return gold_reward(texts, self.settings.length_weight)
 
 
-_FORMATS = {".json": "json", ".jsonl": "json", ".parquet": "parquet", ".csv": "csv"}
-
-
 class PreferenceDataset:
-    """A preference dataset in TRL's format (prompt / chosen / rejected, plain or conversational), from a
-    local file (.json, .jsonl, .parquet, .csv) or a hub id. Its ``test`` split is held out when there is
-    one; otherwise ``eval_fraction`` of the rows, chosen with ``seed``. It has no gold reward."""
+    """A preference dataset in TRL's format (prompt / chosen / rejected, plain or conversational, or
+    chosen / rejected with the prompt inside them), from a local file (.jsonl, .json, .csv, .parquet) or
+    a hub id. A local file is read and validated when the source is made — before any model loads —
+    and its errors name the file's lines and columns (``user_files``); ``columns`` maps the file's
+    column names (``{"prompt": "question"}``). Its ``test`` split is held out when there is one;
+    otherwise ``eval_fraction`` of the rows, chosen with ``seed``. It has no gold reward."""
 
     suite = "preference-dataset"
     has_gold = False
 
-    def __init__(self, source: str, eval_fraction: float = 0.1, seed: int = 0):
+    def __init__(self, source: str, eval_fraction: float = 0.1, seed: int = 0, columns: dict[str, str] | None = None):
+        from prefzoo.algorithms.engine.data import validate_pairs
+        from prefzoo.benchmarks.user_files import FORMATS, read_user_file
+
         if not 0 < eval_fraction < 1:
             raise ValueError(f"eval_fraction = {eval_fraction}: must be in (0, 1)")
-        self.source, self.eval_fraction, self.seed = source, eval_fraction, seed
+        self.source, self.eval_fraction, self.seed, self.columns = source, eval_fraction, seed, dict(columns or {})
         path = Path(source)
-        self.name = path.stem if path.exists() else source
-        self._digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else source
+        looks_local = path.exists() or path.suffix in FORMATS or source.startswith((".", "/", "~")) \
+            or source.count("/") > 1
+        self.name = path.stem if looks_local else source
+        if looks_local:
+            data = read_user_file(path, self.columns)
+            self._split_rows = {"train": [{**{c: row.get(c) for c in COLUMNS}, "_where": f"{path.name}, {where}"}
+                                          for row, where in zip(data.rows, data.where)]}
+        else:
+            self._split_rows = self._hub_splits()
+        for split, split_rows in self._split_rows.items():
+            validate_pairs(split_rows, str(path) if looks_local else f"{source} [{split}]")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if looks_local else source
+        self._digest = json.dumps([digest, self.columns], sort_keys=True)
 
     def key(self, model_fingerprint: str) -> str:
         payload = json.dumps({"model": model_fingerprint, "source": self._digest, "eval_fraction": self.eval_fraction,
                               "seed": self.seed}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
-    def _splits(self) -> dict[str, list[dict]]:
+    def _hub_splits(self) -> dict[str, list[dict]]:
+        """A hub id: real loading code for users who have a hub; its rows named by split and index."""
         from datasets import load_dataset
 
-        path = Path(self.source)
-        if path.exists():
-            fmt = _FORMATS.get(path.suffix)
-            if fmt is None:
-                raise DatasetError(f"{self.source}: unsupported file type {path.suffix!r}; use one of {sorted(_FORMATS)}")
-            return {"train": list(load_dataset(fmt, data_files=str(path), split="train"))}
-        loaded = load_dataset(self.source)  # a hub id: real loading code for users who have a hub
-        return {split: list(loaded[split]) for split in loaded}
+        try:
+            loaded = load_dataset(self.source)
+        except (ConnectionError, OSError, ValueError) as exc:
+            raise DatasetError(f"{self.source}: not a local file, and the hub dataset could not be loaded "
+                               f"({type(exc).__name__}: {exc})") from None
+        mapped = {target: source for target, source in self.columns.items()}
+        return {split: [{**{c: r.get(mapped.get(c, c)) for c in COLUMNS}, "_where": f"{split} row {i}"}
+                        for i, r in enumerate(loaded[split])] for split in loaded}
+
+    @property
+    def _rows(self) -> list[dict]:
+        return self._split_rows["train"]
 
     def load(self, model, tokenizer, key: str) -> PreferenceData:
-        splits = self._splits()
-        keep = lambda rows: [{c: r.get(c) for c in COLUMNS} for r in rows]  # noqa: E731
+        splits = self._split_rows
         if "test" in splits:
-            train, held_out = keep(splits["train"]), keep(splits["test"])
+            train, held_out = splits["train"], splits["test"]
         else:
-            rows = keep(splits["train"])
+            rows = splits["train"]
             order = list(range(len(rows)))
             random.Random(self.seed).shuffle(order)
             n_eval = max(1, round(self.eval_fraction * len(rows)))

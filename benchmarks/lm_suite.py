@@ -172,9 +172,12 @@ class PreferenceDatasetSuite(_LMSuite):
     def run(self, algorithms: Sequence[type[Algorithm]], results_root: Path, *, dataset: str,
             seeds: int | None = None, steps: int | None = None, profile: str = "auto", model: str | None = None,
             base_configs: dict[str, AlgorithmConfig] | None = None, train: Sequence[str] = (),
-            runs: Path | None = None, progress: Callable[[int, int], None] | None = None,
-            log: Callable[[str], None] = print) -> list[dict]:
-        return self._run(PreferenceDataset(dataset), algorithms, results_root, seeds, steps, profile, model,
+            runs: Path | None = None, columns: str | None = None,
+            progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> list[dict]:
+        from prefzoo.benchmarks.user_files import parse_columns
+
+        source = PreferenceDataset(dataset, columns=parse_columns(columns))  # read and validated before the model
+        return self._run(source, algorithms, results_root, seeds, steps, profile, model,
                          base_configs, progress, log, train=train, runs=runs)
 
 

@@ -128,7 +128,7 @@ def test_adapter_saves_in_peft_format_and_reloads(tiny, tmp_path):
 
 
 @pytest.mark.parametrize("row,message", [
-    ({"prompt": "write a review", "chosen": "good"}, "row 0 has no field 'rejected'"),
+    ({"prompt": "write a review", "chosen": "good"}, "row 0: field 'rejected' is missing or empty"),
     ({"prompt": "write a review", "chosen": "", "rejected": "bad"}, "row 0, field 'chosen': empty text"),
     ({"prompt": "write a review", "chosen": 3, "rejected": "bad"}, "row 0, field 'chosen': expected text"),
     ({"prompt": "write a review", "chosen": "good", "rejected": "good"}, "row 0: fields 'chosen' and 'rejected' are identical"),
@@ -147,7 +147,7 @@ def test_bad_row_is_named_by_its_index(tiny):
     tok = load_tokenizer(ModelSettings(model=str(tiny)))
     rows = pairs(5)
     rows[3] = dict(rows[3], rejected=rows[3]["chosen"])
-    with pytest.raises(DatasetError, match="test: row 3: fields 'chosen' and 'rejected' are identical"):
+    with pytest.raises(DatasetError, match="test, row 3: fields 'chosen' and 'rejected' are identical"):
         tokenize_pairs(rows, tok, TokenizationSettings(), source="test")
 
 

@@ -33,33 +33,52 @@ def _is_conversation(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(m, dict) for m in value)
 
 
+def row_name(row: dict[str, Any], index: int) -> str:
+    """How a message names a row: where it sits in the user's file when known ("line 18 (row 17)")."""
+    return row.get("_where") or f"row {index}"
+
+
 def validate_pairs(rows: Sequence[dict[str, Any]], source: str = "dataset") -> None:
-    """Refuse a dataset with a missing column, an empty or non-text field, or chosen == rejected."""
+    """Refuse a dataset with a missing column, an empty or non-text field, chosen == rejected, or rows
+    that mix plain text and conversations. Rows read from a user's file carry ``_where`` (their line),
+    which the messages use."""
     if len(rows) == 0:
         raise DatasetError(f"{source}: no rows")
+    first_kind = None
     for i, row in enumerate(rows):
+        where = row_name(row, i)
         for column in COLUMNS:
             if column not in row or row[column] is None:
-                raise DatasetError(f"{source}: row {i} has no field {column!r} (columns: {sorted(row)})")
+                present = [c for c in COLUMNS if row.get(c) is not None]
+                raise DatasetError(f"{source}, {where}: field {column!r} is missing or empty"
+                                   + (f" (present: {', '.join(present)})" if present else ""))
             value = row[column]
             if _is_conversation(value):
                 if not value:
-                    raise DatasetError(f"{source}: row {i}, field {column!r}: empty conversation")
+                    raise DatasetError(f"{source}, {where}, field {column!r}: empty conversation")
                 for j, message in enumerate(value):
                     content = message.get("content")
                     if "role" not in message or not isinstance(content, str) or not content.strip():
-                        raise DatasetError(f"{source}: row {i}, field {column!r}, message {j}: needs a role and "
+                        raise DatasetError(f"{source}, {where}, field {column!r}, message {j}: needs a role and "
                                            f"non-empty text content, got {message!r}")
             elif not isinstance(value, str):
-                raise DatasetError(f"{source}: row {i}, field {column!r}: expected text or a list of messages, "
+                raise DatasetError(f"{source}, {where}, field {column!r}: expected text or a list of messages, "
                                    f"got {type(value).__name__} {value!r}")
             elif not value.strip():
-                raise DatasetError(f"{source}: row {i}, field {column!r}: empty text")
-        if _is_conversation(row["prompt"]) != _is_conversation(row["chosen"]) or \
-                _is_conversation(row["chosen"]) != _is_conversation(row["rejected"]):
-            raise DatasetError(f"{source}: row {i}: prompt, chosen and rejected must all be text or all be conversations")
+                raise DatasetError(f"{source}, {where}, field {column!r}: empty text")
+        kinds = {_is_conversation(row[c]) for c in COLUMNS}
+        if len(kinds) > 1:
+            raise DatasetError(f"{source}, {where}: prompt, chosen and rejected must all be text or all be "
+                               "conversations")
+        kind = kinds.pop()
+        if first_kind is None:
+            first_kind = (kind, where)
+        elif kind != first_kind[0]:
+            name = lambda k: "conversational" if k else "plain text"  # noqa: E731
+            raise DatasetError(f"{source}, {where}: {name(kind)}, but {first_kind[1]} is {name(first_kind[0])}; "
+                               "a dataset is one or the other")
         if row["chosen"] == row["rejected"]:
-            raise DatasetError(f"{source}: row {i}: fields 'chosen' and 'rejected' are identical ({row['chosen']!r})")
+            raise DatasetError(f"{source}, {where}: fields 'chosen' and 'rejected' are identical ({row['chosen']!r})")
 
 
 def prompt_token_ids(tokenizer, prompt: str | list[dict]) -> list[int]:
@@ -100,10 +119,10 @@ def tokenize_pairs(rows: Sequence[dict[str, Any]], tokenizer, settings: Tokeniza
     from datasets import Dataset
 
     validate_pairs(rows, source)
-    tokenised = [tokenize_pair(row, tokenizer, settings, f"{source}: row {i}") for i, row in enumerate(rows)]
+    tokenised = [tokenize_pair(row, tokenizer, settings, f"{source}, {row_name(row, i)}") for i, row in enumerate(rows)]
     for i, t in enumerate(tokenised):
         if t["chosen_ids"] == t["rejected_ids"]:
-            raise DatasetError(f"{source}: row {i}: 'chosen' and 'rejected' tokenise to the same "
+            raise DatasetError(f"{source}, {row_name(rows[i], i)}: 'chosen' and 'rejected' tokenise to the same "
                                f"{settings.max_completion_length} tokens")
     return Dataset.from_list(tokenised)
 
