@@ -237,4 +237,6 @@ def _strength_label(doc: dict[str, Any]) -> str:
     return f"{greek.get(st['field'], st['field'])}={st['value']:g}" if st else "default"
 def _fmt_ci(values: Sequence[float], digits: int = 4) -> str:
     mean, half = mean_ci(values)
+    if len(values) == 1:  # one seed has no interval across seeds; "± 0" would claim one
+        return f"{mean:.{digits}f} (1 seed)"
     return f"{mean:.{digits}f} ± {half:.{digits}f}"

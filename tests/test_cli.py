@@ -89,3 +89,11 @@ def test_suites_lists_every_suite_with_its_options():
     for name in ("bandit", "smol-sentiment", "preference-dataset"):
         assert name in result.output
     assert "--dataset (required)" in result.output and "--train" in result.output and "--strengths" in result.output
+
+
+def test_one_seed_is_not_shown_as_a_zero_interval(tmp_path):
+    result = runner.invoke(app, ["bench", "--suite", "bandit", "--algorithms", "dpo", "--steps", "50", "--seeds", "1",
+                                 "--strengths", "0.5", "--results", str(tmp_path / "r"), "--plot", str(tmp_path / "p.png")],
+                           env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "(1 seed)" in result.output and "± 0.0000" not in result.output
