@@ -133,7 +133,7 @@ def test_d3_as_printed_keeps_theta_c_at_the_centre(suite_run):
         if doc["algorithm"] not in {c.name for c in MARGIN_ONLY}:
             continue
         a, b, c = doc["datasets"]["D3-printed"]["final"]
-        assert c * c == pytest.approx(a * b, rel=1e-4), doc["algorithm"]
+        assert c * c == pytest.approx(a * b, rel=1e-4, abs=1e-6), doc["algorithm"]  # results keep 6 decimals
         assert c <= 1 / 3 + 1e-6
 
 
