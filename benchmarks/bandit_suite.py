@@ -41,6 +41,11 @@ class BanditSuite:
             if cls.family not in self.families:
                 raise ValueError(f"the bandit suite does not train {cls.family} algorithms ({cls.name!r})")
         by_family = {f: [c for c in algorithms if c.family == f] for f in self.families}
+        others = [c.name for f in (Family.ONLINE, Family.RL, Family.REWARD) for c in by_family[f]]
+        if steps and others:  # their budgets are rounds and epochs, not optimiser steps
+            raise ValueError(f"--steps sets the optimiser steps of the pairwise part of the bandit suite; the online, "
+                             f"RL and reward-learning parts count rounds and epochs of their own, so it does not "
+                             f"apply to {', '.join(others)}: add --family pairwise, or drop --steps")
         pairwise, online = by_family[Family.PAIRWISE], by_family[Family.ONLINE]
         docs = self._run_pairwise(pairwise, settings, results_root, base_configs, progress) if pairwise else []
         if online:

@@ -97,3 +97,11 @@ def test_one_seed_is_not_shown_as_a_zero_interval(tmp_path):
                            env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     assert "(1 seed)" in result.output and "± 0.0000" not in result.output
+
+
+def test_steps_is_refused_for_the_parts_of_the_bandit_it_does_not_set(tmp_path):
+    result = runner.invoke(app, ["bench", "--suite", "bandit", "--algorithms", "dpo,xpo", "--steps", "50",
+                                 "--results", str(tmp_path / "r")], env={"COLUMNS": "250"})
+    assert result.exit_code == 2
+    assert "does not apply to xpo: add --family pairwise, or drop --steps" in " ".join(result.output.split())
+    assert not (tmp_path / "r").exists()

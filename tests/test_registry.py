@@ -174,7 +174,7 @@ def test_bench_without_algorithms_says_in_one_line_which_plugin_it_skipped(tmp_p
     site.mkdir()
     make_plugin(site, "broken-plugin", "broken_plugin_bench", "raise RuntimeError('boom at import')\n",
                 {"broken": "broken_plugin_bench:X"})
-    out = run_cli("bench", "--suite", "bandit", "--family", "rl-with-reward", "--seeds", "1", "--steps", "20",
+    out = run_cli("bench", "--suite", "bandit", "--family", "pairwise", "--seeds", "1", "--steps", "20",
                   "--strengths", "0.5", "--results", str(tmp_path / "r"), "--plot", str(tmp_path / "p.png"), site=site)
     assert out.returncode == 0, out.stdout + out.stderr
     skipped = [line for line in out.stdout.splitlines() if line.startswith("skipped plugin 'broken'")]
