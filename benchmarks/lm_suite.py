@@ -97,7 +97,8 @@ class _LMSuite:
     def _run(self, source, algorithms: Sequence[type[Algorithm]], results_root: Path, seeds: int | None,
              steps: int | None, profile: str, model: str | None, base_configs: dict[str, AlgorithmConfig] | None,
              progress: Callable[[int, int], None] | None, log: Callable[[str], None],
-             regenerate_data: bool = False, train: Sequence[str] = (), runs: Path | None = None) -> list[dict]:
+             regenerate_data: bool = False, train: Sequence[str] = (), runs: Path | None = None,
+             seed: int = 0) -> list[dict]:
         for cls in algorithms:
             if cls.family not in self.families:
                 raise ValueError(f"the {self.name} suite does not train {cls.family} algorithms ({cls.name!r})")
@@ -117,10 +118,9 @@ class _LMSuite:
             prof = dataclasses.replace(prof, model=dataclasses.replace(prof.model, model=model))
         if source is None:
             source = GeneratedSentiment(prof.data, regenerate=regenerate_data)
-        seeds = seeds or prof.seeds
-        run = _Run(prof, profile, Path(results_root), log, source, seeds, Path(runs or project_paths()["runs"]))
-        cells = [(REFERENCE, None, s) for s in range(seeds)] + [(cls.name, cls, s) for cls in algorithms
-                                                                 for s in range(seeds)]
+        seed_list = list(range(seed, seed + (seeds or prof.seeds)))
+        run = _Run(prof, profile, Path(results_root), log, source, seed_list, Path(runs or project_paths()["runs"]))
+        cells = [(REFERENCE, None, s) for s in seed_list] + [(cls.name, cls, s) for cls in algorithms for s in seed_list]
         docs = []
         for i, (name, cls, seed) in enumerate(cells):
             config = (base_configs or {}).get(name) or (cls.Config() if cls else None)
@@ -158,10 +158,10 @@ class SmolSentimentSuite(_LMSuite):
     def run(self, algorithms: Sequence[type[Algorithm]], results_root: Path, *, seeds: int | None = None,
             steps: int | None = None, profile: str = "auto", model: str | None = None,
             base_configs: dict[str, AlgorithmConfig] | None = None, regenerate_data: bool = False,
-            train: Sequence[str] = (), runs: Path | None = None, progress: Callable[[int, int], None] | None = None,
-            log: Callable[[str], None] = print) -> list[dict]:
+            train: Sequence[str] = (), runs: Path | None = None, seed: int = 0,
+            progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> list[dict]:
         return self._run(None, algorithms, results_root, seeds, steps, profile, model, base_configs, progress, log,
-                         regenerate_data, train, runs)
+                         regenerate_data, train, runs, seed)
 
 
 class PreferenceDatasetSuite(_LMSuite):
@@ -172,20 +172,20 @@ class PreferenceDatasetSuite(_LMSuite):
     def run(self, algorithms: Sequence[type[Algorithm]], results_root: Path, *, dataset: str,
             seeds: int | None = None, steps: int | None = None, profile: str = "auto", model: str | None = None,
             base_configs: dict[str, AlgorithmConfig] | None = None, train: Sequence[str] = (),
-            runs: Path | None = None, columns: str | None = None,
+            runs: Path | None = None, columns: str | None = None, seed: int = 0,
             progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> list[dict]:
         from prefzoo.benchmarks.user_files import parse_columns
 
         source = PreferenceDataset(dataset, columns=parse_columns(columns))  # read and validated before the model
         return self._run(source, algorithms, results_root, seeds, steps, profile, model,
-                         base_configs, progress, log, train=train, runs=runs)
+                         base_configs, progress, log, train=train, runs=runs, seed=seed)
 
 
 class _Run:
     """The shared state of one benchmark run: model, tokenizer, data, reference numbers."""
 
     def __init__(self, profile: Profile, profile_name: str, results_root: Path, log: Callable[[str], None], source,
-                 seeds: int = 1, runs_root: Path = Path("runs")):
+                 seeds: Sequence[int] = (0,), runs_root: Path = Path("runs")):
         self.profile, self.profile_name, self.results_root, self.log = profile, profile_name, results_root, log
         self.source, self.seeds, self.runs_root = source, seeds, runs_root
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -217,7 +217,7 @@ class _Run:
         held_out = tokenize_pairs(data.eval, self.tokenizer, p.tokenization, f"{self.source.name} held-out")
         self.accelerator = make_accelerator(p.train, logging_dir=self.runs_root / self.source.suite / "logs")
         read = set().union(*(visit_order(len(train), dataclasses.replace(p.train, seed=s),
-                                         self.accelerator.num_processes) for s in range(self.seeds)))
+                                         self.accelerator.num_processes) for s in self.seeds))
         self.train_data = self._with_ref(train, fp, "train", read)
         self.eval_data = self._with_ref(held_out, fp, "held-out", None)
         self._loaded = True

@@ -254,3 +254,14 @@ def test_the_smoke_profile_is_the_quick_one_cut_short():
     quick, smoke = PROFILES["quick"], PROFILES["smoke"]
     assert smoke.data == quick.data and smoke.train.learning_rate == quick.train.learning_rate
     assert (smoke.train.steps, smoke.seeds, quick.seeds) == (4, 1, 3)
+
+
+def test_seed_sets_the_first_seed_of_the_cells(tiny, env):
+    results = env / "results"
+    out = run_cli("bench", "--suite", "smol-sentiment", "--seed", "2", "--seeds", "1", "--steps", "1",
+                  "--algorithms", "dpo", "--model", str(tiny), "--results", str(results), "--plot", str(env / "p.png"),
+                  cwd=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert {(d["algorithm"], d["seed"]) for d in load_results(results, "smol-sentiment")} == {("reference", 2), ("dpo", 2)}
+    bandit = run_cli("bench", "--suite", "bandit", "--seed", "2", cwd=env)
+    assert bandit.returncode == 2 and "suite 'bandit' does not take --seed" in bandit.stdout
