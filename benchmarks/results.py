@@ -32,7 +32,10 @@ def project_paths(start: Path | None = None) -> dict[str, Path]:
     """``results``, ``runs`` and ``leaderboard`` folders of the project: ``results/``, ``runs/`` and
     ``leaderboard/`` under its root, or what its ``prefzoo.toml`` says (paths relative to the file),
     e.g. ``[paths]`` / ``results = "leaderboard/results"``."""
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
 
     root = project_root(start)
     paths = {"results": root / "results", "runs": root / "runs", "leaderboard": root / "leaderboard"}
