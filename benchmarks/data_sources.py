@@ -114,8 +114,7 @@ class PreferenceDataset:
         except (ConnectionError, OSError, ValueError) as exc:
             raise DatasetError(f"{self.source}: not a local file, and the hub dataset could not be loaded "
                                f"({type(exc).__name__}: {exc})") from None
-        mapped = {target: source for target, source in self.columns.items()}
-        return {split: [{**{c: r.get(mapped.get(c, c)) for c in COLUMNS}, "_where": f"{split} row {i}"}
+        return {split: [{**{c: r.get(self.columns.get(c, c)) for c in COLUMNS}, "_where": f"{split} row {i}"}
                         for i, r in enumerate(loaded[split])] for split in loaded}
 
     @property

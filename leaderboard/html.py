@@ -92,4 +92,4 @@ def page(markdown_text: str, figures_dir: Path) -> str:
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>prefzoo leaderboard</title>"
             f"<style>{_STYLE}</style></head>\n<body class=\"hide-costs\">\n"
             f"<p><label><input type=\"checkbox\" id=\"costs\"> show cost columns (time, memory, labels, tokens)</label>"
-            f" · click a column header to sort</p>\n{body}\n<script>{_SCRIPT and script}</script>\n</body></html>\n")
+            f" · click a column header to sort</p>\n{body}\n<script>{script}</script>\n</body></html>\n")
