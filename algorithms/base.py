@@ -85,6 +85,11 @@ class PairLogps:
     Every tensor has the same shape: ``(batch,)`` in the LM engine, any leading shape elsewhere (the
     bandit suite uses ``(configs, datasets, seeds, pairs)``). ``ref_*`` are log π_ref; reference-free
     algorithms receive ``None``. ``*_tokens`` are response lengths |y| as floats.
+
+    ``kl_logratio`` (for a loss that declares ``uses_kl_estimate``) holds log π(y'|x) − log π_ref(y'|x)
+    of the batch's responses each scored after another row's prompt (TRL's rotation by one row), without
+    gradient, shape ``(..., m)`` for any m: the batch's estimate of KL(π ‖ π_ref) is its mean over the
+    last axis (KTO's reference point z₀).
     """
 
     policy_chosen: Tensor
@@ -93,6 +98,7 @@ class PairLogps:
     ref_rejected: Tensor | None = None
     chosen_tokens: Tensor | None = None
     rejected_tokens: Tensor | None = None
+    kl_logratio: Tensor | None = None
 
     @property
     def chosen_logratio(self) -> Tensor:
@@ -131,13 +137,16 @@ class Pairwise(Algorithm):
     The loop (the LM engine, or the bandit suite for a tabular policy) batches pairs, computes the
     policy log-probs and the cached reference log-probs, calls the loss, and steps the optimiser.
     ``uses_reference = False`` marks a reference-free loss, for which no reference forward is run;
-    ``uses_lengths = True`` asks for response lengths.
+    ``uses_lengths = True`` asks for response lengths; ``uses_kl_estimate = True`` asks for the
+    mismatched-response log-ratios of ``PairLogps.kl_logratio`` (two more forward passes without gradient,
+    policy and reference, per micro-batch).
     """
 
     family = Family.PAIRWISE
     has_implicit_reward = True
     uses_reference: ClassVar[bool] = True
     uses_lengths: ClassVar[bool] = False
+    uses_kl_estimate: ClassVar[bool] = False
 
     @abstractmethod
     def loss(self, batch: PairLogps) -> LossOutput:
@@ -159,6 +168,8 @@ class Pairwise(Algorithm):
             raise ValueError(f"{self.name or type(self).__name__} needs reference log-probs (ref_chosen, ref_rejected)")
         if self.uses_lengths and (batch.chosen_tokens is None or batch.rejected_tokens is None):
             raise ValueError(f"{self.name or type(self).__name__} needs response lengths (chosen_tokens, rejected_tokens)")
+        if self.uses_kl_estimate and batch.kl_logratio is None:
+            raise ValueError(f"{self.name or type(self).__name__} needs mismatched-response log-ratios (kl_logratio)")
         out = self.loss(batch)
         if out.losses.shape != batch.policy_chosen.shape:
             raise ValueError(f"{self.name or type(self).__name__}.loss returned shape {tuple(out.losses.shape)}; "

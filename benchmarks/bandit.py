@@ -145,12 +145,21 @@ def _loss_fn(cls: type[Pairwise], configs: list[AlgorithmConfig], shape: tuple[i
     vectorised = cls(ConfigSweep(configs, trailing_dims=len(shape)))
     probe_gen = torch.Generator().manual_seed(0)
     probe = PairLogps(*(-torch.rand(len(configs), *shape, generator=probe_gen) * 3 for _ in range(4)),
-                      chosen_tokens=torch.ones(len(configs), *shape), rejected_tokens=torch.ones(len(configs), *shape))
+                      chosen_tokens=torch.ones(len(configs), *shape), rejected_tokens=torch.ones(len(configs), *shape),
+                      kl_logratio=torch.rand(len(configs), *shape[:-1], 1, generator=probe_gen))
     try:
         ok = torch.allclose(vectorised(probe).losses, looped(probe), rtol=1e-5, atol=1e-6)
     except (TypeError, RuntimeError, ValueError):
         ok = False
     return (lambda b: vectorised(b).losses, True) if ok else (looped, False)
+
+
+def _batch_kl(chosen: torch.Tensor, rejected: torch.Tensor, ref: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """The batch's log π/π_ref over its responses, weighted by how often each pair was drawn; ``(..., 1)``.
+    The bandit has one context, so every other response of the batch is a "mismatched" one and the
+    mismatched-pair estimate of KL(π ‖ π_ref) is this mean (``PairLogps.kl_logratio``)."""
+    with torch.no_grad():
+        return (((chosen + rejected) / 2 - ref) * weights).sum(-1, keepdim=True)
 
 
 def _take(b: PairLogps, i: int) -> PairLogps:
@@ -205,8 +214,9 @@ def run_bandit(algorithms: Sequence[type[Pairwise]], settings: BanditSettings = 
             # per-node overhead dominates a step this small, short.
             chosen_parts = logp.gather(-1, gather_c).split(sizes)
             rejected_parts = logp.gather(-1, gather_r).split(sizes)
-            losses = [fn(PairLogps(lc, lr, *refs, ones[sl], ones[sl]))
-                      for (_, _, sl, fn, _), lc, lr, refs in zip(groups, chosen_parts, rejected_parts, group_refs)]
+            losses = [fn(PairLogps(lc, lr, *refs, ones[sl], ones[sl],
+                                   _batch_kl(lc, lr, ref_pairs[sl], weights[i]) if cls.uses_kl_estimate else None))
+                      for (cls, _, sl, fn, _), lc, lr, refs in zip(groups, chosen_parts, rejected_parts, group_refs)]
             total = (torch.cat(losses) * weights[i]).sum()
             optimiser.zero_grad(set_to_none=True)
             total.backward()

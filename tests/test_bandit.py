@@ -98,8 +98,10 @@ def margin_only(cls) -> bool:
 
     def loss(shift: float) -> torch.Tensor:
         algorithm = cls()
-        algorithm(PairLogps(b[4], b[5], b[2], b[3], ones, ones))  # an earlier batch
-        return algorithm(PairLogps(b[0] + shift, b[1] + shift, b[2], b[3], ones, ones)).losses
+        kl = lambda c, r: torch.cat([c - b[2], r - b[3]])  # noqa: E731 (one context: the batch's responses)
+        algorithm(PairLogps(b[4], b[5], b[2], b[3], ones, ones, kl(b[4], b[5])))  # an earlier batch
+        c, r = b[0] + shift, b[1] + shift
+        return algorithm(PairLogps(c, r, b[2], b[3], ones, ones, kl(c, r))).losses
 
     return torch.allclose(loss(0.0), loss(-0.05), rtol=0.0, atol=1e-10)
 
@@ -110,7 +112,7 @@ MARGIN_ONLY = [c for c in PAIRWISE if margin_only(c)]
 def test_the_margin_only_losses_are_the_ones_expected():
     names = {c.name for c in MARGIN_ONLY}
     assert {"dpo", "ipo", "cdpo", "robust-dpo", "slic-hinge", "simpo", "exo", "aot", "discopop"} <= names
-    assert not names & {"nca", "sppo-hard", "cal-dpo", "cpo", "orpo", "apo", "dpop", "bco"}
+    assert not names & {"nca", "sppo-hard", "cal-dpo", "cpo", "orpo", "apo", "dpop", "bco", "kto"}
 
 
 @pytest.mark.parametrize("cls", MARGIN_ONLY, ids=lambda c: c.name)

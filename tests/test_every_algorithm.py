@@ -22,7 +22,8 @@ def random_batch(n: int = 16, seed: int = 0, grad: bool = True) -> PairLogps:
     lengths = lambda: torch.randint(1, 40, (n,), generator=g).float()  # noqa: E731
     tensors = [-torch.rand(n, generator=g) * 30 - 0.1 for _ in range(4)]
     policy_c, policy_r = (t.clone().requires_grad_(grad) for t in tensors[:2])
-    return PairLogps(policy_c, policy_r, tensors[2], tensors[3], lengths(), lengths())
+    kl = torch.cat([tensors[0] - tensors[3], tensors[1] - tensors[2]])  # responses after another row's prompt
+    return PairLogps(policy_c, policy_r, tensors[2], tensors[3], lengths(), lengths(), kl)
 
 
 @pytest.mark.parametrize("name", NAMES)

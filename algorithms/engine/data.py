@@ -130,7 +130,9 @@ def tokenize_pairs(rows: Sequence[dict[str, Any]], tokenizer, settings: Tokeniza
 def fingerprint(dataset) -> str:
     """A content hash of the token ids (stable across processes, unlike object ids)."""
     h = hashlib.sha256()
-    for column in ("prompt_ids", "chosen_ids", "rejected_ids"):
+    for column in ("prompt_ids", "chosen_ids", "rejected_ids", "completion_ids", "label"):
+        if column not in dataset.column_names:  # pairs or unpaired rows
+            continue
         for ids in dataset[column]:
             h.update(torch.tensor(ids, dtype=torch.int64).numpy().tobytes())
             h.update(b"|")
@@ -153,16 +155,34 @@ def collate_sequences(prompts: Sequence[Sequence[int]], completions: Sequence[Se
     return {"input_ids": input_ids, "attention_mask": attention_mask, "completion_mask": completion_mask}
 
 
-def collate_pairs(rows: Sequence[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
+def collate_pairs(rows: Sequence[dict[str, Any]], pad_id: int, mismatched: bool = False) -> dict[str, torch.Tensor]:
     """2B sequences — the B chosen, then the B rejected — as :func:`collate_sequences` lays them out,
-    plus ref_chosen / ref_rejected (B,) when the rows carry them."""
+    plus ref_chosen / ref_rejected (B,) when the rows carry them. ``mismatched`` adds the same 2B
+    responses each after the previous sequence's prompt (``mismatched_*`` keys), TRL's KTO KL batch."""
     prompts = [row["prompt_ids"] for row in rows] * 2
     completions = [row["chosen_ids"] for row in rows] + [row["rejected_ids"] for row in rows]
     batch = collate_sequences(prompts, completions, pad_id)
+    if mismatched:
+        batch.update(mismatched_sequences(prompts, completions, pad_id))
     if "ref_chosen" in rows[0]:
         batch["ref_chosen"] = torch.tensor([r["ref_chosen"] for r in rows], dtype=torch.float32)
         batch["ref_rejected"] = torch.tensor([r["ref_rejected"] for r in rows], dtype=torch.float32)
     return batch
+
+
+def mismatched_sequences(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]],
+                         pad_id: int) -> dict[str, torch.Tensor]:
+    """Each completion after the previous row's prompt — (x_i, y_{i−1}), the last completion first — as
+    TRL's KTO collator rotates them, under ``mismatched_`` keys. Needs at least two rows."""
+    if len(completions) < 2:
+        raise ValueError("a mismatched-pair KL estimate needs at least two sequences in a micro-batch")
+    rotated = [completions[-1], *completions[:-1]]
+    return {f"mismatched_{k}": v for k, v in collate_sequences(prompts, rotated, pad_id).items()}
+
+
+def unprefixed(batch: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors of ``batch`` whose keys start with ``prefix``, under their keys without it."""
+    return {k[len(prefix):]: v for k, v in batch.items() if k.startswith(prefix)}
 
 
 def response_start(batch: dict[str, torch.Tensor]) -> int:

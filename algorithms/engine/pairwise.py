@@ -17,8 +17,11 @@ from pathlib import Path
 import torch
 
 from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
-from prefzoo.algorithms.engine.data import collate_pairs, sequence_logps
+from prefzoo.algorithms.engine.data import DatasetError, collate_pairs, sequence_logps, unprefixed
 from prefzoo.algorithms.engine.memory import PeakMemory
+from prefzoo.algorithms.engine.models import reference_mode
+from prefzoo.algorithms.engine.unpaired_data import collate_unpaired, is_unpaired
+from prefzoo.algorithms.unpaired import UnpairedLogps, accepts_unpaired
 
 
 @dataclass(frozen=True)
@@ -90,11 +93,43 @@ def make_optimizer(model, settings: TrainSettings):
 
 def pair_logps(model, batch: dict[str, torch.Tensor]) -> PairLogps:
     """The policy's log-probs of a collated pair batch (see ``collate_pairs``), with its cached
-    reference log-probs and response lengths."""
+    reference log-probs, response lengths and, when the batch carries mismatched sequences, their
+    log-ratios (``kl_logratio``)."""
     logps, lengths = sequence_logps(model, batch)
     chosen, rejected = logps.chunk(2)
     len_c, len_r = lengths.chunk(2)
-    return PairLogps(chosen, rejected, batch.get("ref_chosen"), batch.get("ref_rejected"), len_c, len_r)
+    return PairLogps(chosen, rejected, batch.get("ref_chosen"), batch.get("ref_rejected"), len_c, len_r,
+                     mismatched_logratio(model, batch))
+
+
+def unpaired_loss(algorithm: Pairwise, model, batch: dict[str, torch.Tensor]) -> LossOutput:
+    """``algorithm.unpaired_loss`` on a collated unpaired batch (see ``collate_unpaired``), checked to
+    return one loss per row."""
+    logps, lengths = sequence_logps(model, batch)
+    out = algorithm.unpaired_loss(UnpairedLogps(logps, batch.get("ref"), batch["label"],
+                                                mismatched_logratio(model, batch), lengths))
+    if out.losses.shape != logps.shape:
+        raise ValueError(f"{algorithm.name}.unpaired_loss returned shape {tuple(out.losses.shape)}; expected one "
+                         f"loss per row, {tuple(logps.shape)}")
+    return out
+
+
+def mismatched_logratio(model, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    """log π(y'|x) − log π_ref(y'|x) of the batch's mismatched sequences (``collate_pairs(mismatched=True)``),
+    without gradient — the policy in its current (training) mode, as TRL's KTO computes it — or None."""
+    mismatched = unprefixed(batch, "mismatched_")
+    if not mismatched:
+        return None
+    with torch.no_grad():
+        policy = sequence_logps(model, mismatched)[0]
+    with reference_mode(unwrap(model)):
+        ref = sequence_logps(model, mismatched)[0]
+    return (policy - ref).float()
+
+
+def unwrap(model):
+    """The peft model under a distributed wrapper (``disable_adapter`` lives there)."""
+    return getattr(model, "module", model)
 
 
 def make_accelerator(settings: TrainSettings, logging_dir: Path | None = None):
@@ -165,21 +200,30 @@ def train_pairwise(algorithm: Pairwise, model, dataset, pad_id: int, settings: T
     """Train ``model``'s adapter with ``algorithm.loss`` for ``settings.steps`` optimiser steps.
 
     ``dataset`` holds prompt_ids/chosen_ids/rejected_ids and, for reference-based algorithms, the
-    cached ref_chosen/ref_rejected columns.
+    cached ref_chosen/ref_rejected columns — or unpaired rows (prompt_ids/completion_ids/label, and
+    ref), on which an algorithm with ``unpaired_loss`` trains and any other is refused.
     """
-    if algorithm.uses_reference and "ref_chosen" not in dataset.column_names:
-        raise ValueError(f"{algorithm.name} needs the dataset's reference log-probs (ref_chosen, ref_rejected)")
+    unpaired = is_unpaired(dataset)
+    if unpaired and not accepts_unpaired(algorithm):
+        raise DatasetError(f"{algorithm.name} needs preference pairs (prompt, chosen, rejected); these rows are "
+                           "unpaired (prompt, completion, label)")
+    ref_columns = ("ref",) if unpaired else ("ref_chosen", "ref_rejected")
+    if algorithm.uses_reference and ref_columns[0] not in dataset.column_names:
+        raise ValueError(f"{algorithm.name} needs the dataset's reference log-probs ({', '.join(ref_columns)})")
     accelerator = accelerator or make_accelerator(settings)
     torch.manual_seed(settings.seed)
     rows = dataset.select(visit_order(len(dataset), settings, accelerator.num_processes))
     if algorithm.uses_reference:
-        missing = [i for i, (c, r) in enumerate(zip(rows["ref_chosen"], rows["ref_rejected"]))
-                   if not (math.isfinite(c) and math.isfinite(r))]
+        missing = [i for i, refs in enumerate(zip(*(rows[c] for c in ref_columns)))
+                   if not all(math.isfinite(r) for r in refs)]
         if missing:
             raise ValueError(f"{algorithm.name}: the reference log-probs of {len(missing)} of the rows this run "
                              "reads were not computed (compute them for visit_order's rows)")
+    collate = collate_unpaired if unpaired else collate_pairs
     loader = torch.utils.data.DataLoader(list(rows), batch_size=settings.micro_batch_size, shuffle=False,
-                                         collate_fn=lambda batch: collate_pairs(batch, pad_id))
+                                         collate_fn=lambda batch: collate(batch, pad_id, algorithm.uses_kl_estimate))
+    loss = (lambda batch: unpaired_loss(algorithm, model, batch)) if unpaired else \
+        (lambda batch: algorithm(pair_logps(model, batch)))
     params, optimizer, scheduler = make_optimizer(model, settings)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     steps = StepLoop(accelerator, model, params, optimizer, scheduler, settings, algorithm.name, run_name, progress)
@@ -187,7 +231,7 @@ def train_pairwise(algorithm: Pairwise, model, dataset, pad_id: int, settings: T
         start = time.perf_counter()
         while steps.step < settings.steps:  # the loader holds exactly the budget; the loop guards a short shard
             for batch in loader:
-                steps.micro_batch(lambda: algorithm(pair_logps(model, batch)), batch)
+                steps.micro_batch(lambda: loss(batch), batch)
                 if steps.step >= settings.steps:
                     break
         wall = time.perf_counter() - start

@@ -18,6 +18,7 @@ import torch
 
 from prefzoo.algorithms.engine.data import fingerprint, iter_pair_logps
 from prefzoo.algorithms.engine.models import reference_mode
+from prefzoo.algorithms.engine.unpaired_data import is_unpaired, iter_unpaired_logps
 
 
 def cache_key(model_fingerprint: str, dataset, tokenization: dict) -> str:
@@ -26,10 +27,19 @@ def cache_key(model_fingerprint: str, dataset, tokenization: dict) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
+def responses_per_row(dataset) -> int:
+    """2 for pairs (chosen, rejected), 1 for unpaired rows (completion)."""
+    return 1 if is_unpaired(dataset) else 2
+
+
 @torch.no_grad()
 def compute_reference_logps(model, dataset, pad_id: int, batch_size: int = 8) -> torch.Tensor:
-    """log π_ref of every (chosen, rejected) response, ``(n, 2)``, with the adapter disabled."""
+    """log π_ref of every (chosen, rejected) response, ``(n, 2)`` — or of every unpaired completion,
+    ``(n, 1)`` — with the adapter disabled."""
     with reference_mode(model):
+        if is_unpaired(dataset):
+            return torch.cat([logps.cpu()[:, None] for _, logps, _ in iter_unpaired_logps(model, dataset, pad_id,
+                                                                                          batch_size)])
         return torch.cat([torch.stack(logps.cpu().chunk(2), 1)
                           for _, logps, _ in iter_pair_logps(model, dataset, pad_id, batch_size)])
 
@@ -38,10 +48,10 @@ def cached_reference_logps(model, dataset, pad_id: int, key: str, cache_root: Pa
                            batch_size: int = 8) -> tuple[torch.Tensor, int]:
     """The reference log-probs of ``dataset``'s ``rows`` (all rows by default) from
     ``cache_root/reference/<key>.pt``, computing the rows the cache lacks and writing the file back
-    atomically. Returns the ``(n, 2)`` tensor — NaN on rows never asked for — and how many rows were
-    computed now (0: a full hit)."""
+    atomically. Returns the ``(n, 2)`` tensor (``(n, 1)`` for unpaired rows) — NaN on rows never asked
+    for — and how many rows were computed now (0: a full hit)."""
     path = Path(cache_root) / "reference" / f"{key}.pt"
-    logps = torch.full((len(dataset), 2), float("nan"))
+    logps = torch.full((len(dataset), responses_per_row(dataset)), float("nan"))
     if path.exists():
         cached = torch.load(path)
         if cached.shape == logps.shape:
@@ -60,5 +70,8 @@ def cached_reference_logps(model, dataset, pad_id: int, key: str, cache_root: Pa
 
 
 def with_reference(dataset, logps: torch.Tensor):
-    """The dataset with ref_chosen / ref_rejected columns (what ``collate_pairs`` passes on)."""
+    """The dataset with ref_chosen / ref_rejected columns (what ``collate_pairs`` passes on), or for
+    unpaired rows a ref column."""
+    if is_unpaired(dataset):
+        return dataset.add_column("ref", logps[:, 0].tolist())
     return dataset.add_column("ref_chosen", logps[:, 0].tolist()).add_column("ref_rejected", logps[:, 1].tolist())
