@@ -13,6 +13,8 @@ from pathlib import Path
 import torch
 
 from prefzoo.algorithms.engine.data import COLUMNS, DatasetError
+from prefzoo.algorithms.engine.unpaired_data import UNPAIRED_COLUMNS, parse_label, validate_unpaired
+from prefzoo.benchmarks.user_files import is_unpaired_file
 from prefzoo.algorithms.engine.models import cache_dir
 from prefzoo.benchmarks.smol_sentiment import SUITE as SENTIMENT_SUITE
 from prefzoo.benchmarks.smol_sentiment import DataSettings, build_pairs, data_key, gold_reward
@@ -42,6 +44,7 @@ class GeneratedSentiment:
     suite = SENTIMENT_SUITE
     name = SENTIMENT_SUITE
     has_gold = True
+    unpaired = False
 
     def __init__(self, settings: DataSettings, regenerate: bool = False):
         self.settings, self.regenerate = settings, regenerate
@@ -77,6 +80,7 @@ class PreferenceDataset:
 
     suite = "preference-dataset"
     has_gold = False
+    unpaired = False
 
     def __init__(self, source: str, eval_fraction: float = 0.1, seed: int = 0, columns: dict[str, str] | None = None):
         from prefzoo.algorithms.engine.data import validate_pairs
@@ -91,12 +95,15 @@ class PreferenceDataset:
         self.name = path.stem if looks_local else source
         if looks_local:
             data = read_user_file(path, self.columns)
-            self._split_rows = {"train": [{**{c: row.get(c) for c in COLUMNS}, "_where": f"{path.name}, {where}"}
+            self.unpaired = is_unpaired_file(data.columns)
+            fields = UNPAIRED_COLUMNS if self.unpaired else COLUMNS
+            self._split_rows = {"train": [{**{c: row.get(c) for c in fields}, "_where": f"{path.name}, {where}"}
                                           for row, where in zip(data.rows, data.where)]}
         else:
             self._split_rows = self._hub_splits()
+        validate = validate_unpaired if self.unpaired else validate_pairs
         for split, split_rows in self._split_rows.items():
-            validate_pairs(split_rows, str(path) if looks_local else f"{source} [{split}]")
+            validate(split_rows, str(path) if looks_local else f"{source} [{split}]")
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if looks_local else source
         self._digest = json.dumps([digest, self.columns], sort_keys=True)
 
@@ -114,7 +121,11 @@ class PreferenceDataset:
         except (ConnectionError, OSError, ValueError) as exc:
             raise DatasetError(f"{self.source}: not a local file, and the hub dataset could not be loaded "
                                f"({type(exc).__name__}: {exc})") from None
-        return {split: [{**{c: r.get(self.columns.get(c, c)) for c in COLUMNS}, "_where": f"{split} row {i}"}
+        named = lambda split: {c for c in {*COLUMNS, *UNPAIRED_COLUMNS}  # noqa: E731 (prefzoo's names of its columns)
+                               if self.columns.get(c, c) in loaded[split].column_names}
+        self.unpaired = all(is_unpaired_file(named(split)) for split in loaded)
+        fields = UNPAIRED_COLUMNS if self.unpaired else COLUMNS
+        return {split: [{**{c: r.get(self.columns.get(c, c)) for c in fields}, "_where": f"{split} row {i}"}
                         for i, r in enumerate(loaded[split])] for split in loaded}
 
     @property
@@ -126,15 +137,47 @@ class PreferenceDataset:
         if "test" in splits:
             train, held_out = splits["train"], splits["test"]
         else:
+            # Unpaired rows are held out by prompt, so the held-out pairs below never share a prompt with training.
             rows = splits["train"]
-            order = list(range(len(rows)))
-            random.Random(self.seed).shuffle(order)
-            n_eval = max(1, round(self.eval_fraction * len(rows)))
-            if n_eval >= len(rows):
-                raise DatasetError(f"{self.source}: {len(rows)} rows are too few to hold {n_eval} out")
-            held_out = [rows[i] for i in order[:n_eval]]
-            train = [rows[i] for i in order[n_eval:]]
-        return PreferenceData(train, held_out, [r["prompt"] for r in held_out])
+            groups = _by_prompt(rows) if self.unpaired else [[i] for i in range(len(rows))]
+            random.Random(self.seed).shuffle(groups)
+            n_eval = max(1, round(self.eval_fraction * len(groups)))
+            if n_eval >= len(groups):
+                raise DatasetError(f"{self.source}: {len(groups)} {'prompts' if self.unpaired else 'rows'} are too few "
+                                   f"to hold {n_eval} out")
+            held_out = [rows[i] for group in groups[:n_eval] for i in group]
+            train = [rows[i] for group in groups[n_eval:] for i in group]
+        eval_prompts = list({_key(r["prompt"]): r["prompt"] for r in held_out}.values()) if self.unpaired \
+            else [r["prompt"] for r in held_out]
+        if self.unpaired:
+            held_out = held_out_pairs(held_out, self.source)
+        return PreferenceData(train, held_out, eval_prompts)
 
     def gold(self, texts: list[str]) -> torch.Tensor:
         raise RuntimeError(f"{self.source} has no gold reward")
+
+
+def _key(prompt) -> str:
+    return json.dumps(prompt, sort_keys=True)
+
+
+def _by_prompt(rows: list[dict]) -> list[list[int]]:
+    """Row indices grouped by prompt, in order of first appearance."""
+    groups: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(_key(row["prompt"]), []).append(i)
+    return list(groups.values())
+
+
+def held_out_pairs(rows: list[dict], source: str) -> list[dict]:
+    """Held-out unpaired rows as pairs: every (desirable, undesirable) completion of the same prompt, so
+    the implicit reward is compared only where its per-prompt constant cancels (held-out pair accuracy)."""
+    pairs = []
+    for group in _by_prompt(rows):
+        labelled = [(rows[i], parse_label(rows[i]["label"], rows[i].get("_where", f"row {i}"))) for i in group]
+        pairs += [{"prompt": d["prompt"], "chosen": d["completion"], "rejected": u["completion"]}
+                  for d, good in labelled if good for u, bad in labelled if not bad and u["completion"] != d["completion"]]
+    if not pairs:
+        raise DatasetError(f"{source}: no held-out prompt has both a desirable and an undesirable completion, so "
+                           "held-out pair accuracy cannot be measured; give some prompts both kinds")
+    return pairs

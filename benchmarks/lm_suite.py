@@ -24,6 +24,9 @@ from prefzoo import __version__
 from prefzoo.algorithms.base import Algorithm, Family
 from prefzoo.algorithms.config import AlgorithmConfig, replace_fields
 from prefzoo.algorithms.engine.data import TokenizationSettings, tokenize_pairs
+from prefzoo.algorithms.engine.unpaired_data import tokenize_unpaired
+from prefzoo.algorithms.unpaired import accepts_unpaired
+from prefzoo.registry import ALGORITHMS
 from prefzoo.algorithms.engine.models import ModelSettings, add_adapter, cache_dir, load_base, load_tokenizer, model_fingerprint
 from prefzoo.algorithms.engine.online import OnlineSettings
 from prefzoo.algorithms.engine.pairwise import TrainSettings, make_accelerator, visit_order
@@ -102,6 +105,11 @@ class _LMSuite:
         for cls in algorithms:
             if cls.family not in self.families:
                 raise ValueError(f"the {self.name} suite does not train {cls.family} algorithms ({cls.name!r})")
+            if source is not None and source.unpaired and not accepts_unpaired(cls):
+                takers = [n for n, c in ALGORITHMS.load_all().items() if accepts_unpaired(c)]
+                raise ValueError(f"{cls.name!r} needs preference pairs (prompt, chosen, rejected); {source.name} holds "
+                                 f"unpaired rows (prompt, completion, label), which {', '.join(sorted(takers))} "
+                                 "train on")
             if cls.family in NEEDS_GOLD and source is not None and not source.has_gold:
                 raise ValueError(f"{cls.name!r}: {NEEDS_GOLD[cls.family]}; {source.name} has none "
                                  "(the smol-sentiment suite has one)")
@@ -206,14 +214,16 @@ class _Run:
                  f"({'nf4 QLoRA' if p.model.quantize else 'LoRA'} on {self.device})")
         start = time.perf_counter()
         data = self.source.load(self.model, self.tokenizer, self.data_key)
-        self.log(f"data: {len(data.train)} train pairs, {len(data.eval)} held-out pairs "
+        self.log(f"data: {len(data.train)} train {'rows' if self.source.unpaired else 'pairs'}, "
+                 f"{len(data.eval)} held-out pairs "
                  f"({time.perf_counter() - start:.1f} s)")
         self.eval_prompts = data.eval_prompts
         self.train_prompts = [row["prompt"] for row in data.train]
         self.eval_gold = ([(row["gold_chosen"], row["gold_rejected"]) for row in data.eval]
                           if self.source.has_gold else None)
         fp = model_fingerprint(p.model)
-        train = tokenize_pairs(data.train, self.tokenizer, p.tokenization, f"{self.source.name} train")
+        tokenize_train = tokenize_unpaired if self.source.unpaired else tokenize_pairs
+        train = tokenize_train(data.train, self.tokenizer, p.tokenization, f"{self.source.name} train")
         held_out = tokenize_pairs(data.eval, self.tokenizer, p.tokenization, f"{self.source.name} held-out")
         self.accelerator = make_accelerator(p.train, logging_dir=self.runs_root / self.source.suite / "logs")
         read = set().union(*(visit_order(len(train), dataclasses.replace(p.train, seed=s),
@@ -228,7 +238,7 @@ class _Run:
         logps, computed = cached_reference_logps(self.model, dataset, self.tokenizer.pad_token_id, key, cache_dir(),
                                                  rows=rows)
         wanted = len(rows) if rows is not None else len(dataset)
-        self.log(f"reference log-probs of the {wanted} {split} pairs read: {computed} computed, "
+        self.log(f"reference log-probs of the {wanted} {split} rows read: {computed} computed, "
                  f"{wanted - computed} from the cache ({time.perf_counter() - start:.1f} s)")
         return with_reference(dataset, logps)
 
@@ -240,7 +250,6 @@ class _Run:
             return json.loads(path.read_text())
         self._load()
         from prefzoo.benchmarks.lm_eval import evaluate_policy
-        from prefzoo.registry import ALGORITHMS
 
         p = self.profile
         doc: dict[str, Any] = {

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from prefzoo.algorithms.engine.data import COLUMNS, DatasetError
+from prefzoo.algorithms.engine.unpaired_data import UNPAIRED_COLUMNS
 
 FORMATS = (".jsonl", ".json", ".csv", ".parquet")
 
@@ -39,9 +40,9 @@ def parse_columns(items: str | None) -> dict[str, str]:
         if not item.strip():
             continue
         target, sep, source = (p.strip() for p in item.partition("="))
-        if not sep or not source or target not in COLUMNS:
+        if not sep or not source or target not in COLUMNS + UNPAIRED_COLUMNS[1:]:
             raise DatasetError(f"--columns {item!r}: expected COLUMN=YOUR_COLUMN with COLUMN one of "
-                               f"{', '.join(COLUMNS)}, e.g. prompt=question")
+                               f"{', '.join(COLUMNS + UNPAIRED_COLUMNS[1:])}, e.g. prompt=question")
         mapping[target] = source
     return mapping
 
@@ -125,6 +126,11 @@ def _map_columns(path: Path, data: UserRows, mapping: dict[str, str]) -> UserRow
     if mapping:
         data.rows = [{**row, **{t: row.get(s) for t, s in mapping.items()}} for row in data.rows]
         data.columns = list(dict.fromkeys([*mapping, *data.columns]))
+    if is_unpaired_file(data.columns):
+        if "prompt" not in data.columns:
+            raise DatasetError(f"{path}: columns {', '.join(data.columns)}: unpaired rows need "
+                               f"{', '.join(UNPAIRED_COLUMNS)}; missing prompt")
+        return data
     missing = [c for c in COLUMNS if c not in data.columns]
     if missing == ["prompt"]:  # TRL's implicit-prompt format: the shared start of chosen and rejected
         data.rows = [extract_prompt(row) for row in data.rows]
@@ -139,6 +145,11 @@ def _map_columns(path: Path, data: UserRows, mapping: dict[str, str]) -> UserRow
         raise DatasetError(f"{path}: columns {', '.join(data.columns) or '(none)'}: expected "
                            f"{', '.join(COLUMNS)}; missing {', '.join(missing)}{hint}")
     return data
+
+
+def is_unpaired_file(columns) -> bool:
+    """TRL's unpaired format: completion and label columns, no chosen/rejected."""
+    return {"completion", "label"} <= set(columns) and not {"chosen", "rejected"} & set(columns)
 
 
 def extract_prompt(row: dict[str, Any]) -> dict[str, Any]:

@@ -131,6 +131,28 @@ def test_a_trl_format_file_without_gold_is_ranked_by_pair_accuracy(tiny, env):
     assert ranked == sorted(accuracy, key=lambda n: -accuracy[n])
 
 
+def test_an_unpaired_trl_file_trains_kto_and_is_refused_for_a_pairs_only_algorithm(tiny, env):
+    rows = []
+    for i, r in enumerate(pairs(30)):
+        rows += [{"prompt": r["prompt"], "completion": r["chosen"], "label": True},
+                 {"prompt": r["prompt"], "completion": r["rejected"] + f" {i}", "label": False}]
+    data = env / "unpaired.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    results = env / "results"
+    refused = run_cli("bench", "--suite", "preference-dataset", "--dataset", str(data), "--algorithms", "kto,dpo",
+                      "--steps", "1", "--model", str(tiny), "--results", str(results), cwd=env)
+    assert refused.returncode == 2 and not results.exists()
+    assert "'dpo' needs preference pairs (prompt, chosen, rejected); unpaired holds unpaired rows" in refused.stdout
+    out = run_cli("bench", "--suite", "preference-dataset", "--dataset", str(data), "--algorithms", "kto",
+                  "--steps", "2", "--model", str(tiny), "--results", str(results), "--plot", str(env / "p.png"),
+                  cwd=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "data: 50 train rows, 25 held-out pairs" in out.stdout  # one of 6 prompts held out: its 5 × 5 pairs
+    kto = next(d for d in load_results(results, "preference-dataset") if d["algorithm"] == "kto")
+    assert kto["eval"]["pair_accuracy"]["n"] == 25 and kto["train"]["dataset_pairs"] == 0
+    assert kto["train"]["oracle_queries"] == kto["train"]["responses_sampled"] > 0
+
+
 def test_a_bad_dataset_file_is_refused_naming_row_and_field(tiny, env):
     rows = pairs(12)
     rows[7]["chosen"] = ""

@@ -51,7 +51,8 @@ def test_csv_headers_of_the_users_own_are_named_with_a_mapping_to_use(tmp_path):
     path = tmp_path / "p.csv"
     path.write_text("question,good,bad\n" + "".join(f"q{i},yes {i},no {i}\n" for i in range(12)))
     message = refused(str(path))
-    assert ("columns question, good, bad: expected prompt, chosen, rejected; missing prompt, chosen, rejected — "
+    assert ("columns question, good, bad: expected prompt, chosen, rejected (or unpaired rows: prompt, completion, "
+            "label); missing prompt, chosen, rejected — "
             "rename them, or map them with --columns prompt=question,chosen=good,rejected=bad") in message
     source = PreferenceDataset(str(path), columns=parse_columns("prompt=question,chosen=good,rejected=bad"))
     assert source._rows[0]["prompt"] == "q0" and source._rows[3]["_where"] == "p.csv, line 5 (row 3)"

@@ -113,7 +113,10 @@ def run_pairwise(algorithm, ctx: RunContext) -> CellResult:
     result = train_pairwise(algorithm, ctx.model, ctx.train_data, ctx.pad_id, ctx.train, ctx.accelerator,
                             run_name=ctx.run_name)
     read = _read_rows(ctx)
-    # The pairs were sampled and labelled before training: their cost, counted the online way.
+    # The pairs were sampled and labelled before training: their cost, counted the online way. An unpaired
+    # row is one response and one label.
+    if read and "completion_ids" in read[0]:
+        return CellResult(result, Costs(sum(len(r["completion_ids"]) for r in read), len(read), len(read), 0))
     tokens = sum(len(r["chosen_ids"]) + len(r["rejected_ids"]) for r in read)
     return CellResult(result, Costs(tokens, 2 * len(read), len(read), len(read)))
 
