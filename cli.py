@@ -83,7 +83,7 @@ def bench(
     algorithms: Annotated[Optional[str], typer.Option(help="Comma-separated names; default: every algorithm of the suite's families.")] = None,
     family: Annotated[Optional[str], typer.Option(help="Without --algorithms: only this family's algorithms (pairwise, online-preference, ...).")] = None,
     seeds: Annotated[Optional[int], typer.Option(min=1, help="Seeds per algorithm (suite default if unset).")] = None,
-    seed: Annotated[Optional[int], typer.Option(min=0, help="LM suites: the first seed (seeds run from --seed to --seed + --seeds − 1; default 0).")] = None,
+    seed: Annotated[Optional[int], typer.Option(min=0, help="The first seed (seeds run from --seed to --seed + --seeds − 1; default 0).")] = None,
     steps: Annotated[Optional[int], typer.Option(min=1, help="Optimiser steps (suite default if unset).")] = None,
     strengths: Annotated[Optional[str], typer.Option(help="Comma-separated values of each algorithm's strength field (β, τ, ...).")] = None,
     set_: Annotated[list[str], typer.Option("--set", help="Override a hyperparameter: ALGORITHM.FIELD=VALUE (repeatable).")] = [],

@@ -68,9 +68,13 @@ class BanditSettings:
     records: int = 24
     """Policies recorded along the way (half log-spaced, half evenly spaced), for the learning curves."""
     base_seed: int = 0
+    first_seed: int = 0
+    """The number of the first seed (seeds run from it on); seed s draws the same numbers in any run, so
+    it is not part of the settings' hash."""
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        del d["first_seed"]
         d["strengths"] = list(self.strengths)
         d["datasets"] = {ds.name: [list(p) for p in ds.pairs] for ds in DATASETS}
         return d
@@ -115,18 +119,19 @@ def _padded(datasets: Sequence[BanditDataset]) -> tuple[torch.Tensor, torch.Tens
 
 
 def _pair_weights(n_pairs: torch.Tensor, seeds: int, steps: int, batch: int, P: int, base_seed: int,
-                  start: int) -> torch.Tensor:
-    """Mini-batch weights n_p/batch for ``steps`` steps from ``start``: (steps, D, S, P).
+                  start: int, first_seed: int = 0) -> torch.Tensor:
+    """Mini-batch weights n_p/batch for ``steps`` steps from ``start``: (steps, D, S, P), for seeds
+    ``first_seed`` … ``first_seed + S − 1``.
 
     Seed s draws from its own generator, seeded by (base_seed, s, start), so a seed's draws do not
     depend on how many seeds or algorithms run beside it.
     """
     D = n_pairs.numel()
     out = torch.empty(steps, D, seeds, P)
-    for s in range(seeds):
-        g = torch.Generator().manual_seed(hash((base_seed, s, start)) & 0x7FFF_FFFF)
+    for i in range(seeds):
+        g = torch.Generator().manual_seed(hash((base_seed, first_seed + i, start)) & 0x7FFF_FFFF)
         draws = (torch.rand(steps, D, batch, generator=g) * n_pairs.view(1, D, 1)).long()
-        out[:, :, s] = F.one_hot(draws, P).sum(-2).float() / batch
+        out[:, :, i] = F.one_hot(draws, P).sum(-2).float() / batch
     return out
 
 
@@ -207,7 +212,7 @@ def run_bandit(algorithms: Sequence[type[Pairwise]], settings: BanditSettings = 
     chunk = 1000
     for start in range(0, settings.steps, chunk):
         n = min(chunk, settings.steps - start)
-        weights = _pair_weights(n_pairs, S, n, settings.batch_size, P, settings.base_seed, start)
+        weights = _pair_weights(n_pairs, S, n, settings.batch_size, P, settings.base_seed, start, settings.first_seed)
         for i in range(n):
             logp = torch.log_softmax(theta + arm_mask.view(1, D, 1, K), -1)
             # One split per side and one weighted sum keep the autograd graph, whose

@@ -29,12 +29,13 @@ class BanditSuite:
 
     def run(self, algorithms: Sequence[type[Algorithm]], results_root: Path, *, seeds: int | None = None,
             steps: int | None = None, strengths: Sequence[float] | None = None,
-            base_configs: dict[str, AlgorithmConfig] | None = None,
+            base_configs: dict[str, AlgorithmConfig] | None = None, seed: int = 0,
             progress: Callable[[int, int], None] | None = None,
             log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-        """Train, write one result file per (algorithm, config, seed), and return the documents."""
+        """Train, write one result file per (algorithm, config, seed), and return the documents. Seeds
+        run from ``seed`` to ``seed + seeds − 1``."""
         settings = BanditSettings()
-        changes = {k: v for k, v in dict(seeds=seeds, steps=steps,
+        changes = {k: v for k, v in dict(seeds=seeds, steps=steps, first_seed=seed,
                                           strengths=tuple(strengths) if strengths else None).items() if v}
         settings = BanditSettings(**{**settings.__dict__, **changes})
         for cls in algorithms:
@@ -49,18 +50,21 @@ class BanditSuite:
         pairwise, online = by_family[Family.PAIRWISE], by_family[Family.ONLINE]
         docs = self._run_pairwise(pairwise, settings, results_root, base_configs, progress) if pairwise else []
         if online:
-            online_settings = dataclasses.replace(OnlineBanditSettings(), seeds=settings.seeds)
+            online_settings = dataclasses.replace(OnlineBanditSettings(), seeds=settings.seeds,
+                                              first_seed=settings.first_seed)
             docs += self._run_online(online, settings.strengths, online_settings, results_root, base_configs)
         rl = [c for c in by_family[Family.RL] if not c.uses_critic]
         for cls in by_family[Family.RL]:
             if cls.uses_critic:
                 log(f"{cls.name}: not run on the bandit (it learns a critic; the bandit has one state)")
         if rl:
-            rl_settings = dataclasses.replace(RLBanditSettings(), seeds=settings.seeds)
+            rl_settings = dataclasses.replace(RLBanditSettings(), seeds=settings.seeds,
+                                              first_seed=settings.first_seed)
             docs += self._run_rl(rl, settings.strengths, rl_settings, results_root, base_configs)
         reward = by_family[Family.REWARD]
         if reward:
-            reward_settings = dataclasses.replace(RewardBanditSettings(), seeds=settings.seeds)
+            reward_settings = dataclasses.replace(RewardBanditSettings(), seeds=settings.seeds,
+                                              first_seed=settings.first_seed)
             docs += self._run_reward(reward, reward_settings, results_root, base_configs)
         return docs
 
@@ -75,7 +79,7 @@ class BanditSuite:
             digest = run_hash(run.config.to_dict(), settings.to_dict())
             for seed in range(settings.seeds):
                 doc = {
-                    **_identity(cls, run.config, seed, digest), "settings": settings.to_dict(),
+                    **_identity(cls, run.config, settings.first_seed + seed, digest), "settings": settings.to_dict(),
                     "suite_wall_time_s": round(wall, 2),
                     "reward": {
                         "epochs": run.epochs,
@@ -85,7 +89,7 @@ class BanditSuite:
                         "counts": [int(c) for c in run.counts[seed].tolist()],
                     },
                 }
-                write_json_atomic(result_path(results_root, SUITE, cls.name, seed, digest), doc)
+                write_json_atomic(result_path(results_root, SUITE, cls.name, settings.first_seed + seed, digest), doc)
                 docs.append(doc)
         return docs
 
@@ -113,7 +117,7 @@ class BanditSuite:
             digest = run_hash(config.to_dict(), settings.to_dict())
             for seed in range(settings.seeds):
                 doc = {
-                    **_identity(cls, config, seed, digest), "settings": settings.to_dict(),
+                    **_identity(cls, config, settings.first_seed + seed, digest), "settings": settings.to_dict(),
                     "vectorised": run.vectorised, "suite_wall_time_s": round(wall, 2), "steps": run.steps,
                     "datasets": {
                         ds.name: {
@@ -122,7 +126,7 @@ class BanditSuite:
                             "curve": [_rounded(p[d, seed, :len(ds.arms)].tolist()) for p in run.curves],
                         } for d, ds in enumerate(DATASETS)},
                 }
-                write_json_atomic(result_path(results_root, SUITE, cls.name, seed, digest), doc)
+                write_json_atomic(result_path(results_root, SUITE, cls.name, settings.first_seed + seed, digest), doc)
                 docs.append(doc)
         return docs
 
@@ -156,7 +160,7 @@ class BanditSuite:
                 digest = run_hash(config.to_dict(), settings.to_dict())
                 for seed in range(settings.seeds):
                     doc = {
-                        **_identity(cls, config, seed, digest), "settings": settings.to_dict(),
+                        **_identity(cls, config, settings.first_seed + seed, digest), "settings": settings.to_dict(),
                         "suite_wall_time_s": round(wall, 2),
                         key: {
                             "final_reward": round(run.final_reward[seed].item(), 6),
@@ -166,7 +170,7 @@ class BanditSuite:
                             "curve_rounds": run.curve_rounds, "curve": _rounded(run.curve[:, seed].tolist()),
                         },
                     }
-                    write_json_atomic(result_path(results_root, SUITE, cls.name, seed, digest), doc)
+                    write_json_atomic(result_path(results_root, SUITE, cls.name, settings.first_seed + seed, digest), doc)
                     docs.append(doc)
         return docs
 

@@ -40,9 +40,12 @@ class OnlineBanditSettings:
     seeds: int = 10
     curve_points: int = 21
     base_seed: int = 0
+    first_seed: int = 0
+    """The number of the first seed (seeds run from it on); seed s draws the same numbers in any run, so
+    it is not part of the settings' hash."""
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "first_seed"}
 
     def true_rewards(self) -> torch.Tensor:
         return torch.linspace(0, 1, self.arms, dtype=torch.float64)
@@ -79,9 +82,11 @@ def run_online_bandit(cls: type[OnlinePreference], config: AlgorithmConfig | Non
     S, K, m = settings.seeds, settings.arms, settings.pairs_per_round
     rewards = settings.true_rewards()
     ref_logp = settings.reference_logp().float()
-    oracle = oracle or BradleyTerryOracle(lambda _, arms: rewards[arms], settings.label_temperature,
-                                          seed=settings.base_seed)
-    generator = torch.Generator().manual_seed(settings.base_seed)
+    # One generator and one labelling oracle per seed: seed s draws the same numbers in any run.
+    numbers = [hash((settings.base_seed, settings.first_seed + s)) & 0x7FFF_FFFF for s in range(S)]
+    generators = [torch.Generator().manual_seed(n) for n in numbers]
+    oracles = [oracle] if oracle else [BradleyTerryOracle(lambda _, arms: rewards[arms], settings.label_temperature,
+                                                          seed=n + 1) for n in numbers]
     theta = ref_logp.repeat(S, 1).requires_grad_(True)  # π_0 = π_ref
     optimiser = torch.optim.Adam([theta], lr=settings.lr)
     chosen, rejected = torch.empty(S, 0, dtype=torch.long), torch.empty(S, 0, dtype=torch.long)
@@ -98,8 +103,10 @@ def run_online_bandit(cls: type[OnlinePreference], config: AlgorithmConfig | Non
             curve.append(expected_reward())
         regret += rewards.max() - expected_reward()
         probs = {"policy": torch.softmax(theta.detach(), -1), "reference": ref_logp.exp().expand(S, K)}
-        a, b = (torch.multinomial(probs[s], m, replacement=True, generator=generator) for s in algorithm.samplers)
-        first_wins = oracle(None, a.flatten(), b.flatten()).view(S, m)
+        a, b = (torch.stack([torch.multinomial(probs[s][i], m, replacement=True, generator=g)
+                             for i, g in enumerate(generators)]) for s in algorithm.samplers)
+        first_wins = (oracle(None, a.flatten(), b.flatten()).view(S, m) if oracle else
+                      torch.stack([o(None, a[i], b[i]) for i, o in enumerate(oracles)]))
         a_ref, b_ref = (torch.full((S, m), s == "reference") for s in algorithm.samplers)
         new = (torch.where(first_wins, a, b), torch.where(first_wins, b, a),
                torch.where(first_wins, a_ref, b_ref), torch.where(first_wins, b_ref, a_ref))
@@ -121,5 +128,5 @@ def run_online_bandit(cls: type[OnlinePreference], config: AlgorithmConfig | Non
     pi = torch.softmax(theta.detach().double(), -1)
     kl = (pi * (pi.log() - settings.reference_logp())).sum(-1)
     return OnlineBanditRun(cls, algorithm.config, expected_reward(), pi[:, -1], kl, regret, points + [settings.rounds]
-                           if settings.rounds not in points else points, torch.stack(curve), oracle.queries,
+                           if settings.rounds not in points else points, torch.stack(curve), sum(o.queries for o in oracles),
                            2 * m * settings.rounds * S, sizes, trained)

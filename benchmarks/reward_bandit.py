@@ -40,9 +40,13 @@ class RewardBanditSettings:
     seeds: int = 10
     checkpoints: tuple[int, ...] = (10, 100, 1_000, 5_000)
     base_seed: int = 0
+    first_seed: int = 0
+    """The number of the first seed (seeds run from it on); seed s draws the same numbers in any run, so
+    it is not part of the settings' hash."""
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        del d["first_seed"]
         d["checkpoints"] = list(self.checkpoints)
         d["strengths"] = list(self.strengths)
         return d
@@ -58,7 +62,7 @@ def comparisons(settings: RewardBanditSettings) -> tuple[torch.Tensor, torch.Ten
     r = settings.true_rewards()
     out = []
     for s in range(settings.seeds):
-        g = torch.Generator().manual_seed(hash((settings.base_seed, s)) & 0x7FFF_FFFF)
+        g = torch.Generator().manual_seed(hash((settings.base_seed, settings.first_seed + s)) & 0x7FFF_FFFF)
         pairs = torch.stack([torch.multinomial(p, 2, replacement=False, generator=g)
                              for _ in range(settings.comparisons)])
         labels = torch.rand(settings.comparisons, generator=g, dtype=torch.float64) < torch.sigmoid(

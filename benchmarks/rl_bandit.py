@@ -37,9 +37,12 @@ class RLBanditSettings:
     seeds: int = 10
     curve_points: int = 21
     base_seed: int = 0
+    first_seed: int = 0
+    """The number of the first seed (seeds run from it on); seed s draws the same numbers in any run, so
+    it is not part of the settings' hash."""
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "first_seed"}
 
     def bandit(self) -> OnlineBanditSettings:
         return OnlineBanditSettings(arms=self.arms, reference_decay=self.reference_decay)
@@ -72,7 +75,7 @@ def run_rl_bandit(cls: type[RLWithReward], config: AlgorithmConfig | None = None
         if settings.responses_per_round % k:
             raise ValueError(f"{cls.name}: responses_per_round = {settings.responses_per_round} is not a multiple "
                              f"of samples_per_prompt = {k}")
-        generator = torch.Generator().manual_seed(hash((settings.base_seed, seed)) & 0x7FFF_FFFF)
+        generator = torch.Generator().manual_seed(hash((settings.base_seed, settings.first_seed + seed)) & 0x7FFF_FFFF)
         theta = ref_logp.clone().requires_grad_(True)
         optimiser = torch.optim.Adam([theta], lr=settings.lr)
         regret, curve = 0.0, []

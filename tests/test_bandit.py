@@ -167,3 +167,22 @@ def test_seeds_share_minibatches_across_algorithms_and_are_reproducible():
 def test_mean_ci_is_a_t_interval():
     mean, half = mean_ci([1.0, 2.0, 3.0, 4.0])
     assert mean == 2.5 and half == pytest.approx(3.182446 * math.sqrt(5 / 3) / 2, rel=1e-6)
+
+
+@pytest.mark.parametrize("names", [("dpo",), ("online-dpo",), ("rloo",), ("bt",)])
+def test_seed_s_draws_the_same_numbers_whatever_seed_a_run_starts_from(names, tmp_path):
+    """``--seed 2 --seeds 1`` writes seed 2 with the numbers seed 2 has in a run of seeds 0–2, in every
+    part of the suite (pairwise, online, RL, reward learning)."""
+    classes = [ALGORITHMS.get(n) for n in names]
+    steps = 200 if classes[0].family.value == "pairwise" else None
+    strengths = (0.1,)
+    alone = BanditSuite().run(classes, tmp_path / "alone", seeds=1, seed=2, steps=steps, strengths=strengths,
+                              log=lambda _: None)
+    together = BanditSuite().run(classes, tmp_path / "together", seeds=3, steps=steps, strengths=strengths,
+                                 log=lambda _: None)
+    assert {d["seed"] for d in alone} == {2} and {d["seed"] for d in together} == {0, 1, 2}
+    strip = lambda d: {k: v for k, v in d.items() if k not in ("hash", "settings") and "wall_time" not in k}  # noqa: E731
+    by_key = lambda docs: {(d["algorithm"], json.dumps(d["config"]), d["seed"]): strip(d) for d in docs}  # noqa: E731
+    mine, theirs = by_key(alone), by_key(together)
+    assert mine and all(mine[k] == theirs[k] for k in mine)
+    assert any(mine[k] != theirs[(k[0], k[1], 1)] for k in mine)  # another seed does differ

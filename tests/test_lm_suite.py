@@ -285,5 +285,3 @@ def test_seed_sets_the_first_seed_of_the_cells(tiny, env):
                   cwd=env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert {(d["algorithm"], d["seed"]) for d in load_results(results, "smol-sentiment")} == {("reference", 2), ("dpo", 2)}
-    bandit = run_cli("bench", "--suite", "bandit", "--seed", "2", cwd=env)
-    assert bandit.returncode == 2 and "suite 'bandit' does not take --seed" in bandit.stdout

@@ -17,8 +17,11 @@ _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 
 
 def is_unpaired(dataset) -> bool:
-    """Whether a tokenised dataset (``datasets.Dataset``) holds unpaired rows."""
-    return "completion_ids" in dataset.column_names
+    """Whether a tokenised dataset (a ``datasets.Dataset`` or a list of rows) holds unpaired rows."""
+    columns = getattr(dataset, "column_names", None)
+    if columns is None:
+        columns = dataset[0].keys() if len(dataset) else ()
+    return "completion_ids" in columns
 
 
 def parse_label(value: Any, where: str) -> bool:
