@@ -184,7 +184,13 @@ def leaderboard(
         paths = project_paths()
     except ValueError as exc:
         _fail(str(exc))
-    for path in render(results or paths["results"], out or paths["leaderboard"]):
+    with console.status("reading results") as status:
+        def log(line: str) -> None:
+            console.print(line, highlight=False)
+            status.update("rendering")
+
+        written = render(results or paths["results"], out or paths["leaderboard"], log)
+    for path in written:
         console.print(f"wrote {path}")
 
 

@@ -102,7 +102,7 @@ def plot(docs: Sequence[dict[str, Any]], path: Path) -> Path | None:
     groups = _by_config([d for d in docs if "datasets" in d])
     algorithms = sorted({name for name, _ in groups})
     fig, axes = plt.subplots(len(DATASETS), len(algorithms), figsize=(2.9 * len(algorithms), 2.3 * len(DATASETS)),
-                             sharex=True, sharey=True, squeeze=False)
+                             squeeze=False)  # shared limits set by hand: sharing 80 axes makes autoscaling slow
     for col, name in enumerate(algorithms):
         configs = [(key, g) for key, g in groups.items() if key[0] == name]
         for row, ds in enumerate(DATASETS):
@@ -121,7 +121,9 @@ def plot(docs: Sequence[dict[str, Any]], path: Path) -> Path | None:
                 if expected is not None:
                     ax.axhline(expected[ds.key_arm].item(), color=f"C{i}", ls=":", lw=1)
             ax.set_xscale("symlog", linthresh=10)
+            ax.set_xlim(0, max(g[0]["steps"][-1] for _, g in configs))
             ax.set_ylim(-0.03, 1.03)
+            ax.label_outer()
             if row == 0:
                 ax.set_title(name, fontsize=10)
             if col == 0:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from prefzoo.benchmarks.results import load_results, write_text_atomic
@@ -21,20 +22,26 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     return "\n".join(out)
 
 
-def render(results_root: Path, out_dir: Path) -> tuple[Path, Path]:
+def render(results_root: Path, out_dir: Path, log: Callable[[str], None] = lambda _: None) -> tuple[Path, Path]:
     """Write ``out_dir/README.md``, each suite's figures, and ``out_dir/index.html`` (the same text as a
-    page) from every result under ``results_root``."""
+    page) from every result under ``results_root``; ``log`` hears each stage as it finishes."""
     from prefzoo.leaderboard.html import page
     from prefzoo.registry import SUITES
 
+    start = time.perf_counter()
     by_suite = defaultdict(list)
     for doc in load_results(results_root):
         by_suite[doc["suite"]].append(doc)
+    log(f"read {sum(map(len, by_suite.values()))} result files of {len(by_suite)} suites "
+        f"({time.perf_counter() - start:.1f} s)")
     sections = [HEADER]
     if not by_suite:
         sections.append(f"No results yet under `{results_root}`: run `prefzoo bench`.\n")
     for suite in sorted(by_suite):
+        start = time.perf_counter()
         sections.append(SUITES.get(suite)().section(by_suite[suite], out_dir))
+        log(f"{suite}: tables, statistics and figures from {len(by_suite[suite])} results "
+            f"({time.perf_counter() - start:.1f} s)")
     readme, index = Path(out_dir) / "README.md", Path(out_dir) / "index.html"
     text = "\n".join(sections)
     write_text_atomic(readme, text)
