@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -167,7 +168,10 @@ def add_adapter(base, settings: ModelSettings, adapter_name: str = "default"):
         base.gradient_checkpointing_enable()
     lora = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
                       target_modules=settings.target_modules, task_type="CAUSAL_LM")
-    return get_peft_model(base, lora, adapter_name=adapter_name)
+    with warnings.catch_warnings():
+        # peft probes the model's deprecated `is_gradient_checkpointing`; transformers warns about peft's call
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return get_peft_model(base, lora, adapter_name=adapter_name)
 
 
 @contextlib.contextmanager
