@@ -26,11 +26,20 @@ class ConfigError(ValueError):
 
 def param(default: Any, *, gt: float | None = None, ge: float | None = None,
           lt: float | None = None, le: float | None = None,
-          choices: Sequence[Any] | Callable[[], Sequence[Any]] | None = None) -> Any:
+          choices: Sequence[Any] | Callable[[], Sequence[Any]] | None = None,
+          search: tuple[float, float, str] | None = None) -> Any:
     """A config field with its default and the bounds checked on construction. ``choices`` may be a
-    callable, read at validation time (the names a registry holds then)."""
+    callable, read at validation time (the names a registry holds then). ``search`` = (low, high,
+    "log" or "linear") is the range ``prefzoo bench --tune`` draws the field from (see ``search_space``)."""
     bounds = {k: v for k, v in dict(gt=gt, ge=ge, lt=lt, le=le, choices=choices).items() if v is not None}
-    return dataclasses.field(default=default, metadata={"bounds": bounds})
+    metadata: dict[str, Any] = {"bounds": bounds}
+    if search is not None:
+        low, high, scale = search
+        if not low < high or scale not in ("log", "linear") or (scale == "log" and low <= 0):
+            raise ValueError(f"search = {search!r}: expected (low, high, 'log' or 'linear') with low < high "
+                             "(and low > 0 on a log scale)")
+        metadata["search"] = (float(low), float(high), scale)
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 _RULES = {

@@ -178,7 +178,19 @@ def reward_kl_plot(docs: Sequence[dict[str, Any]], path: Path) -> Path:
 
 def setting_rows(docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
     """(title, documents) per setting of a suite, in the order the leaderboard shows them."""
-    return [(f"{docs[0]['suite']} · setting {setting_id(group[0])}", group) for group in by_setting(docs)]
+    return [(f"{docs[0]['suite']} · setting {setting_id(group[0])}"
+             + (f" · tuned ({group[0]['tuning']['trials']} trials)" if group[0].get("tuning") else ""), group)
+            for group in by_setting(docs)]
+
+
+def _configs(doc: dict[str, Any]) -> str:
+    tuning = doc.get("tuning")
+    if not tuning:
+        return "each algorithm's Config defaults"
+    return (f"each algorithm's config selected from {tuning['trials']} trials of its search space (trial 1: its "
+            f"defaults; the same draws for every algorithm), trained on seed {tuning['trial_seed']} and scored by "
+            f"mean gold reward on {tuning['validation_prompts']} validation prompts disjoint from the held-out ones; "
+            "the selected values are shown beside each name")
 
 
 def describe_setting(doc: dict[str, Any]) -> str:
@@ -202,8 +214,7 @@ def describe_setting(doc: dict[str, Any]) -> str:
             f"α={m['lora_alpha']} on {m['target_modules']}. {pairs} Sampler (data and evaluation): {sampler}, "
             f"≤ {d['max_new_tokens']} new tokens, {s['samples_per_prompt']} per held-out prompt. Budget shared "
             f"by every algorithm: AdamW lr {t['learning_rate']:g}, {t['steps']} steps of {t['batch_size']} pairs, "
-            f"warm-up {t['warmup_steps']} steps, gradient norm ≤ {t['max_grad_norm']}; each algorithm's Config "
-            f"defaults. Profile `{doc['profile']}`, data key `{doc.get('data_key', '?')}`, engine revision "
+            f"warm-up {t['warmup_steps']} steps, gradient norm ≤ {t['max_grad_norm']}; {_configs(doc)}. Profile `{doc['profile']}`, data key `{doc.get('data_key', '?')}`, engine revision "
             f"{doc.get('engine_revision', 1)}.")
 
 

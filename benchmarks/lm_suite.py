@@ -14,7 +14,6 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,73 +22,18 @@ import torch
 from prefzoo import __version__
 from prefzoo.algorithms.base import Algorithm, Family
 from prefzoo.algorithms.config import AlgorithmConfig, replace_fields
-from prefzoo.algorithms.engine.data import TokenizationSettings, tokenize_pairs
+from prefzoo.algorithms.engine.data import tokenize_pairs
+from prefzoo.algorithms.engine.models import add_adapter, cache_dir, load_base, load_tokenizer, model_fingerprint
+from prefzoo.algorithms.engine.pairwise import make_accelerator, visit_order
+from prefzoo.algorithms.engine.reference import cache_key, cached_reference_logps, with_reference
+from prefzoo.algorithms.engine.runners import NEEDS_GOLD, RunContext, run_family
 from prefzoo.algorithms.engine.unpaired_data import tokenize_unpaired
 from prefzoo.algorithms.unpaired import accepts_unpaired
-from prefzoo.registry import ALGORITHMS
-from prefzoo.algorithms.engine.models import ModelSettings, add_adapter, cache_dir, load_base, load_tokenizer, model_fingerprint
-from prefzoo.algorithms.engine.online import OnlineSettings
-from prefzoo.algorithms.engine.pairwise import TrainSettings, make_accelerator, visit_order
-from prefzoo.algorithms.engine.rl import RLSettings
-from prefzoo.algorithms.engine.runners import NEEDS_GOLD, RunContext, run_family
-from prefzoo.algorithms.engine.reference import cache_key, cached_reference_logps, with_reference
-from prefzoo.benchmarks.results import project_paths, result_path, run_hash, write_json_atomic
 from prefzoo.benchmarks.data_sources import GeneratedSentiment, PreferenceDataset
-from prefzoo.benchmarks.smol_sentiment import SUITE, DataSettings
-
-REFERENCE = "reference"
-ENGINE_REVISION = 2
-"""Part of every LM result's hash; raised when the engine's arithmetic changes, so a rerun recomputes
-every cell instead of reusing one it would no longer reproduce. 2: nf4 layers are never repacked for
-CPU inference (``keep_4bit_differentiable``); results of revision 1 trained through the repacked
-layers on CPUs with AVX-512 BF16."""
-
-
-@dataclass(frozen=True)
-class Profile:
-    """Everything a run's numbers depend on besides the algorithm's config."""
-
-    data: DataSettings
-    train: TrainSettings
-    model: ModelSettings = ModelSettings()
-    tokenization: TokenizationSettings = TokenizationSettings(max_prompt_length=96, max_completion_length=24)
-    samples_per_prompt: int = 1
-    """K: policy samples per held-out prompt."""
-    eval_batch_size: int = 64
-    online: OnlineSettings = OnlineSettings()
-    """How the online family spends the same step budget (max_new_tokens: the data's)."""
-    reward_epochs: int = 3
-    """Epochs of a reward learner over the pairs the step budget reads (IDS updates labels per epoch)."""
-    rl: RLSettings = RLSettings()
-    """How the RL family spends the same step budget (max_new_tokens: the data's)."""
-    seeds: int = 3
-    """Seeds per algorithm (and reference cells) unless ``--seeds`` says otherwise; not part of the hash."""
-
-    def to_dict(self) -> dict:
-        return {"data": self.data.to_dict(), "train": self.train.to_dict(), "model": self.model.to_dict(),
-                "tokenization": self.tokenization.to_dict(), "samples_per_prompt": self.samples_per_prompt,
-                "online": self.online.to_dict(), "reward_epochs": self.reward_epochs, "rl": self.rl.to_dict()}
-
-
-PROFILES = {
-    # The CPU profile of the committed leaderboard. Its budget, lr 1e-4 × 12 steps of 8 pairs, is the
-    # smallest point of the shared-budget sweep (`python -m prefzoo.benchmarks.budget_sweep`, README) at
-    # which DPO beats the reference with the paired test, chosen for every algorithm alike. Measured on 2
-    # CPU cores with SmolLM2-135M nf4: a step on 8 pairs ≈ 7 s; evaluating a policy ≈ 60 s; the data
-    # (1,856 samples) ≈ 16 min, so its pairs ship.
-    "quick": Profile(data=DataSettings(train_prompts=400, eval_prompts=64, max_new_tokens=24),
-                     train=TrainSettings(steps=12, batch_size=8, micro_batch_size=8, learning_rate=1e-4)),
-    "full": Profile(data=DataSettings(train_prompts=900, eval_prompts=256, max_new_tokens=48),
-                    train=TrainSettings(steps=300, batch_size=32, micro_batch_size=16, learning_rate=5e-4,
-                                        warmup_steps=10, mixed_precision="no"),
-                    tokenization=TokenizationSettings(max_prompt_length=96, max_completion_length=48),
-                    samples_per_prompt=4, eval_batch_size=128,
-                    online=OnlineSettings(prompts_per_round=32, max_new_tokens=48, generation_batch_size=128)),
-}
-# `make bench` on a CPU: the quick profile's data and learning rate, 4 steps and one seed. A check that
-# every cell runs end to end, labelled a smoke run on the leaderboard: not evidence.
-PROFILES["smoke"] = dataclasses.replace(PROFILES["quick"], seeds=1,
-                                        train=dataclasses.replace(PROFILES["quick"].train, steps=4))
+from prefzoo.benchmarks.lm_profiles import ENGINE_REVISION, PROFILES, REFERENCE, Profile  # noqa: F401 (re-exported)
+from prefzoo.benchmarks.results import project_paths, result_path, run_hash, write_json_atomic
+from prefzoo.benchmarks.smol_sentiment import SUITE
+from prefzoo.registry import ALGORITHMS
 
 
 class _LMSuite:
@@ -101,8 +45,11 @@ class _LMSuite:
              steps: int | None, profile: str, model: str | None, base_configs: dict[str, AlgorithmConfig] | None,
              progress: Callable[[int, int], None] | None, log: Callable[[str], None],
              regenerate_data: bool = False, train: Sequence[str] = (), runs: Path | None = None,
-             seed: int = 0) -> list[dict]:
+             seed: int = 0, tune: int | None = None) -> list[dict]:
         for cls in algorithms:
+            if tune and not cls.trains_policy:
+                raise ValueError(f"--tune selects a policy by its validation gold reward; {cls.name!r} trains a "
+                                 "reward model: run it without --tune")
             if cls.family not in self.families:
                 raise ValueError(f"the {self.name} suite does not train {cls.family} algorithms ({cls.name!r})")
             if source is not None and source.unpaired and not accepts_unpaired(cls):
@@ -129,10 +76,17 @@ class _LMSuite:
         seed_list = list(range(seed, seed + (seeds or prof.seeds)))
         run = _Run(prof, profile, Path(results_root), log, source, seed_list, Path(runs or project_paths()["runs"]))
         cells = [(REFERENCE, None, s) for s in seed_list] + [(cls.name, cls, s) for cls in algorithms for s in seed_list]
-        docs = []
+        docs, selected = [], {}
         for i, (name, cls, seed) in enumerate(cells):
             config = (base_configs or {}).get(name) or (cls.Config() if cls else None)
-            docs.append(run.cell(name, cls, config, seed))
+            tuning = None
+            if tune and cls is not None:
+                from prefzoo.benchmarks.lm_tuning import select_config
+
+                if name not in selected:  # trials on the first seed, once per algorithm
+                    selected[name] = select_config(run, cls, tune, seed_list[0], config)
+                config, tuning = selected[name]
+            docs.append(run.cell(name, cls, config, seed, tuning))
             if progress is not None:
                 progress(i + 1, len(cells))
         return docs
@@ -166,10 +120,10 @@ class SmolSentimentSuite(_LMSuite):
     def run(self, algorithms: Sequence[type[Algorithm]], results_root: Path, *, seeds: int | None = None,
             steps: int | None = None, profile: str = "auto", model: str | None = None,
             base_configs: dict[str, AlgorithmConfig] | None = None, regenerate_data: bool = False,
-            train: Sequence[str] = (), runs: Path | None = None, seed: int = 0,
+            train: Sequence[str] = (), runs: Path | None = None, seed: int = 0, tune: int | None = None,
             progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> list[dict]:
         return self._run(None, algorithms, results_root, seeds, steps, profile, model, base_configs, progress, log,
-                         regenerate_data, train, runs, seed)
+                         regenerate_data, train, runs, seed, tune)
 
 
 class PreferenceDatasetSuite(_LMSuite):
@@ -242,8 +196,13 @@ class _Run:
                  f"{wanted - computed} from the cache ({time.perf_counter() - start:.1f} s)")
         return with_reference(dataset, logps)
 
-    def cell(self, name: str, cls: type[Algorithm] | None, config: AlgorithmConfig | None, seed: int) -> dict:
-        digest = run_hash(config.to_dict() if config else {}, self.settings_hash_input)
+    def cell(self, name: str, cls: type[Algorithm] | None, config: AlgorithmConfig | None, seed: int,
+             tuning: dict[str, Any] | None = None) -> dict:
+        """One (algorithm, seed) result, trained and evaluated now or read back; ``tuning`` (from
+        ``lm_tuning.select_config``) marks a config selected by ``--tune``, a setting of its own."""
+        from prefzoo.benchmarks.lm_tuning import tuned
+
+        digest = run_hash(config.to_dict() if config else {}, {**self.settings_hash_input, **tuned(tuning)})
         path = result_path(self.results_root, self.source.suite, name, seed, digest)
         if path.exists():
             self.log(f"{name} seed {seed}: done already ({path.name})")
@@ -258,7 +217,7 @@ class _Run:
             "settings": p.to_dict(), "data_key": self.data_key, "prefzoo_version": __version__,
             "engine_revision": ENGINE_REVISION,
             "config": config.to_dict() if config else {},
-            "family": str(cls.family) if cls else "reference",
+            "family": str(cls.family) if cls else "reference", **({"tuning": tuning} if tuning else {}),
             "paper": cls.paper if cls else "", "origin": ALGORITHMS.origin(name) if cls else "",
         }
         if cls is None:
@@ -266,8 +225,11 @@ class _Run:
             doc["eval"] = evaluate_policy(self, None, seed)
         else:
             algorithm = cls(config)
+            if tuning:
+                searched = tuning["space"]
+                doc["label"] = f"{name} ({', '.join(f'{k}={getattr(config, k):.3g}' for k in searched)})"
             if algorithm.trains_policy:
-                _reset_adapter(self.model, seed)
+                self.reset_policy(seed)
             out_dir = self.runs_root / self.source.suite / name / f"seed{seed}-{digest}"
             result = run_family(algorithm, self._context(name, seed, out_dir))
             doc.update(result.document())
@@ -283,6 +245,9 @@ class _Run:
                 doc["eval"] = result.evaluation
         write_json_atomic(path, doc)
         return doc
+
+    def reset_policy(self, seed: int) -> None:
+        _reset_adapter(self.model, seed)
 
     def _context(self, name: str, seed: int, out_dir: Path) -> RunContext:
         p = self.profile

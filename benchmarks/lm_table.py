@@ -21,20 +21,30 @@ EVIDENCE_SEEDS = 3
 ALPHA = 0.05
 
 
-def setting_id(doc: dict[str, Any]) -> str:
+def setting_id(doc: dict[str, Any], tuning: bool = True) -> str:
     """Eight hex digits naming everything a row's numbers depend on besides the algorithm: suite, data,
-    profile settings (model, budget, sampler, ...) and engine revision. Rows are ranked only against
-    rows of the same setting."""
-    payload = json.dumps([doc["suite"], doc.get("dataset"), doc["settings"], doc.get("data_key"),
-                          doc.get("engine_revision", 1)], sort_keys=True, default=str)
+    profile settings (model, budget, sampler, ...), engine revision and, for configs selected by
+    ``--tune``, the tuning protocol. Rows are ranked only against rows of the same setting."""
+    parts = [doc["suite"], doc.get("dataset"), doc["settings"], doc.get("data_key"), doc.get("engine_revision", 1)]
+    if tuning and doc.get("tuning"):
+        parts.append({k: doc["tuning"][k] for k in ("trials", "validation_prompts", "trial_seed")})
+    payload = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:8]
 
 
 def by_setting(docs: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """The documents split by ``setting_id``; settings with more seeds per row first, then larger."""
+    """The documents split by ``setting_id``; settings with more seeds per row first, then larger. A
+    tuned setting shares the reference cells of the setting it was tuned in (the reference has no config)."""
     groups: dict[str, list[dict]] = defaultdict(list)
     for doc in docs:
         groups[setting_id(doc)].append(doc)
+    references = defaultdict(list)
+    for doc in docs:
+        if doc["algorithm"] == REFERENCE:
+            references[setting_id(doc, tuning=False)].append(doc)
+    for group in groups.values():
+        if group[0].get("tuning"):
+            group += references[setting_id(group[0], tuning=False)]
 
     def weight(group):
         seeds = defaultdict(set)

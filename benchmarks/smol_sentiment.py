@@ -83,6 +83,19 @@ def make_prompts(settings: DataSettings) -> tuple[list[list[dict]], list[list[di
     return convo[:settings.train_prompts], convo[settings.train_prompts:]
 
 
+def validation_prompts(settings: DataSettings, n: int) -> list[list[dict]]:
+    """``n`` prompts disjoint from the train and held-out prompts of ``settings`` (drawn from the rest of
+    the pool by their own generator, so the data of an untuned run do not change): what ``--tune``
+    selects a config on."""
+    every = [t.format(q=q, s=s) for t in TEMPLATES for s in SUBJECTS for q in QUALIFIERS]
+    used = {m[1]["content"] for part in make_prompts(settings) for m in part}
+    rest = sorted(set(every) - used)
+    if n > len(rest):
+        raise ValueError(f"{SUITE}: {n} validation prompts asked for, {len(rest)} remain beside the data's")
+    chosen = random.Random(f"validation:{settings.seed}").sample(rest, n)
+    return [[{"role": "system", "content": SYSTEM}, {"role": "user", "content": c}] for c in chosen]
+
+
 @cache
 def _vader():
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer

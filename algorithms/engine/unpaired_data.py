@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from prefzoo.algorithms.engine.data import (DatasetError, TokenizationSettings, _is_conversation, collate_sequences,
-                                            mismatched_sequences, prompt_token_ids, row_name, sequence_logps)
+                                            mismatched_sequences, row_name, sequence_logps)
 
 UNPAIRED_COLUMNS = ("prompt", "completion", "label")
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
