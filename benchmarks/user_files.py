@@ -143,7 +143,8 @@ def _map_columns(path: Path, data: UserRows, mapping: dict[str, str]) -> UserRow
             pairs = ",".join(f"{m}={t}" for m, t in zip(missing, theirs))
             hint = f" — rename them, or map them with --columns {pairs}"
         raise DatasetError(f"{path}: columns {', '.join(data.columns) or '(none)'}: expected "
-                           f"{', '.join(COLUMNS)}; missing {', '.join(missing)}{hint}")
+                           f"{', '.join(COLUMNS)} (or unpaired rows: {', '.join(UNPAIRED_COLUMNS)}); "
+                           f"missing {', '.join(missing)}{hint}")
     return data
 
 
