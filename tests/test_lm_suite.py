@@ -83,6 +83,7 @@ def test_suite_runs_every_cell_once_and_resumes(tiny, env):
 
     board = run_cli("leaderboard", "--results", str(results), "--out", str(env / "board"), cwd=env)
     assert board.returncode == 0, board.stderr
+    assert "result files of 1 suites" in board.stdout and "smol-sentiment: tables" in board.stdout  # progress
     readme = (env / "board" / "README.md").read_text()
     assert "## smol-sentiment" in readme and "| reference | reference |" in readme
 
