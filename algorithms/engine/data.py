@@ -38,6 +38,22 @@ def row_name(row: dict[str, Any], index: int) -> str:
     return row.get("_where") or f"row {index}"
 
 
+def check_text_field(value: Any, where: str) -> None:
+    """Refuse a field that is neither non-empty text nor a non-empty list of messages with a role and
+    non-empty text content; ``where`` names the file, row and field."""
+    if _is_conversation(value):
+        if not value:
+            raise DatasetError(f"{where}: empty conversation")
+        for j, message in enumerate(value):
+            content = message.get("content")
+            if "role" not in message or not isinstance(content, str) or not content.strip():
+                raise DatasetError(f"{where}, message {j}: needs a role and non-empty text content, got {message!r}")
+    elif not isinstance(value, str):
+        raise DatasetError(f"{where}: expected text or a list of messages, got {type(value).__name__} {value!r}")
+    elif not value.strip():
+        raise DatasetError(f"{where}: empty text")
+
+
 def validate_pairs(rows: Sequence[dict[str, Any]], source: str = "dataset") -> None:
     """Refuse a dataset with a missing column, an empty or non-text field, chosen == rejected, or rows
     that mix plain text and conversations. Rows read from a user's file carry ``_where`` (their line),
@@ -52,20 +68,7 @@ def validate_pairs(rows: Sequence[dict[str, Any]], source: str = "dataset") -> N
                 present = [c for c in COLUMNS if row.get(c) is not None]
                 raise DatasetError(f"{source}, {where}: field {column!r} is missing or empty"
                                    + (f" (present: {', '.join(present)})" if present else ""))
-            value = row[column]
-            if _is_conversation(value):
-                if not value:
-                    raise DatasetError(f"{source}, {where}, field {column!r}: empty conversation")
-                for j, message in enumerate(value):
-                    content = message.get("content")
-                    if "role" not in message or not isinstance(content, str) or not content.strip():
-                        raise DatasetError(f"{source}, {where}, field {column!r}, message {j}: needs a role and "
-                                           f"non-empty text content, got {message!r}")
-            elif not isinstance(value, str):
-                raise DatasetError(f"{source}, {where}, field {column!r}: expected text or a list of messages, "
-                                   f"got {type(value).__name__} {value!r}")
-            elif not value.strip():
-                raise DatasetError(f"{source}, {where}, field {column!r}: empty text")
+            check_text_field(row[column], f"{source}, {where}, field {column!r}")
         kinds = {_is_conversation(row[c]) for c in COLUMNS}
         if len(kinds) > 1:
             raise DatasetError(f"{source}, {where}: prompt, chosen and rejected must all be text or all be "

@@ -9,8 +9,8 @@ from typing import Any
 
 import torch
 
-from prefzoo.algorithms.engine.data import (DatasetError, TokenizationSettings, _is_conversation, collate_sequences,
-                                            mismatched_sequences, row_name, sequence_logps)
+from prefzoo.algorithms.engine.data import (DatasetError, TokenizationSettings, _is_conversation, check_text_field,
+                                            collate_sequences, mismatched_sequences, row_name, sequence_logps)
 
 UNPAIRED_COLUMNS = ("prompt", "completion", "label")
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
@@ -51,17 +51,8 @@ def validate_unpaired(rows: Sequence[dict[str, Any]], source: str = "dataset") -
         parse_label(row["label"], where)
         kinds = set()
         for column in ("prompt", "completion"):
-            value = row[column]
-            if _is_conversation(value):
-                bad = [j for j, m in enumerate(value)
-                       if "role" not in m or not isinstance(m.get("content"), str) or not m["content"].strip()]
-                if not value or bad:
-                    raise DatasetError(f"{where}, field {column!r}: every message needs a role and non-empty text "
-                                       f"content, got {value!r}")
-            elif not isinstance(value, str):
-                raise DatasetError(f"{where}, field {column!r}: expected text or a list of messages, got "
-                                   f"{type(value).__name__} {value!r}")
-            kinds.add(_is_conversation(value))
+            check_text_field(row[column], f"{where}, field {column!r}")
+            kinds.add(_is_conversation(row[column]))
         if len(kinds) > 1:
             raise DatasetError(f"{where}: prompt and completion must both be text or both be conversations")
         kind = kinds.pop()
