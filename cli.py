@@ -97,6 +97,7 @@ def bench(
     runs: Annotated[Optional[Path], typer.Option(help="LM suites: folder for adapters and training logs (default: the project's runs/).")] = None,
     columns: Annotated[Optional[str], typer.Option(help="preference-dataset suite: map your file's columns, e.g. prompt=question,chosen=good,rejected=bad.")] = None,
     tune: Annotated[Optional[int], typer.Option(min=1, help="smol-sentiment: give every algorithm N trials from its search space, select on validation prompts, report the selected config on the test prompts (a section of its own).")] = None,
+    max_memory: Annotated[Optional[str], typer.Option(help="LM suites on CUDA: cap the device memory (e.g. 24GiB); gradient checkpointing \"auto\" turns on when a step would not fit.")] = None,
     regenerate_data: Annotated[bool, typer.Option("--regenerate-data", help="smol-sentiment: sample the pairs on this machine instead of reading the shipped copy.")] = False,
 ) -> None:
     """Train algorithms on a suite with the same data and budget; one result file per (algorithm, seed, config)."""
@@ -122,7 +123,7 @@ def bench(
             strengths=[float(s) for s in strengths.split(",")] if strengths else None,
             profile=profile, model=model, dataset=dataset,
             train=[t for t in train.split(",") if t.strip()] if train else None, runs=runs, columns=columns,
-            seed=seed, tune=tune,
+            seed=seed, tune=tune, max_memory=max_memory,
             regenerate_data=regenerate_data or None).items() if v is not None}
     except (RegistryError, ConfigError, ValueError) as exc:
         _fail(str(exc))

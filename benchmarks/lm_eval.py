@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 
 from prefzoo.algorithms.base import Algorithm, Pairwise
-from prefzoo.algorithms.engine.data import collate_sequences, iter_pair_logps, prompt_token_ids, sequence_logps
+from prefzoo.algorithms.engine.data import collate_sequences, iter_pair_logps, prompt_token_ids
+from prefzoo.algorithms.engine.logprobs import sequence_logps
 from prefzoo.algorithms.engine.generation import sample_responses
 from prefzoo.algorithms.engine.models import eval_mode, reference_mode
 from prefzoo.benchmarks.metrics import load_metric

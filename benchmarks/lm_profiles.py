@@ -19,6 +19,15 @@ ENGINE_REVISION = 2
 every cell instead of reusing one it would no longer reproduce. 2: nf4 layers are never repacked for
 CPU inference (``keep_4bit_differentiable``); results of revision 1 trained through the repacked
 layers on CPUs with AVX-512 BF16."""
+CUDA_ENGINE_REVISION = 3
+"""The revision of runs on CUDA, where the arithmetic changed and the CPU's did not: 3: norms, embeddings
+and the output projection stay in the compute dtype (no float32 upcast), the vocabulary projection runs
+in checkpointed row groups, and sampling decodes from a merged compute-dtype copy (``merged_copy``)."""
+
+
+def engine_revision(device) -> int:
+    """The engine revision of a run on ``device`` (part of its results' hash)."""
+    return CUDA_ENGINE_REVISION if device.type == "cuda" else ENGINE_REVISION
 
 
 @dataclass(frozen=True)
@@ -57,7 +66,8 @@ PROFILES = {
                      train=TrainSettings(steps=12, batch_size=8, micro_batch_size=8, learning_rate=1e-4)),
     "full": Profile(data=DataSettings(train_prompts=900, eval_prompts=256, max_new_tokens=48),
                     train=TrainSettings(steps=300, batch_size=32, micro_batch_size=16, learning_rate=5e-4,
-                                        warmup_steps=10, mixed_precision="no"),
+                                        warmup_steps=10, mixed_precision="auto"),
+                    model=ModelSettings(gradient_checkpointing="auto"),
                     tokenization=TokenizationSettings(max_prompt_length=96, max_completion_length=48),
                     samples_per_prompt=4, eval_batch_size=128,
                     online=OnlineSettings(prompts_per_round=32, max_new_tokens=48, generation_batch_size=128)),

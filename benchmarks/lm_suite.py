@@ -23,6 +23,7 @@ from prefzoo import __version__
 from prefzoo.algorithms.base import Algorithm, Family
 from prefzoo.algorithms.config import AlgorithmConfig, replace_fields
 from prefzoo.algorithms.engine.data import tokenize_pairs
+from prefzoo.algorithms.engine.checkpointing import cap_device_memory, parse_bytes
 from prefzoo.algorithms.engine.models import add_adapter, cache_dir, load_base, load_tokenizer, model_fingerprint
 from prefzoo.algorithms.engine.pairwise import make_accelerator, visit_order
 from prefzoo.algorithms.engine.reference import cache_key, cached_reference_logps, with_reference
@@ -30,7 +31,8 @@ from prefzoo.algorithms.engine.runners import NEEDS_GOLD, RunContext, run_family
 from prefzoo.algorithms.engine.unpaired_data import tokenize_unpaired
 from prefzoo.algorithms.unpaired import accepts_unpaired
 from prefzoo.benchmarks.data_sources import GeneratedSentiment, PreferenceDataset
-from prefzoo.benchmarks.lm_profiles import ENGINE_REVISION, PROFILES, REFERENCE, Profile  # noqa: F401 (re-exported)
+from prefzoo.benchmarks.lm_profiles import (ENGINE_REVISION, PROFILES, REFERENCE, Profile,  # noqa: F401 (re-exported)
+                                            engine_revision)
 from prefzoo.benchmarks.results import project_paths, result_path, run_hash, write_json_atomic
 from prefzoo.benchmarks.smol_sentiment import SUITE
 from prefzoo.registry import ALGORITHMS
@@ -45,7 +47,7 @@ class _LMSuite:
              steps: int | None, profile: str, model: str | None, base_configs: dict[str, AlgorithmConfig] | None,
              progress: Callable[[int, int], None] | None, log: Callable[[str], None],
              regenerate_data: bool = False, train: Sequence[str] = (), runs: Path | None = None,
-             seed: int = 0, tune: int | None = None) -> list[dict]:
+             seed: int = 0, tune: int | None = None, max_memory: str | None = None) -> list[dict]:
         for cls in algorithms:
             if tune and not cls.trains_policy:
                 raise ValueError(f"--tune selects a policy by its validation gold reward; {cls.name!r} trains a "
@@ -74,7 +76,8 @@ class _LMSuite:
         if source is None:
             source = GeneratedSentiment(prof.data, regenerate=regenerate_data)
         seed_list = list(range(seed, seed + (seeds or prof.seeds)))
-        run = _Run(prof, profile, Path(results_root), log, source, seed_list, Path(runs or project_paths()["runs"]))
+        run = _Run(prof, profile, Path(results_root), log, source, seed_list, Path(runs or project_paths()["runs"]),
+                   parse_bytes(max_memory) if max_memory else None)
         cells = [(REFERENCE, None, s) for s in seed_list] + [(cls.name, cls, s) for cls in algorithms for s in seed_list]
         docs, selected = [], {}
         for i, (name, cls, seed) in enumerate(cells):
@@ -121,9 +124,10 @@ class SmolSentimentSuite(_LMSuite):
             steps: int | None = None, profile: str = "auto", model: str | None = None,
             base_configs: dict[str, AlgorithmConfig] | None = None, regenerate_data: bool = False,
             train: Sequence[str] = (), runs: Path | None = None, seed: int = 0, tune: int | None = None,
-            progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> list[dict]:
+            max_memory: str | None = None, progress: Callable[[int, int], None] | None = None,
+            log: Callable[[str], None] = print) -> list[dict]:
         return self._run(None, algorithms, results_root, seeds, steps, profile, model, base_configs, progress, log,
-                         regenerate_data, train, runs, seed, tune)
+                         regenerate_data, train, runs, seed, tune, max_memory)
 
 
 class PreferenceDatasetSuite(_LMSuite):
@@ -134,27 +138,29 @@ class PreferenceDatasetSuite(_LMSuite):
     def run(self, algorithms: Sequence[type[Algorithm]], results_root: Path, *, dataset: str,
             seeds: int | None = None, steps: int | None = None, profile: str = "auto", model: str | None = None,
             base_configs: dict[str, AlgorithmConfig] | None = None, train: Sequence[str] = (),
-            runs: Path | None = None, columns: str | None = None, seed: int = 0,
+            runs: Path | None = None, columns: str | None = None, seed: int = 0, max_memory: str | None = None,
             progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> list[dict]:
         from prefzoo.benchmarks.user_files import parse_columns
 
         source = PreferenceDataset(dataset, columns=parse_columns(columns))  # read and validated before the model
         return self._run(source, algorithms, results_root, seeds, steps, profile, model,
-                         base_configs, progress, log, train=train, runs=runs, seed=seed)
+                         base_configs, progress, log, train=train, runs=runs, seed=seed, max_memory=max_memory)
 
 
 class _Run:
     """The shared state of one benchmark run: model, tokenizer, data, reference numbers."""
 
     def __init__(self, profile: Profile, profile_name: str, results_root: Path, log: Callable[[str], None], source,
-                 seeds: Sequence[int] = (0,), runs_root: Path = Path("runs")):
+                 seeds: Sequence[int] = (0,), runs_root: Path = Path("runs"), max_memory: int | None = None):
         self.profile, self.profile_name, self.results_root, self.log = profile, profile_name, results_root, log
+        self.max_memory = max_memory
         self.source, self.seeds, self.runs_root = source, seeds, runs_root
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self._loaded = False
         self.data_key = source.key(model_fingerprint(profile.model))
+        self.engine_revision = engine_revision(self.device)
         self.settings_hash_input = {"profile": profile.to_dict(), "data_key": self.data_key,
-                                    "engine_revision": ENGINE_REVISION}
+                                    "engine_revision": self.engine_revision}
 
     def _load(self) -> None:
         """Model, data and reference log-probs: loaded on the first cell that is not already done."""
@@ -162,6 +168,7 @@ class _Run:
             return
         p = self.profile
         start = time.perf_counter()
+        self.memory_budget = cap_device_memory(self.device, self.max_memory)
         self.tokenizer = load_tokenizer(p.model)
         self.model = add_adapter(load_base(p.model, self.device), p.model)
         self.log(f"model {p.model.model} loaded in {time.perf_counter() - start:.1f} s "
@@ -176,6 +183,8 @@ class _Run:
         self.eval_gold = ([(row["gold_chosen"], row["gold_rejected"]) for row in data.eval]
                           if self.source.has_gold else None)
         fp = model_fingerprint(p.model)
+        if self.engine_revision != ENGINE_REVISION:  # reference log-probs of another arithmetic
+            fp = f"{fp}-r{self.engine_revision}"
         tokenize_train = tokenize_unpaired if self.source.unpaired else tokenize_pairs
         train = tokenize_train(data.train, self.tokenizer, p.tokenization, f"{self.source.name} train")
         held_out = tokenize_pairs(data.eval, self.tokenizer, p.tokenization, f"{self.source.name} held-out")
@@ -215,7 +224,8 @@ class _Run:
             "suite": self.source.suite, "dataset": self.source.name, "has_gold": self.source.has_gold,
             "algorithm": name, "seed": seed, "hash": digest, "profile": self.profile_name,
             "settings": p.to_dict(), "data_key": self.data_key, "prefzoo_version": __version__,
-            "engine_revision": ENGINE_REVISION,
+            "engine_revision": self.engine_revision,
+            "device": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
             "config": config.to_dict() if config else {},
             "family": str(cls.family) if cls else "reference", **({"tuning": tuning} if tuning else {}),
             "paper": cls.paper if cls else "", "origin": ALGORITHMS.origin(name) if cls else "",
@@ -259,7 +269,8 @@ class _Run:
             eval_gold=torch.tensor(self.eval_gold, dtype=torch.float64) if self.eval_gold else None,
             label_temperature=p.data.label_temperature,
             online=dataclasses.replace(p.online, max_new_tokens=p.data.max_new_tokens),
-            rl=dataclasses.replace(p.rl, max_new_tokens=p.data.max_new_tokens), reward_epochs=p.reward_epochs, log=self.log)
+            rl=dataclasses.replace(p.rl, max_new_tokens=p.data.max_new_tokens), reward_epochs=p.reward_epochs, log=self.log,
+            memory_budget=self.memory_budget)
 
     def reference_samples(self, seed: int) -> dict:
         """The samples of the reference cell of ``seed`` (its result file), which the win rates of that

@@ -20,12 +20,11 @@ from prefzoo.algorithms.engine.memory import PeakMemory
 from prefzoo.algorithms.engine.models import ModelSettings, add_adapter, load_base, load_tokenizer, resolve_model
 from prefzoo.algorithms.engine.pairwise import TrainSettings
 from prefzoo.benchmarks.smol_sentiment import DataSettings, make_prompts
-from prefzoo.benchmarks.speed import (_seconds_per_step, print_table, run_each_in_a_fresh_process, speed_pairs,
-                                      time_prefzoo)
+from prefzoo.benchmarks.speed import _seconds_per_step, run_each_in_a_fresh_process, speed_pairs, time_prefzoo
 from prefzoo.registry import ALGORITHMS
 
 
-def time_ppo(settings: ModelSettings, rows, args, device, out_dir: str) -> dict:
+def time_ppo(settings: ModelSettings, rows, args, device, out_dir: str, checkpointing: bool = False) -> dict:
     from prefzoo.algorithms.engine.reward_model import RewardModel
     from prefzoo.algorithms.engine.rl import RLSettings, train_rl
 
@@ -56,10 +55,14 @@ def main(argv: list[str] | None = None) -> None:
     settings = ModelSettings(model=args.model)
     resolve_model(settings.model)
     rows = speed_pairs(args.batch * (args.warmup + args.steps))
-    results = run_each_in_a_fresh_process((("DPO step", time_prefzoo), ("PPO iteration", time_ppo)),
+    args.prompt_tokens = 0  # time_prefzoo's short pairs
+    results = run_each_in_a_fresh_process((("DPO step", time_prefzoo, False), ("PPO iteration", time_ppo, False)),
                                           settings, rows, args, device)
-    print_table(f"\n{args.model}, nf4 QLoRA, batch {args.batch}, {args.steps} timed steps on {device} "
-                f"({torch.get_num_threads()} threads)", "loop", results)
+    print(f"\n{args.model}, nf4 QLoRA, batch {args.batch}, {args.steps} timed steps on {device} "
+          f"({torch.get_num_threads()} threads)")
+    print(f"{'loop':<16} {'s/step':>8} {'tokens/s':>10} {'peak MiB':>10}")
+    for name, r in results.items():
+        print(f"{name:<16} {r['s_per_step']:>8.2f} {r['tokens_per_s']:>10.1f} {r['peak_bytes'] / 2**20:>10.0f}")
 
 
 if __name__ == "__main__":

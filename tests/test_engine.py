@@ -10,8 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from prefzoo.algorithms.engine.data import (DatasetError, TokenizationSettings, collate_pairs, sequence_logps,
-                                            tokenize_pairs)
+from prefzoo.algorithms.engine.data import DatasetError, TokenizationSettings, collate_pairs, tokenize_pairs
+from prefzoo.algorithms.engine.logprobs import sequence_logps
 from prefzoo.algorithms.engine.models import ModelSettings, load_base, load_tokenizer, model_fingerprint, reference_mode
 from prefzoo.algorithms.engine.pairwise import TrainSettings, train_pairwise, visit_order
 from prefzoo.algorithms.engine.reference import cache_key, cached_reference_logps, compute_reference_logps, with_reference

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from prefzoo.algorithms.engine.data import TokenizationSettings, collate_pairs, sequence_logps, tokenize_pairs
+from prefzoo.algorithms.engine.data import TokenizationSettings, collate_pairs, tokenize_pairs
+from prefzoo.algorithms.engine.logprobs import sequence_logps
 from prefzoo.algorithms.engine.models import reference_mode
 from prefzoo.algorithms.engine.pairwise import TrainSettings
 from prefzoo.algorithms.engine.reward_model import RewardModel, train_reward_model

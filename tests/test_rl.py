@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from prefzoo.algorithms.base import Rollout
-from prefzoo.algorithms.engine.data import collate_sequences, prompt_token_ids, response_token_logps
+from prefzoo.algorithms.engine.data import collate_sequences, prompt_token_ids
+from prefzoo.algorithms.engine.logprobs import response_token_logps
 from prefzoo.algorithms.engine.models import reference_mode
 from prefzoo.algorithms.engine.pairwise import TrainSettings
 from prefzoo.algorithms.engine.reward_model import Critic, RewardModel
@@ -61,7 +62,7 @@ def test_the_critic_never_reaches_the_policy_gradient(tiny):
 def test_critic_starts_as_the_reward_model(tiny):
     """PPO-max initialises the critic from the reward model: its own adapter, holding the reward
     adapter's weights, reads the same hidden states, and the same head maps them to values."""
-    from prefzoo.algorithms.engine.data import response_start
+    from prefzoo.algorithms.engine.logprobs import response_start
 
     settings, tok, model = policy(tiny, quantize=False)
     reward_model = scored_reward_model(model, settings)

@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from prefzoo.algorithms.base import LossOutput, OnlinePreference, RewardLearning, RLWithReward
-from prefzoo.algorithms.engine.data import TokenizationSettings, collate_pairs, sequence_logps, tokenize_pairs
+from prefzoo.algorithms.engine.data import TokenizationSettings, collate_pairs, tokenize_pairs
+from prefzoo.algorithms.engine.logprobs import sequence_logps
 from prefzoo.algorithms.engine.models import reference_mode
 from prefzoo.algorithms.engine.online import OnlineSettings
 from prefzoo.algorithms.engine.pairwise import TrainSettings, make_accelerator

@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from prefzoo.algorithms.engine.logprobs import sequence_logps
+
 COLUMNS = ("prompt", "chosen", "rejected")
 
 
@@ -186,42 +188,6 @@ def mismatched_sequences(prompts: Sequence[Sequence[int]], completions: Sequence
 def unprefixed(batch: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """The tensors of ``batch`` whose keys start with ``prefix``, under their keys without it."""
     return {k[len(prefix):]: v for k, v in batch.items() if k.startswith(prefix)}
-
-
-def response_start(batch: dict[str, torch.Tensor]) -> int:
-    """The first column holding a response token in any row (right padding: prompts end before it)."""
-    columns = batch["completion_mask"].any(0).nonzero()
-    return int(columns[0]) if len(columns) else batch["completion_mask"].shape[1] - 1
-
-
-def response_token_logps(model, batch: dict[str, torch.Tensor], with_entropy: bool = False):
-    """log π(y_t | x, y_<t) at every column from :func:`response_start` on, with the response mask there
-    and, if asked, the policy's entropy at each of those positions; ``(N, L − start)`` each.
-
-    Logits are computed only from the first response position of the batch on (``logits_to_keep``):
-    prompt positions predict nothing that is scored, and the vocabulary projection of a 49k-token model
-    is a fifth of its forward cost. Each token's log-prob is its logit minus the row's log-sum-exp, so
-    the full log-softmax over the vocabulary is never stored.
-    """
-    start = response_start(batch)
-    keep = batch["completion_mask"].shape[1] - start + 1  # positions start-1 … L-1; t predicts token t+1
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                   logits_to_keep=keep).logits[:, :-1].float()
-    labels = batch["input_ids"][:, start:]
-    mask = batch["completion_mask"][:, start:].to(logits.dtype)
-    log_z = torch.logsumexp(logits, -1)
-    token_logps = logits.gather(-1, labels.unsqueeze(-1)).squeeze(-1) - log_z
-    entropy = None
-    if with_entropy:
-        probs = torch.softmax(logits, -1)
-        entropy = log_z - (probs * logits).sum(-1)
-    return token_logps, mask, entropy
-
-
-def sequence_logps(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Σ_t log π(y_t | x, y_<t) over each sequence's response tokens, and the response lengths; (2B,) each."""
-    token_logps, mask, _ = response_token_logps(model, batch)
-    return (token_logps * mask).sum(-1), mask.sum(-1)
 
 
 def iter_pair_logps(model, dataset, pad_id: int, batch_size: int):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from prefzoo.algorithms.engine.data import prompt_token_ids
+from prefzoo.algorithms.engine.merged import copy_fits, has_4bit_layers, merged_copy
 from prefzoo.algorithms.engine.models import eval_mode
 
 
@@ -25,7 +26,7 @@ class Sample:
 def sample_responses(model, tokenizer, prompts: Sequence[str | list[dict]], n_per_prompt: int, max_new_tokens: int,
                      batch_size: int, seed: int, reference: bool = False, temperature: float = 1.0,
                      progress: Callable[[int, int], None] | None = None, with_logps: bool = False,
-                     top_p: float = 1.0, top_k: int = 0) -> list[Sample]:
+                     top_p: float = 1.0, top_k: int = 0, merged: bool | None = None) -> list[Sample]:
     """``n_per_prompt`` samples for every prompt (a conversation or plain text, tokenised as training
     tokenises it), at ``temperature`` with nucleus (``top_p``) and ``top_k`` truncation (1.0 and 0: none).
 
@@ -34,8 +35,16 @@ def sample_responses(model, tokenizer, prompts: Sequence[str | list[dict]], n_pe
     each sample's log-probability under the policy itself (temperature 1, no truncation: the π that
     training and KL(π‖π_ref) speak of), read from the logits the sampler computed anyway: a second forward pass over prompt and response would cost as much as
     the generation's prefill again.
+
+    ``merged`` samples from a plain compute-dtype copy with the adapter merged (``merged.merged_copy``):
+    the same weights without per-step 4-bit dequantisation. None chooses it for an nf4 model on CUDA
+    when the copy takes under half the free memory; on a CPU the QLoRA model samples itself.
     """
     device = next(model.parameters()).device
+    if merged is None:
+        merged = device.type == "cuda" and has_4bit_layers(model) and copy_fits(model)
+    if merged:
+        model, reference = merged_copy(model, reference), False
     ids = [prompt_token_ids(tokenizer, p) for p in prompts]
     jobs = [(i, ids[i]) for i in range(len(prompts)) for _ in range(n_per_prompt)]
     out: list[Sample] = []

@@ -97,9 +97,17 @@ class ModelSettings:
     lora_alpha: int = 32
     lora_dropout: float = 0.0
     target_modules: str = "all-linear"
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool | str = False
+    """Recompute activations in backward: True, False, or "auto" — off unless the first micro-batch
+    without it exceeds the memory budget (``TrainSettings.max_memory``; CUDA only, see
+    ``checkpointing.choose_gradient_checkpointing``)."""
     trust_remote_code: bool = False
     """Run code shipped with a hub model; off unless asked for."""
+
+    def __post_init__(self):
+        if self.gradient_checkpointing not in (True, False, "auto"):
+            raise ValueError(f"ModelSettings.gradient_checkpointing = {self.gradient_checkpointing!r}: expected "
+                             "true, false or auto")
 
     def dtype(self, device: torch.device) -> torch.dtype:
         if self.compute_dtype != "auto":
@@ -160,18 +168,38 @@ def keep_4bit_differentiable(model) -> int:
 
 def add_adapter(base, settings: ModelSettings, adapter_name: str = "default"):
     """Wrap ``base`` with a fresh LoRA adapter (peft); only the adapter trains."""
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from peft import LoraConfig, get_peft_model
 
-    if settings.quantize:
-        base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=settings.gradient_checkpointing)
-    elif settings.gradient_checkpointing:
-        base.gradient_checkpointing_enable()
+    # What peft's prepare_model_for_kbit_training does, less its cast of every non-4-bit weight (norms,
+    # embeddings, output projection) to float32: under bfloat16 compute that cast makes the norms' outputs,
+    # the inputs saved by every 4-bit layer and the vocabulary logits float32 too (TRL keeps them in the
+    # compute dtype as well). On a CPU the base is float32 already, so nothing changes there.
+    base.requires_grad_(False)
+    if settings.gradient_checkpointing is True:
+        set_gradient_checkpointing(base, True)
     lora = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
                       target_modules=settings.target_modules, task_type="CAUSAL_LM")
     with warnings.catch_warnings():
         # peft probes the model's deprecated `is_gradient_checkpointing`; transformers warns about peft's call
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
         return get_peft_model(base, lora, adapter_name=adapter_name)
+
+
+def set_gradient_checkpointing(model, on: bool) -> None:
+    """Recompute each decoder layer's activations in backward (non-reentrant checkpoints, which need no
+    input that requires grad), or stop doing so; works on the base or the peft-wrapped model."""
+    model = getattr(model, "module", model)  # under a distributed wrapper
+    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    kwargs = {"use_reentrant": False}
+    if hasattr(causal_lm, "activation_checkpointing_enable"):  # transformers >= 5.2x names it so
+        if on:
+            causal_lm.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            causal_lm.activation_checkpointing_disable()
+    elif on:
+        causal_lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+    else:
+        causal_lm.gradient_checkpointing_disable()
 
 
 @contextlib.contextmanager

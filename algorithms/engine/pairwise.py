@@ -11,15 +11,17 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
 from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
-from prefzoo.algorithms.engine.data import DatasetError, collate_pairs, sequence_logps, unprefixed
+from prefzoo.algorithms.engine.checkpointing import choose_gradient_checkpointing, longest_rows
+from prefzoo.algorithms.engine.data import DatasetError, collate_pairs, unprefixed
+from prefzoo.algorithms.engine.logprobs import sequence_logps
 from prefzoo.algorithms.engine.memory import PeakMemory
-from prefzoo.algorithms.engine.models import reference_mode
+from prefzoo.algorithms.engine.models import reference_mode, set_gradient_checkpointing
 from prefzoo.algorithms.engine.unpaired_data import collate_unpaired, is_unpaired
 from prefzoo.algorithms.unpaired import UnpairedLogps, accepts_unpaired
 
@@ -40,7 +42,9 @@ class TrainSettings:
     warmup_steps: int = 0
     max_grad_norm: float = 1.0
     mixed_precision: str = "no"
-    """accelerate's mixed precision: no, bf16 or fp16."""
+    """accelerate's mixed precision: no, bf16, fp16, or auto — bf16 autocast on a CUDA device that
+    supports it, else no. Under autocast peft's LoRA layers take the 4-bit layers' bfloat16 inputs as they
+    are; without it they keep a float32 copy of every input for backward (the adapter's weights are float32)."""
     seed: int = 0
 
     def __post_init__(self):
@@ -49,6 +53,8 @@ class TrainSettings:
                 raise ValueError(f"TrainSettings.{name} = {getattr(self, name)}: must be >= {low}")
         if not self.learning_rate > 0:
             raise ValueError(f"TrainSettings.learning_rate = {self.learning_rate}: must be > 0")
+        if self.mixed_precision not in ("no", "bf16", "fp16", "auto"):
+            raise ValueError(f"TrainSettings.mixed_precision = {self.mixed_precision!r}: expected no, bf16, fp16 or auto")
         if self.batch_size % self.micro_batch_size:
             raise ValueError(f"TrainSettings.batch_size={self.batch_size} is not a multiple of "
                              f"micro_batch_size={self.micro_batch_size}")
@@ -65,6 +71,9 @@ class TrainResult:
     wall_time_s: float
     train_tokens: int
     peak_memory_bytes: int
+    gradient_checkpointing: bool | None = field(default=None, kw_only=True)
+    """Whether activations were recomputed in backward, where the loop chose it (``"auto"``); keyword-only,
+    so the families' result classes keep their positional fields."""
 
 
 def visit_order(n_rows: int, settings: TrainSettings, num_processes: int = 1) -> list[int]:
@@ -132,6 +141,13 @@ def unwrap(model):
     return getattr(model, "module", model)
 
 
+def resolved_mixed_precision(mixed_precision: str) -> str:
+    """``auto``: bf16 where CUDA supports it, else no; any other value as it is."""
+    if mixed_precision != "auto":
+        return mixed_precision
+    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+
+
 def make_accelerator(settings: TrainSettings, logging_dir: Path | None = None):
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration
@@ -145,7 +161,7 @@ def make_accelerator(settings: TrainSettings, logging_dir: Path | None = None):
             pass
     return Accelerator(
         gradient_accumulation_steps=settings.batch_size // settings.micro_batch_size,
-        mixed_precision=settings.mixed_precision, log_with=trackers or None,
+        mixed_precision=resolved_mixed_precision(settings.mixed_precision), log_with=trackers or None,
         project_config=ProjectConfiguration(project_dir=str(logging_dir)) if logging_dir else None)
 
 
@@ -196,8 +212,13 @@ class StepLoop:
 
 
 def train_pairwise(algorithm: Pairwise, model, dataset, pad_id: int, settings: TrainSettings, accelerator=None,
-                   run_name: str = "run", progress: Callable[[int, int], None] | None = None) -> TrainResult:
+                   run_name: str = "run", progress: Callable[[int, int], None] | None = None,
+                   gradient_checkpointing: bool | str | None = None, memory_budget: int | None = None) -> TrainResult:
     """Train ``model``'s adapter with ``algorithm.loss`` for ``settings.steps`` optimiser steps.
+
+    ``gradient_checkpointing="auto"`` turns checkpointing on iff the run's largest micro-batch would not
+    fit ``memory_budget`` bytes without it (``checkpointing.choose_gradient_checkpointing``); True or
+    False sets it; None leaves the model as it is.
 
     ``dataset`` holds prompt_ids/chosen_ids/rejected_ids and, for reference-based algorithms, the
     cached ref_chosen/ref_rejected columns — or unpaired rows (prompt_ids/completion_ids/label, and
@@ -226,6 +247,11 @@ def train_pairwise(algorithm: Pairwise, model, dataset, pad_id: int, settings: T
         (lambda batch: algorithm(pair_logps(model, batch)))
     params, optimizer, scheduler = make_optimizer(model, settings)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    if gradient_checkpointing == "auto":  # probed through the prepared model: under the run's autocast
+        worst = collate(longest_rows(rows, settings.micro_batch_size), pad_id, algorithm.uses_kl_estimate)
+        gradient_checkpointing = choose_gradient_checkpointing(model, [worst], memory_budget)
+    elif gradient_checkpointing is not None:
+        set_gradient_checkpointing(model, gradient_checkpointing)
     steps = StepLoop(accelerator, model, params, optimizer, scheduler, settings, algorithm.name, run_name, progress)
     with PeakMemory(accelerator.device) as memory:
         start = time.perf_counter()
@@ -236,4 +262,4 @@ def train_pairwise(algorithm: Pairwise, model, dataset, pad_id: int, settings: T
                     break
         wall = time.perf_counter() - start
     steps.close()
-    return TrainResult(steps.history, wall, steps.tokens, memory.peak)
+    return TrainResult(steps.history, wall, steps.tokens, memory.peak, gradient_checkpointing=gradient_checkpointing)

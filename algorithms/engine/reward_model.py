@@ -112,7 +112,7 @@ class RewardModel:
 class Critic(RewardModel):
     """V(s_t): the reward model's architecture read at every response position — the hidden state
     before each response token — giving ``(N, L − start)`` values aligned with
-    :func:`~prefzoo.algorithms.engine.data.response_token_logps`."""
+    :func:`~prefzoo.algorithms.engine.logprobs.response_token_logps`."""
 
     @classmethod
     def from_reward_model(cls, reward_model: RewardModel, settings: ModelSettings, adapter: str = "value") -> Critic:
@@ -127,7 +127,7 @@ class Critic(RewardModel):
         return critic
 
     def values(self, batch: dict[str, Tensor]) -> Tensor:
-        from prefzoo.algorithms.engine.data import response_start
+        from prefzoo.algorithms.engine.logprobs import response_start
 
         start = response_start(batch)
         hidden = self.hidden(batch)[:, start - 1:-1]  # the state before each response token

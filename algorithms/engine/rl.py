@@ -29,7 +29,8 @@ from typing import Any
 import torch
 
 from prefzoo.algorithms.base import RLWithReward, Rollout
-from prefzoo.algorithms.engine.data import collate_sequences, prompt_token_ids, response_token_logps
+from prefzoo.algorithms.engine.data import collate_sequences, prompt_token_ids
+from prefzoo.algorithms.engine.logprobs import response_token_logps
 from prefzoo.algorithms.engine.generation import sample_responses
 from prefzoo.algorithms.engine.memory import PeakMemory
 from prefzoo.algorithms.engine.models import ModelSettings, eval_mode, reference_mode

@@ -57,6 +57,9 @@ class RunContext:
     rl: RLSettings = RLSettings()
     reward_epochs: int = 3
     log: Callable[[str], None] = print
+    memory_budget: int | None = None
+    """Bytes the device may hold (a ``--max-memory`` cap, else the card's size; None on a CPU): what
+    ``gradient_checkpointing="auto"`` measures against."""
 
     @property
     def pad_id(self) -> int:
@@ -97,6 +100,8 @@ class CellResult:
         doc = {"train": {"wall_time_s": t.wall_time_s, "tokens": t.train_tokens,
                          "tokens_per_s": t.train_tokens / t.wall_time_s if t.wall_time_s else 0.0,
                          "peak_memory_bytes": t.peak_memory_bytes, "history": t.history,
+                         **({"gradient_checkpointing": t.gradient_checkpointing}
+                            if t.gradient_checkpointing is not None else {}),
                          **dataclasses.asdict(self.costs), **self.extras}}
         if self.label:
             doc["label"] = self.label
@@ -110,8 +115,10 @@ def _read_rows(ctx: RunContext) -> list[dict]:
 
 
 def run_pairwise(algorithm, ctx: RunContext) -> CellResult:
+    auto = ctx.model_settings.gradient_checkpointing == "auto"
     result = train_pairwise(algorithm, ctx.model, ctx.train_data, ctx.pad_id, ctx.train, ctx.accelerator,
-                            run_name=ctx.run_name)
+                            run_name=ctx.run_name, gradient_checkpointing="auto" if auto else None,
+                            memory_budget=ctx.memory_budget)
     read = _read_rows(ctx)
     # The pairs were sampled and labelled before training: their cost, counted the online way. An unpaired
     # row is one response and one label.
