@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from prefzoo.algorithms.base import Algorithm, Pairwise
-from prefzoo.algorithms.engine.data import collate_sequences, iter_pair_logps, prompt_token_ids
+from prefzoo.algorithms.engine.data import collate_sequences, iter_batch_logps, prompt_token_ids
 from prefzoo.algorithms.engine.logprobs import sequence_logps
 from prefzoo.algorithms.engine.generation import sample_responses
 from prefzoo.algorithms.engine.models import eval_mode, reference_mode
@@ -33,7 +33,7 @@ def held_out_margins(model, algorithm: Pairwise, dataset, pad_id: int, batch_siz
     """r(y_w) − r(y_l) of the algorithm's implicit reward on every held-out pair; (n,)."""
     margins = []
     with eval_mode(model):
-        for batch, logps, lengths in iter_pair_logps(model, dataset, pad_id, batch_size):
+        for batch, logps, lengths in iter_batch_logps(model, dataset, pad_id, batch_size):
             (pc, pr), (lc, lr) = logps.chunk(2), lengths.chunk(2)
             margins.append((algorithm.implicit_reward(pc, batch["ref_chosen"], lc)
                             - algorithm.implicit_reward(pr, batch["ref_rejected"], lr)).cpu())

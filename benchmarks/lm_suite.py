@@ -162,7 +162,7 @@ class _Run:
         self.settings_hash_input = {"profile": profile.to_dict(), "data_key": self.data_key,
                                     "engine_revision": self.engine_revision}
 
-    def _load(self) -> None:
+    def load(self) -> None:
         """Model, data and reference log-probs: loaded on the first cell that is not already done."""
         if self._loaded:
             return
@@ -216,7 +216,7 @@ class _Run:
         if path.exists():
             self.log(f"{name} seed {seed}: done already ({path.name})")
             return json.loads(path.read_text())
-        self._load()
+        self.load()
         from prefzoo.benchmarks.lm_eval import evaluate_policy
 
         p = self.profile
@@ -241,7 +241,7 @@ class _Run:
             if algorithm.trains_policy:
                 self.reset_policy(seed)
             out_dir = self.runs_root / self.source.suite / name / f"seed{seed}-{digest}"
-            result = run_family(algorithm, self._context(name, seed, out_dir))
+            result = run_family(algorithm, self.context(name, seed, out_dir))
             doc.update(result.document())
             self.log(f"{name} seed {seed}: trained in {result.train.wall_time_s:.1f} s, "
                      f"final loss {result.train.history[-1]['loss']:.4f}")
@@ -259,7 +259,7 @@ class _Run:
     def reset_policy(self, seed: int) -> None:
         _reset_adapter(self.model, seed)
 
-    def _context(self, name: str, seed: int, out_dir: Path) -> RunContext:
+    def context(self, name: str, seed: int, out_dir: Path) -> RunContext:
         p = self.profile
         return RunContext(
             model=self.model, tokenizer=self.tokenizer, model_settings=p.model,

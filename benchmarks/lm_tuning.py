@@ -43,10 +43,10 @@ def select_config(run, cls, trials: int, seed: int, base: AlgorithmConfig | None
         if path.exists():
             scores.append(json.loads(path.read_text())["validation_gold_reward"])
             continue
-        run._load()
+        run.load()
         algorithm = cls(config)
         run.reset_policy(seed)
-        run_family(algorithm, run._context(cls.name, seed, path.parent / f"trial-{digest}"))
+        run_family(algorithm, run.context(cls.name, seed, path.parent / f"trial-{digest}"))
         samples = sample_responses(run.model, run.tokenizer, prompts, p.samples_per_prompt, p.data.max_new_tokens,
                                    p.eval_batch_size, seed=VALIDATION_SEED + seed, **sampler(p.data))
         score = float(run.source.gold([s.text for s in samples]).double().mean())

@@ -9,11 +9,11 @@ run to their token limit, so sampling times are upper bounds.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
+
+from prefzoo.algorithms.engine.models import save_checkpoint
 
 SHAPES: dict[str, dict] = {
     "smollm2-135m": dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
@@ -28,7 +28,7 @@ SHAPES: dict[str, dict] = {
 
 def build_shape(name: str, tokenizer_dir: Path, root: Path, seed: int = 0) -> Path:
     """The folder of a random-init model of shape ``name`` with the tokenizer of ``tokenizer_dir``;
-    built once under ``root`` (atomically: aside, then renamed)."""
+    built once under ``root`` (atomically, see ``save_checkpoint``)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
 
     if name not in SHAPES:
@@ -46,21 +46,12 @@ def build_shape(name: str, tokenizer_dir: Path, root: Path, seed: int = 0) -> Pa
     torch.manual_seed(seed)
     with torch.device(device):  # initialising 1.5B weights on 2 CPU cores takes minutes
         model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
     try:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        staging.rename(target)
-    except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
-        if not (target / "config.json").exists():
-            raise
+        return save_checkpoint(model, tokenizer, target)
     finally:
         del model
         if device == "cuda":  # hand the memory back before benchmarks measure in child processes
             torch.cuda.empty_cache()
-    return target
 
 
 def text_of_tokens(tokenizer, n: int, offset: int = 0) -> str:

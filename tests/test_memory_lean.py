@@ -129,3 +129,23 @@ def test_the_merged_sampling_copy_computes_the_policy_and_the_reference(tiny):
         plain = sample_responses(model, tok, prompts, 4, 8, 4, seed=3, reference=reference, merged=False)
         merged = sample_responses(model, tok, prompts, 4, 8, 4, seed=3, reference=reference, merged=True)
         assert [s.completion_ids for s in merged] == [s.completion_ids for s in plain]
+
+
+def test_a_shape_is_built_once_with_its_sizes_and_long_pairs_have_their_lengths(tiny, tmp_path, monkeypatch):
+    from transformers import AutoConfig, AutoTokenizer
+
+    from prefzoo.benchmarks import model_shapes
+
+    monkeypatch.setitem(model_shapes.SHAPES, "tiny-shape", dict(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
+        vocab_size=96, max_position_embeddings=128))
+    folder = model_shapes.build_shape("tiny-shape", tiny, tmp_path)
+    config = AutoConfig.from_pretrained(folder)
+    assert (config.vocab_size, config.hidden_size, config.num_hidden_layers) == (96, 32, 1)
+    assert model_shapes.build_shape("tiny-shape", tiny, tmp_path) == folder  # built once
+    assert [p.name for p in tmp_path.iterdir()] == [folder.name]  # no staging folder left
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    for n in (1, 7, 40):
+        assert len(tokenizer(model_shapes.text_of_tokens(tokenizer, n), add_special_tokens=False)["input_ids"]) <= n
+    with pytest.raises(ValueError, match="unknown shape 'nope'"):
+        model_shapes.build_shape("nope", tiny, tmp_path)

@@ -190,14 +190,14 @@ def unprefixed(batch: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.T
     return {k[len(prefix):]: v for k, v in batch.items() if k.startswith(prefix)}
 
 
-def iter_pair_logps(model, dataset, pad_id: int, batch_size: int):
-    """The model's sequence log-probs of a tokenised pair dataset (a ``datasets.Dataset`` or a list of
-    rows), batch by batch, in order: yields the device batch (see :func:`collate_pairs`), logps ``(2B,)``
-    and lengths ``(2B,)`` as float32."""
+def iter_batch_logps(model, dataset, pad_id: int, batch_size: int, collate=collate_pairs):
+    """The model's sequence log-probs of a tokenised dataset (a ``datasets.Dataset`` or a list of rows),
+    batch by batch, in order: yields the device batch ``collate`` makes (pairs by default: 2B sequences,
+    see :func:`collate_pairs`; ``collate_unpaired``: B), its logps and lengths as float32."""
     device = next(model.parameters()).device
     for start in range(0, len(dataset), batch_size):
         end = min(start + batch_size, len(dataset))
         rows = dataset[start:end] if isinstance(dataset, list) else list(dataset.select(range(start, end)))
-        batch = {k: v.to(device) for k, v in collate_pairs(rows, pad_id).items()}
+        batch = {k: v.to(device) for k, v in collate(rows, pad_id).items()}
         logps, lengths = sequence_logps(model, batch)
         yield batch, logps.float(), lengths.float()

@@ -65,10 +65,16 @@ def materialise_embedded(cache: Path | None = None) -> Path:
         del config.quantization_config
     clean = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     clean.load_state_dict(loaded.state_dict(), strict=True)
+    return save_checkpoint(clean, tokenizer, target)
+
+
+def save_checkpoint(model, tokenizer, target: Path) -> Path:
+    """``model`` and ``tokenizer`` saved as the folder ``target``, which appears atomically (saved aside,
+    then renamed): a killed save leaves no folder, and a lost race with another process is no error."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        clean.save_pretrained(staging)
+        model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         staging.rename(target)
     except OSError:

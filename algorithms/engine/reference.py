@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-from prefzoo.algorithms.engine.data import fingerprint, iter_pair_logps
+from prefzoo.algorithms.engine.data import fingerprint, iter_batch_logps
 from prefzoo.algorithms.engine.models import reference_mode
-from prefzoo.algorithms.engine.unpaired_data import is_unpaired, iter_unpaired_logps
+from prefzoo.algorithms.engine.unpaired_data import collate_unpaired, is_unpaired
 
 
 def cache_key(model_fingerprint: str, dataset, tokenization: dict) -> str:
@@ -38,10 +38,10 @@ def compute_reference_logps(model, dataset, pad_id: int, batch_size: int = 8) ->
     ``(n, 1)`` — with the adapter disabled."""
     with reference_mode(model):
         if is_unpaired(dataset):
-            return torch.cat([logps.cpu()[:, None] for _, logps, _ in iter_unpaired_logps(model, dataset, pad_id,
-                                                                                          batch_size)])
+            return torch.cat([logps.cpu()[:, None] for _, logps, _ in iter_batch_logps(model, dataset, pad_id,
+                                                                                       batch_size, collate_unpaired)])
         return torch.cat([torch.stack(logps.cpu().chunk(2), 1)
-                          for _, logps, _ in iter_pair_logps(model, dataset, pad_id, batch_size)])
+                          for _, logps, _ in iter_batch_logps(model, dataset, pad_id, batch_size)])
 
 
 def cached_reference_logps(model, dataset, pad_id: int, key: str, cache_root: Path, rows=None,

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from prefzoo.algorithms.engine.data import (DatasetError, TokenizationSettings, _is_conversation, check_text_field,
-                                            collate_sequences, mismatched_sequences, row_name, sequence_logps)
+                                            collate_sequences, mismatched_sequences, row_name)
 
 UNPAIRED_COLUMNS = ("prompt", "completion", "label")
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
@@ -98,14 +98,3 @@ def collate_unpaired(rows: Sequence[dict[str, Any]], pad_id: int, mismatched: bo
     if mismatched:
         batch.update(mismatched_sequences(prompts, completions, pad_id))
     return batch
-
-
-def iter_unpaired_logps(model, dataset, pad_id: int, batch_size: int):
-    """The model's sequence log-probs of a tokenised unpaired dataset, batch by batch, in order: yields
-    the device batch, logps ``(B,)`` and lengths ``(B,)`` as float32."""
-    device = next(model.parameters()).device
-    for start in range(0, len(dataset), batch_size):
-        rows = list(dataset.select(range(start, min(start + batch_size, len(dataset)))))
-        batch = {k: v.to(device) for k, v in collate_unpaired(rows, pad_id).items()}
-        logps, lengths = sequence_logps(model, batch)
-        yield batch, logps.float(), lengths.float()
