@@ -6,6 +6,8 @@ and prompts and pair every row with the reference."""
 
 from __future__ import annotations
 
+import time
+
 import torch
 
 from prefzoo.algorithms.base import Algorithm, Pairwise
@@ -49,12 +51,15 @@ def evaluate_policy(run, algorithm: Algorithm | None, seed: int) -> dict:
     """
     p = run.profile
     model, tokenizer, source = run.model, run.tokenizer, run.source
+    start = time.perf_counter()
     samples = sample_responses(model, tokenizer, run.eval_prompts, p.samples_per_prompt, p.data.max_new_tokens,
                                p.eval_batch_size, seed=10_000 + seed, reference=algorithm is None,
                                with_logps=algorithm is not None, **sampler(p.data))
+    seconds = time.perf_counter() - start
     prompt_ids = [s.prompt_index for s in samples]
+    generated = sum(len(s.completion_ids) for s in samples)
     out = {"samples": {"prompt_ids": prompt_ids, "texts": [s.text for s in samples]},
-           "generated_tokens": sum(len(s.completion_ids) for s in samples)}
+           "generated_tokens": generated, "sampling_tokens_per_s": generated / seconds if seconds else 0.0}
     if source.has_gold:
         rewards = source.gold([s.text for s in samples]).tolist()
         out["samples"]["rewards"] = rewards
