@@ -91,9 +91,8 @@ def time_prefzoo(settings: ModelSettings, rows, args, device, out_dir: str, chec
 
 
 def _budget(args, device) -> int | None:
-    if device.type != "cuda":
-        return None
-    return parse_bytes(args.max_memory) if args.max_memory else torch.cuda.get_device_properties(device).total_memory
+    """The memory cap in force in this child process (set by ``_run``; setting it again changes nothing)."""
+    return cap_device_memory(device, parse_bytes(args.max_memory) if getattr(args, "max_memory", None) else None)
 
 
 def _gc_name(gc: bool | str, result: dict | None = None) -> str:

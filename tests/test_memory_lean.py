@@ -94,7 +94,7 @@ def test_auto_checkpointing_stays_off_on_a_cpu_and_is_recorded(tiny):
     _, tok, model = policy(tiny, quantize=True)
     data = tokenize_pairs(pairs(8), tok, TokenizationSettings())
     data = with_reference(data, compute_reference_logps(model, data, tok.pad_token_id))
-    assert choose_gradient_checkpointing(model, [_batch(tok)], budget=None) is False
+    assert choose_gradient_checkpointing(model, _batch(tok), budget=None) is False
     rows = longest_rows(data, 3)
     assert [len(r["prompt_ids"]) + max(len(r["chosen_ids"]), len(r["rejected_ids"])) for r in rows] == \
         sorted((len(r["prompt_ids"]) + max(len(r["chosen_ids"]), len(r["rejected_ids"])) for r in data),

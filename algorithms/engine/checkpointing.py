@@ -12,7 +12,6 @@ on one card fits on a card of that size.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 import torch
 
@@ -46,17 +45,16 @@ def cap_device_memory(device: torch.device, max_memory: int | None) -> int | Non
     return max_memory
 
 
-def choose_gradient_checkpointing(model, batches: Sequence[dict[str, torch.Tensor]], budget: int | None) -> bool:
-    """Turn gradient checkpointing on iff the largest of ``batches`` (collated micro-batches) would not
-    train within ``budget`` bytes without it; returns the choice. Off on a CPU (``budget`` None), where
-    nothing is measured. The probe's gradients are discarded."""
+def choose_gradient_checkpointing(model, probe: dict[str, torch.Tensor], budget: int | None) -> bool:
+    """Turn gradient checkpointing on iff the collated micro-batch ``probe`` (the run's largest, see
+    ``longest_rows``) would not train within ``budget`` bytes without it; returns the choice. Off on a
+    CPU (``budget`` None), where nothing is measured. The probe's gradients are discarded."""
     set_gradient_checkpointing(model, False)
-    if budget is None or not batches:
+    if budget is None:
         return False
     model.train()
     device = next(model.parameters()).device
-    biggest = max(batches, key=lambda b: b["attention_mask"].numel())
-    batch = {k: v.to(device) for k, v in biggest.items()}
+    batch = {k: v.to(device) for k, v in probe.items()}
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     optimiser_state = 2 * 4 * trainable  # AdamW's two float32 moments, allocated on the first step
     torch.cuda.synchronize(device)

@@ -18,6 +18,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from prefzoo.algorithms.engine.models import causal_lm_of
+
 LOGITS_CHUNK_BYTES = 512 * 2**20
 """Float32 logits per group of rows; one group's logits, softmax and gradient are alive at a time."""
 
@@ -26,12 +28,6 @@ def response_start(batch: dict[str, Tensor]) -> int:
     """The first column holding a response token in any row (right padding: prompts end before it)."""
     columns = batch["completion_mask"].any(0).nonzero()
     return int(columns[0]) if len(columns) else batch["completion_mask"].shape[1] - 1
-
-
-def _causal_lm(model):
-    """The transformers causal LM under peft's and distributed wrappers."""
-    model = getattr(model, "module", model)
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
 def _separable_head(causal_lm) -> nn.Module | None:
@@ -89,7 +85,7 @@ def response_token_logps(model, batch: dict[str, Tensor], with_entropy: bool = F
     keep = batch["completion_mask"].shape[1] - start + 1  # positions start-1 … L-1; t predicts token t+1
     labels = batch["input_ids"][:, start:]
     mask = batch["completion_mask"][:, start:].float()
-    causal_lm = _causal_lm(model)
+    causal_lm = causal_lm_of(model)
     head = _separable_head(causal_lm)
     if head is None:  # logits are not head(hidden): the model's own logits, whole
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],

@@ -15,12 +15,9 @@ import weakref
 import torch
 from torch import nn
 
+from prefzoo.algorithms.engine.models import causal_lm_of
+
 _SKELETONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _causal_lm(model):
-    model = getattr(model, "module", model)
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
 def has_4bit_layers(model) -> bool:
@@ -34,7 +31,7 @@ def copy_fits(model, fraction: float = 0.5) -> bool:
     device = next(model.parameters()).device
     if device.type != "cuda":
         return False
-    causal = _causal_lm(model)
+    causal = causal_lm_of(model)
     n = sum(p.numel() * (2 if p.__class__.__name__ == "Params4bit" else 1) for p in causal.parameters())
     free, _ = torch.cuda.mem_get_info(device)
     return n * 2 < fraction * free
@@ -48,7 +45,7 @@ def merged_copy(model, reference: bool = False) -> nn.Module:
     from peft.tuners.lora import LoraLayer
     from transformers import AutoModelForCausalLM
 
-    causal = _causal_lm(model)
+    causal = causal_lm_of(model)
     device = next(causal.parameters()).device
     dtype = next(m for m in causal.modules() if isinstance(m, bnb.nn.Linear4bit)).compute_dtype or torch.bfloat16
     state: dict[str, torch.Tensor] = {}

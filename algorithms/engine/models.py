@@ -104,9 +104,9 @@ class ModelSettings:
     lora_dropout: float = 0.0
     target_modules: str = "all-linear"
     gradient_checkpointing: bool | str = False
-    """Recompute activations in backward: True, False, or "auto" — off unless the first micro-batch
-    without it exceeds the memory budget (``TrainSettings.max_memory``; CUDA only, see
-    ``checkpointing.choose_gradient_checkpointing``)."""
+    """Recompute activations in backward: True, False, or "auto" — in the pairwise loop, off unless its
+    longest micro-batch without it would pass the memory budget (``--max-memory``, else the card's
+    size; CUDA only, see ``checkpointing.choose_gradient_checkpointing``)."""
     trust_remote_code: bool = False
     """Run code shipped with a hub model; off unless asked for."""
 
@@ -191,11 +191,16 @@ def add_adapter(base, settings: ModelSettings, adapter_name: str = "default"):
         return get_peft_model(base, lora, adapter_name=adapter_name)
 
 
+def causal_lm_of(model):
+    """The transformers causal LM under peft's and a distributed wrapper's (``module``) layers."""
+    model = getattr(model, "module", model)
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
 def set_gradient_checkpointing(model, on: bool) -> None:
     """Recompute each decoder layer's activations in backward (non-reentrant checkpoints, which need no
     input that requires grad), or stop doing so; works on the base or the peft-wrapped model."""
-    model = getattr(model, "module", model)  # under a distributed wrapper
-    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    causal_lm = causal_lm_of(model)
     kwargs = {"use_reentrant": False}
     if hasattr(causal_lm, "activation_checkpointing_enable"):  # transformers >= 5.2x names it so
         if on:

@@ -249,7 +249,7 @@ def train_pairwise(algorithm: Pairwise, model, dataset, pad_id: int, settings: T
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     if gradient_checkpointing == "auto":  # probed through the prepared model: under the run's autocast
         worst = collate(longest_rows(rows, settings.micro_batch_size), pad_id, algorithm.uses_kl_estimate)
-        gradient_checkpointing = choose_gradient_checkpointing(model, [worst], memory_budget)
+        gradient_checkpointing = choose_gradient_checkpointing(model, worst, memory_budget)
     elif gradient_checkpointing is not None:
         set_gradient_checkpointing(model, gradient_checkpointing)
     steps = StepLoop(accelerator, model, params, optimizer, scheduler, settings, algorithm.name, run_name, progress)
