@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from prefzoo.algorithms.config import AlgorithmConfig, ConfigError, field_docs
+from prefzoo.benchmarks.backends import Backend, CellsFailed
 from prefzoo.benchmarks.results import project_paths
 from prefzoo.registry import ALGORITHMS, SUITES, RegistryError
 
@@ -96,9 +97,13 @@ def bench(
     train: Annotated[Optional[str], typer.Option(help="LM suites: the shared budget, FIELD=VALUE,... of the training settings (learning_rate, steps, batch_size, micro_batch_size, warmup_steps, weight_decay, max_grad_norm, mixed_precision).")] = None,
     runs: Annotated[Optional[Path], typer.Option(help="LM suites: folder for adapters and training logs (default: the project's runs/).")] = None,
     columns: Annotated[Optional[str], typer.Option(help="preference-dataset suite: map your file's columns, e.g. prompt=question,chosen=good,rejected=bad.")] = None,
-    tune: Annotated[Optional[int], typer.Option(min=1, help="smol-sentiment: give every algorithm N trials from its search space, select on validation prompts, report the selected config on the test prompts (a section of its own).")] = None,
+    tune: Annotated[Optional[int], typer.Option(min=1, help="smol-sentiment and bandit: give every algorithm N trials from its search space, select on validation prompts (bandit: validation seeds), report the selected config on the test ones (a section of its own).")] = None,
     max_memory: Annotated[Optional[str], typer.Option(help="LM suites on CUDA: cap the device memory (e.g. 24GiB); gradient checkpointing \"auto\" turns on when a step would not fit.")] = None,
     regenerate_data: Annotated[bool, typer.Option("--regenerate-data", help="smol-sentiment: sample the pairs on this machine instead of reading the shipped copy.")] = False,
+    backend: Annotated[str, typer.Option(help="Where the cells run: serial (this process) or ray (Ray tasks; pip install 'prefzoo[ray]').")] = "serial",
+    address: Annotated[Optional[str], typer.Option(help="--backend ray: the cluster to join (auto, HOST:PORT, ray://...); default: a local Ray instance.")] = None,
+    gpus_per_cell: Annotated[Optional[float], typer.Option(help="--backend ray: GPUs an LM cell asks for (default: 1 where the cluster has GPUs, else 0).")] = None,
+    cpus_per_cell: Annotated[float, typer.Option(help="--backend ray: CPUs every cell asks for (its thread count).")] = 1.0,
 ) -> None:
     """Train algorithms on a suite with the same data and budget; one result file per (algorithm, seed, config)."""
     try:
@@ -125,6 +130,8 @@ def bench(
             train=[t for t in train.split(",") if t.strip()] if train else None, runs=runs, columns=columns,
             seed=seed, tune=tune, max_memory=max_memory,
             regenerate_data=regenerate_data or None).items() if v is not None}
+        if backend != "serial" or address or gpus_per_cell is not None or cpus_per_cell != 1.0:
+            suite_options["backend"] = Backend(backend, address, gpus_per_cell, cpus_per_cell)
     except (RegistryError, ConfigError, ValueError) as exc:
         _fail(str(exc))
     accepted = inspect.signature(suite_obj.run).parameters
@@ -145,7 +152,7 @@ def bench(
         try:
             docs = suite_obj.run(classes, results, seeds=seeds, steps=steps, base_configs=base_configs,
                                  progress=report, **suite_options)
-        except (ConfigError, ValueError) as exc:
+        except (ConfigError, ValueError, CellsFailed) as exc:
             _fail(str(exc))
     for title, headers, rows in suite_obj.tables(docs):
         table = Table(title=f"{title}: means with 95% intervals")

@@ -209,28 +209,43 @@ def run_bandit(algorithms: Sequence[type[Pairwise]], settings: BanditSettings = 
 
     record_at = record_steps_for(settings.steps, settings.records)
     record(0)
+    # A loss that draws random numbers (β-DPO's filter) draws them from its own stream, seeded by the
+    # suite: a run is reproducible, and a group's numbers do not depend on the groups beside it (the Ray
+    # backend runs one algorithm a cell). The caller's global generator is left as it was.
+    streams = [torch.Generator().manual_seed(settings.base_seed).get_state() for _ in groups]
+
+    def group_loss(g: int, fn, pairs: PairLogps) -> torch.Tensor:
+        torch.set_rng_state(streams[g])
+        out = fn(pairs)
+        streams[g] = torch.get_rng_state()
+        return out
+
     chunk = 1000
-    for start in range(0, settings.steps, chunk):
-        n = min(chunk, settings.steps - start)
-        weights = _pair_weights(n_pairs, S, n, settings.batch_size, P, settings.base_seed, start, settings.first_seed)
-        for i in range(n):
-            logp = torch.log_softmax(theta + arm_mask.view(1, D, 1, K), -1)
-            # One split per side and one weighted sum keep the autograd graph, whose
-            # per-node overhead dominates a step this small, short.
-            chosen_parts = logp.gather(-1, gather_c).split(sizes)
-            rejected_parts = logp.gather(-1, gather_r).split(sizes)
-            losses = [fn(PairLogps(lc, lr, *refs, ones[sl], ones[sl],
-                                   _batch_kl(lc, lr, ref_pairs[sl], weights[i]) if cls.uses_kl_estimate else None))
-                      for (cls, _, sl, fn, _), lc, lr, refs in zip(groups, chosen_parts, rejected_parts, group_refs)]
-            total = (torch.cat(losses) * weights[i]).sum()
-            optimiser.zero_grad(set_to_none=True)
-            total.backward()
-            optimiser.step()
-            step = start + i + 1
-            if step in record_at:
-                record(step)
-        if progress is not None:
-            progress(start + n, settings.steps)
+    with torch.random.fork_rng(devices=[]):
+        for start in range(0, settings.steps, chunk):
+            n = min(chunk, settings.steps - start)
+            weights = _pair_weights(n_pairs, S, n, settings.batch_size, P, settings.base_seed, start,
+                                    settings.first_seed)
+            for i in range(n):
+                logp = torch.log_softmax(theta + arm_mask.view(1, D, 1, K), -1)
+                # One split per side and one weighted sum keep the autograd graph, whose
+                # per-node overhead dominates a step this small, short.
+                chosen_parts = logp.gather(-1, gather_c).split(sizes)
+                rejected_parts = logp.gather(-1, gather_r).split(sizes)
+                losses = [group_loss(g, fn, PairLogps(lc, lr, *refs, ones[sl], ones[sl],
+                                                      _batch_kl(lc, lr, ref_pairs[sl], weights[i])
+                                                      if cls.uses_kl_estimate else None))
+                          for g, ((cls, _, sl, fn, _), lc, lr, refs)
+                          in enumerate(zip(groups, chosen_parts, rejected_parts, group_refs))]
+                total = (torch.cat(losses) * weights[i]).sum()
+                optimiser.zero_grad(set_to_none=True)
+                total.backward()
+                optimiser.step()
+                step = start + i + 1
+                if step in record_at:
+                    record(step)
+            if progress is not None:
+                progress(start + n, settings.steps)
 
     curves = torch.stack(records)  # (R, rows, D, S, K)
     return [BanditRun(cls, config, record_steps, curves[:, sl][:, j], vectorised)

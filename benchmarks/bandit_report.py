@@ -83,10 +83,67 @@ def reward_table(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[s
 
 
 def tables(docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
-    """What the command line prints: the pairwise table and the online one, where there are rows."""
-    out = [(SUITE, *table(docs)), (f"{SUITE}-online", *online_table(docs)),
-           (f"{SUITE}-rl", *online_table(docs, key="rl")), (f"{SUITE}-reward", *reward_table(docs))]
+    """What the command line prints: the pairwise table and the online one, where there are rows; a
+    tuned setting's rows in tables of their own."""
+    out = []
+    for label, group in _by_tuning(docs):
+        suffix = f" ({label})" if label else ""
+        out += [(SUITE + suffix, *table(group)), (f"{SUITE}-online{suffix}", *online_table(group)),
+                (f"{SUITE}-rl{suffix}", *online_table(group, key="rl")),
+                (f"{SUITE}-reward{suffix}", *reward_table(group))]
     return [t for t in out if t[2]]
+
+
+def _by_tuning(docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """("", untuned documents) first, then ("tuned (N trials)", documents) per tuning protocol."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for doc in docs:
+        groups[f"tuned ({doc['tuning']['trials']} trials)" if doc.get("tuning") else ""].append(doc)
+    return sorted(groups.items(), key=lambda kv: (kv[0] != "", kv[0]))
+
+
+def tuned_section(docs: Sequence[dict[str, Any]]) -> list[str]:
+    """Markdown for tuned online, RL and reward-learning rows: how configs were selected, each part's
+    table, and every candidate's validation score."""
+    lines = []
+    for label, group in _by_tuning(docs):
+        if not label:
+            continue
+        t = group[0]["tuning"]
+        lines += [f"### Tuned ({t['trials']} trials per algorithm)", "",
+                  f"Every algorithm got the same {t['trials']} trials from its declared search space (trial 1: its "
+                  "defaults; then the same uniform draws for all), each run on "
+                  f"{t['validation_seeds']} validation seeds (numbered from {t['validation_first_seed']:,}, apart "
+                  "from the test seeds) and scored by its part's objective (online and RL: final E_π[r]; reward "
+                  "learning: −RMSE on all arms at the last epoch); the selected config then ran on the test seeds "
+                  "below. The pairwise part has no objective to select on and is not tuned.", ""]
+        for title, key, part in (("Online preference optimisation", "online", online_table),
+                                 ("Critic-free RL", "rl", lambda d: online_table(d, key="rl")),
+                                 ("Reward learning", "reward", reward_table)):
+            rows = [d for d in group if key in d]
+            if rows:
+                lines += [f"{title}, selected configs on the test seeds:", "", markdown_table(*part(rows)), ""]
+        lines += ["Validation scores of every trial (selected: **bold**):", "", markdown_table(*_trials_table(group)), ""]
+    return lines
+
+
+def _trials_table(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    trials = max(d["tuning"]["trials"] for d in docs)
+    headers = ["algorithm", "objective", "searched"] + [f"trial {i + 1}" for i in range(trials)]
+    rows, seen = [], set()
+    for doc in sorted(docs, key=lambda d: d["algorithm"]):
+        if doc["algorithm"] in seen:
+            continue
+        seen.add(doc["algorithm"])
+        t = doc["tuning"]
+        cells = []
+        for i, c in enumerate(t["candidates"]):
+            values = ", ".join(f"{k}={c['config'][k]:.3g}" for k in t["space"]) or "defaults"
+            cell = f"{c['validation_score']:.4f} ({values})"
+            cells.append(f"**{cell}**" if i == t["selected"] else cell)
+        rows.append([doc["algorithm"], t["objective"], ", ".join(t["space"]) or "nothing (no search space)"]
+                    + cells + [""] * (trials - len(cells)))
+    return headers, rows
 
 
 def plot(docs: Sequence[dict[str, Any]], path: Path) -> Path | None:
@@ -140,10 +197,11 @@ def plot(docs: Sequence[dict[str, Any]], path: Path) -> Path | None:
 
 def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
     """The suite's leaderboard section (Markdown); writes its plot into ``out_dir``."""
-    pairwise = [d for d in docs if "datasets" in d]
-    online = [d for d in docs if "online" in d]
-    rl = [d for d in docs if "rl" in d]
-    reward = [d for d in docs if "reward" in d]
+    untuned = [d for d in docs if not d.get("tuning")]
+    pairwise = [d for d in untuned if "datasets" in d]
+    online = [d for d in untuned if "online" in d]
+    rl = [d for d in untuned if "rl" in d]
+    reward = [d for d in untuned if "reward" in d]
     lines = ["## Bandit suite", ""]
     if pairwise:
         figure = plot(pairwise, Path(out_dir) / "bandit.png")
@@ -213,7 +271,7 @@ def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
             markdown_table(*reward_table(reward)),
             "",
         ]
-    return "\n".join(lines)
+    return "\n".join(lines + tuned_section(docs))
 
 def _shown_arms(ds) -> list[str]:
     return list(ds.arms) if ds.show_all_arms else [ds.arms[ds.key_arm]]

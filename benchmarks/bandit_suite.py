@@ -1,4 +1,10 @@
-"""The bandit suite as the harness and the leaderboard see it: runs, result files, tables, plot."""
+"""The bandit suite as the harness and the leaderboard see it: runs, result files, tables, plot.
+
+Its work is a list of ``backends.Cell``s, so it runs serially or as Ray tasks alike: the pairwise part
+(one vectorised run of every algorithm; on Ray, one cell per algorithm — the numbers are the same, as
+each algorithm's rows and random streams are its own), and one cell per online, RL or reward-learning
+algorithm (with ``--tune``, its trials and the selected config's run).
+"""
 
 from __future__ import annotations
 
@@ -11,18 +17,19 @@ from typing import Any
 from prefzoo import __version__
 from prefzoo.algorithms.base import Algorithm, Family
 from prefzoo.algorithms.config import AlgorithmConfig
-from prefzoo.benchmarks import bandit_report
+from prefzoo.benchmarks import bandit_report, bandit_tuning
+from prefzoo.benchmarks.backends import SERIAL, Backend, Cell, Written
 from prefzoo.benchmarks.bandit import DATASETS, SUITE, BanditSettings, run_bandit, sweep_configs
 from prefzoo.benchmarks.online_bandit import OnlineBanditSettings, run_online_bandit
 from prefzoo.benchmarks.rl_bandit import RLBanditSettings, run_rl_bandit
 from prefzoo.benchmarks.reward_bandit import RewardBanditSettings, run_reward_bandit
-from prefzoo.benchmarks.results import result_path, run_hash, write_json_atomic
-
+from prefzoo.benchmarks.results import result_path, run_hash
 
 
 class BanditSuite:
     """Azar et al. 2023 §5.4 and the IPO closed form for every pairwise algorithm; the online
-    K-armed bandit (``online_bandit``) for every online-preference algorithm."""
+    K-armed bandit (``online_bandit``) for every online-preference algorithm, critic-free RL on the
+    same bandit, and long-tailed comparisons for every reward learner."""
 
     name = SUITE
     families = (Family.PAIRWISE, Family.ONLINE, Family.REWARD, Family.RL)
@@ -30,10 +37,24 @@ class BanditSuite:
     def run(self, algorithms: Sequence[type[Algorithm]], results_root: Path, *, seeds: int | None = None,
             steps: int | None = None, strengths: Sequence[float] | None = None,
             base_configs: dict[str, AlgorithmConfig] | None = None, seed: int = 0,
-            progress: Callable[[int, int], None] | None = None,
-            log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+            progress: Callable[[int, int], None] | None = None, tune: int | None = None,
+            backend: Backend = SERIAL, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
         """Train, write one result file per (algorithm, config, seed), and return the documents. Seeds
-        run from ``seed`` to ``seed + seeds − 1``."""
+        run from ``seed`` to ``seed + seeds − 1``. With ``tune``, the online, RL and reward-learning
+        algorithms each get that many trials selected on validation seeds (``bandit_tuning``) and run
+        the selected config only; the pairwise part has no objective to select on and is not run."""
+        serial = backend.name == "serial"
+        return backend.run(self.cells(algorithms, results_root, seeds=seeds, steps=steps, strengths=strengths,
+                                      base_configs=base_configs, seed=seed, tune=tune, pairwise_cells=backend.workers(),
+                                      progress=progress if serial else None, log=log), progress, log)
+
+    def cells(self, algorithms: Sequence[type[Algorithm]], results_root: Path, *, seeds: int | None = None,
+              steps: int | None = None, strengths: Sequence[float] | None = None,
+              base_configs: dict[str, AlgorithmConfig] | None = None, seed: int = 0, tune: int | None = None,
+              pairwise_cells: int = 1, progress: Callable[[int, int], None] | None = None,
+              log: Callable[[str], None] = print) -> list[Cell]:
+        """The run's cells. ``pairwise_cells``: how many cells share the pairwise algorithms (one per
+        worker; each is one vectorised run of its share); ``progress`` reports a pairwise cell's steps."""
         settings = BanditSettings()
         changes = {k: v for k, v in dict(seeds=seeds, steps=steps, first_seed=seed,
                                           strengths=tuple(strengths) if strengths else None).items() if v}
@@ -47,51 +68,32 @@ class BanditSuite:
             raise ValueError(f"--steps sets the optimiser steps of the pairwise part of the bandit suite; the online, "
                              f"RL and reward-learning parts count rounds and epochs of their own, so it does not "
                              f"apply to {', '.join(others)}: add --family pairwise, or drop --steps")
-        pairwise, online = by_family[Family.PAIRWISE], by_family[Family.ONLINE]
-        docs = self._run_pairwise(pairwise, settings, results_root, base_configs, progress) if pairwise else []
-        if online:
-            online_settings = dataclasses.replace(OnlineBanditSettings(), seeds=settings.seeds,
-                                              first_seed=settings.first_seed)
-            docs += self._run_online(online, settings.strengths, online_settings, results_root, base_configs)
-        rl = [c for c in by_family[Family.RL] if not c.uses_critic]
+        if tune and strengths:
+            raise ValueError("--tune draws each algorithm's strength from its search space; drop --strengths")
+        pairwise = by_family[Family.PAIRWISE]
+        if tune and pairwise:
+            log(f"{', '.join(c.name for c in pairwise)}: not tuned (the pairwise bandit reports fixed points, "
+                "it has no objective to select a config on); run without --tune")
+            pairwise = []
         for cls in by_family[Family.RL]:
             if cls.uses_critic:
                 log(f"{cls.name}: not run on the bandit (it learns a critic; the bandit has one state)")
-        if rl:
-            rl_settings = dataclasses.replace(RLBanditSettings(), seeds=settings.seeds,
-                                              first_seed=settings.first_seed)
-            docs += self._run_rl(rl, settings.strengths, rl_settings, results_root, base_configs)
-        reward = by_family[Family.REWARD]
-        if reward:
-            reward_settings = dataclasses.replace(RewardBanditSettings(), seeds=settings.seeds,
-                                              first_seed=settings.first_seed)
-            docs += self._run_reward(reward, reward_settings, results_root, base_configs)
-        return docs
-
-    def _run_reward(self, algorithms, settings: RewardBanditSettings, results_root: Path,
-                    base_configs) -> list[dict[str, Any]]:
-        docs = []
-        for cls, config in ((c, k) for c in algorithms
-                            for k in sweep_configs(c, settings.strengths, (base_configs or {}).get(c.name))):
-            start = time.perf_counter()
-            run = run_reward_bandit(cls, config, settings)
-            wall = time.perf_counter() - start
-            digest = run_hash(run.config.to_dict(), settings.to_dict())
-            for seed in range(settings.seeds):
-                doc = {
-                    **_identity(cls, run.config, settings.first_seed + seed, digest), "settings": settings.to_dict(),
-                    "suite_wall_time_s": round(wall, 2),
-                    "reward": {
-                        "epochs": run.epochs,
-                        "error_all": _rounded(run.error_all[:, seed].tolist()),
-                        "error_rare": _rounded(run.error_rare[:, seed].tolist()),
-                        "rewards": _rounded(run.rewards[seed].tolist()),
-                        "counts": [int(c) for c in run.counts[seed].tolist()],
-                    },
-                }
-                write_json_atomic(result_path(results_root, SUITE, cls.name, settings.first_seed + seed, digest), doc)
-                docs.append(doc)
-        return docs
+        bases = base_configs or {}
+        n = min(pairwise_cells, len(pairwise))
+        groups = [pairwise[i::n] for i in range(n)]
+        cells = [Cell(f"{', '.join(c.name for c in group)} (pairwise bandit)", pairwise_cell,
+                      (group, settings, bases, results_root, progress)) for group in groups]
+        parts = (("online", by_family[Family.ONLINE], OnlineBanditSettings()),
+                 ("rl", [c for c in by_family[Family.RL] if not c.uses_critic], RLBanditSettings()),
+                 ("reward", by_family[Family.REWARD], RewardBanditSettings()))
+        for part, members, defaults in parts:
+            part_settings = dataclasses.replace(defaults, seeds=settings.seeds, first_seed=settings.first_seed)
+            strengths_of_part = settings.strengths if part != "reward" else part_settings.strengths
+            for cls in members:  # one cell per config (cells of even length keep workers busy), or per tuning
+                configs = [bases.get(cls.name)] if tune else sweep_configs(cls, strengths_of_part, bases.get(cls.name))
+                cells += [Cell(f"{cls.name}{_label(cls, config, tune)} ({part} bandit)", part_cell,
+                               (part, cls, part_settings, config, tune, results_root, log)) for config in configs]
+        return cells
 
     # ------------------------------------------------------------------ report (``bandit_report``)
     def tables(self, docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -106,93 +108,79 @@ class BanditSuite:
     def section(self, docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
         return bandit_report.section(docs, out_dir)
 
-    def _run_pairwise(self, algorithms, settings: BanditSettings, results_root: Path, base_configs,
-                      progress) -> list[dict[str, Any]]:
-        start = time.perf_counter()
-        runs = run_bandit(algorithms, settings, progress=progress, base_configs=base_configs)
-        wall = time.perf_counter() - start
-        docs = []
-        for run in runs:
-            cls, config = run.algorithm, run.config
-            digest = run_hash(config.to_dict(), settings.to_dict())
-            for seed in range(settings.seeds):
-                doc = {
-                    **_identity(cls, config, settings.first_seed + seed, digest), "settings": settings.to_dict(),
-                    "vectorised": run.vectorised, "suite_wall_time_s": round(wall, 2), "steps": run.steps,
-                    "datasets": {
-                        ds.name: {
-                            "arms": list(ds.arms),
-                            "final": _rounded(run.final()[d, seed, :len(ds.arms)].tolist()),
-                            "curve": [_rounded(p[d, seed, :len(ds.arms)].tolist()) for p in run.curves],
-                        } for d, ds in enumerate(DATASETS)},
-                }
-                write_json_atomic(result_path(results_root, SUITE, cls.name, settings.first_seed + seed, digest), doc)
-                docs.append(doc)
-        return docs
 
-    def _run_online(self, algorithms, strengths, settings: OnlineBanditSettings, results_root: Path,
-                    base_configs) -> list[dict[str, Any]]:
-        def costs(run, seeds: int) -> dict[str, Any]:
-            return {"oracle_queries": run.oracle_queries // seeds, "responses_sampled": run.responses_sampled // seeds,
-                    "dataset_pairs": run.dataset_sizes[-1]}
 
-        return self._run_per_seed("online", run_online_bandit, costs, algorithms, strengths, settings, results_root,
-                                  base_configs)
+def pairwise_cell(algorithms, settings: BanditSettings, base_configs: dict[str, AlgorithmConfig],
+                  results_root: Path, progress: Callable[[int, int], None] | None = None) -> Written:
+    """The pairwise bandit for ``algorithms`` (one vectorised run): a result per (config, seed)."""
+    start = time.perf_counter()
+    runs = run_bandit(algorithms, settings, progress=progress, base_configs=base_configs)
+    wall = time.perf_counter() - start
+    out = []
+    for run in runs:
+        cls, config = run.algorithm, run.config
+        digest = run_hash(config.to_dict(), settings.to_dict())
+        for seed in range(settings.seeds):
+            doc = {
+                **_identity(cls, config, settings.first_seed + seed, digest), "settings": settings.to_dict(),
+                "vectorised": run.vectorised, "suite_wall_time_s": round(wall, 2), "steps": run.steps,
+                "datasets": {
+                    ds.name: {
+                        "arms": list(ds.arms),
+                        "final": _rounded(run.final()[d, seed, :len(ds.arms)].tolist()),
+                        "curve": [_rounded(p[d, seed, :len(ds.arms)].tolist()) for p in run.curves],
+                    } for d, ds in enumerate(DATASETS)},
+            }
+            out.append((result_path(results_root, SUITE, cls.name, settings.first_seed + seed, digest), doc))
+    return out
 
-    def _run_rl(self, algorithms, strengths, settings: RLBanditSettings, results_root: Path,
-                base_configs) -> list[dict[str, Any]]:
-        def costs(run, seeds: int) -> dict[str, Any]:
-            return {"oracle_queries": run.reward_queries, "responses_sampled": run.reward_queries}
 
-        return self._run_per_seed("rl", run_rl_bandit, costs, algorithms, strengths, settings, results_root,
-                                  base_configs)
+PART_RUNS = {"online": run_online_bandit, "rl": run_rl_bandit, "reward": run_reward_bandit}
 
-    def _run_per_seed(self, key: str, run_fn, costs, algorithms, strengths, settings, results_root: Path,
-                      base_configs) -> list[dict[str, Any]]:
-        """The online and RL bandits: every (algorithm, config) run once for all seeds, then one result
-        file per seed with its outcome under ``key``."""
-        docs = []
-        for cls in algorithms:
-            for config in sweep_configs(cls, strengths, (base_configs or {}).get(cls.name)):
-                start = time.perf_counter()
-                run = run_fn(cls, config, settings)
-                wall = time.perf_counter() - start
-                digest = run_hash(config.to_dict(), settings.to_dict())
-                for seed in range(settings.seeds):
-                    doc = {
-                        **_identity(cls, config, settings.first_seed + seed, digest), "settings": settings.to_dict(),
-                        "suite_wall_time_s": round(wall, 2),
-                        key: {
-                            "final_reward": round(run.final_reward[seed].item(), 6),
-                            "best_arm_prob": round(run.best_arm_prob[seed].item(), 6),
-                            "kl": round(run.kl[seed].item(), 6), "regret": round(run.regret[seed].item(), 4),
-                            **costs(run, settings.seeds),
-                            "curve_rounds": run.curve_rounds, "curve": _rounded(run.curve[:, seed].tolist()),
-                        },
-                    }
-                    write_json_atomic(result_path(results_root, SUITE, cls.name, settings.first_seed + seed, digest), doc)
-                    docs.append(doc)
-        return docs
 
-    # ------------------------------------------------------------------ tables
-    # ------------------------------------------------------------------ plot
-    # ------------------------------------------------------------------ leaderboard
+def part_cell(part: str, cls, settings, config: AlgorithmConfig | None, tune: int | None, results_root: Path,
+              log: Callable[[str], None] = print) -> Written:
+    """One online, RL or reward-learning config on its bandit (with ``tune``: the config selected from
+    ``tune`` trials around ``config``), run once for all seeds: a result per seed."""
+    run_fn = PART_RUNS[part]
+    record = None
+    if tune:
+        config, record = bandit_tuning.select_config(cls, part, run_fn, settings, tune, config, log)
+    start = time.perf_counter()
+    run = run_fn(cls, config, settings)
+    wall = time.perf_counter() - start
+    digest = run_hash(run.config.to_dict(), {**settings.to_dict(), **bandit_tuning.hashed(record)})
+    out = []
+    for seed in range(settings.seeds):
+        doc = {**_identity(cls, run.config, settings.first_seed + seed, digest), "settings": settings.to_dict(),
+               "suite_wall_time_s": round(wall, 2), **({"tuning": record} if record else {}),
+               part: _outcome(part, run, seed, settings.seeds)}
+        out.append((result_path(results_root, SUITE, cls.name, settings.first_seed + seed, digest), doc))
+    return out
+
+
+def _outcome(part: str, run, seed: int, seeds: int) -> dict[str, Any]:
+    if part == "reward":
+        return {"epochs": run.epochs, "error_all": _rounded(run.error_all[:, seed].tolist()),
+                "error_rare": _rounded(run.error_rare[:, seed].tolist()),
+                "rewards": _rounded(run.rewards[seed].tolist()), "counts": [int(c) for c in run.counts[seed].tolist()]}
+    costs = ({"oracle_queries": run.oracle_queries // seeds, "responses_sampled": run.responses_sampled // seeds,
+              "dataset_pairs": run.dataset_sizes[-1]} if part == "online" else
+             {"oracle_queries": run.reward_queries, "responses_sampled": run.reward_queries})
+    return {"final_reward": round(run.final_reward[seed].item(), 6),
+            "best_arm_prob": round(run.best_arm_prob[seed].item(), 6),
+            "kl": round(run.kl[seed].item(), 6), "regret": round(run.regret[seed].item(), 4), **costs,
+            "curve_rounds": run.curve_rounds, "curve": _rounded(run.curve[:, seed].tolist())}
+
+def _label(cls, config: AlgorithmConfig | None, tune: int | None) -> str:
+    field = cls.Config.strength
+    if tune:
+        return f", {tune} trials"
+    return f" {field}={getattr(config, field):g}" if field and config is not None else ""
 
 
 def _rounded(values: Sequence[float]) -> list[float]:
     return [round(v, 6) for v in values]
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def _identity(cls, config: AlgorithmConfig, seed: int, digest: str) -> dict[str, Any]:

@@ -30,7 +30,9 @@ from prefzoo.algorithms.engine.reference import cache_key, cached_reference_logp
 from prefzoo.algorithms.engine.runners import NEEDS_GOLD, RunContext, run_family
 from prefzoo.algorithms.engine.unpaired_data import tokenize_unpaired
 from prefzoo.algorithms.unpaired import accepts_unpaired
+from prefzoo.benchmarks.backends import SERIAL, Backend
 from prefzoo.benchmarks.data_sources import GeneratedSentiment, PreferenceDataset
+from prefzoo.benchmarks.lm_cells import run_cells
 from prefzoo.benchmarks.lm_profiles import (ENGINE_REVISION, PROFILES, REFERENCE, Profile,  # noqa: F401 (re-exported)
                                             engine_revision)
 from prefzoo.benchmarks.results import project_paths, result_path, run_hash, write_json_atomic
@@ -47,7 +49,8 @@ class _LMSuite:
              steps: int | None, profile: str, model: str | None, base_configs: dict[str, AlgorithmConfig] | None,
              progress: Callable[[int, int], None] | None, log: Callable[[str], None],
              regenerate_data: bool = False, train: Sequence[str] = (), runs: Path | None = None,
-             seed: int = 0, tune: int | None = None, max_memory: str | None = None) -> list[dict]:
+             seed: int = 0, tune: int | None = None, max_memory: str | None = None,
+             backend: Backend = SERIAL) -> list[dict]:
         for cls in algorithms:
             if tune and not cls.trains_policy:
                 raise ValueError(f"--tune selects a policy by its validation gold reward; {cls.name!r} trains a "
@@ -78,21 +81,7 @@ class _LMSuite:
         seed_list = list(range(seed, seed + (seeds or prof.seeds)))
         run = _Run(prof, profile, Path(results_root), log, source, seed_list, Path(runs or project_paths()["runs"]),
                    parse_bytes(max_memory) if max_memory else None)
-        cells = [(REFERENCE, None, s) for s in seed_list] + [(cls.name, cls, s) for cls in algorithms for s in seed_list]
-        docs, selected = [], {}
-        for i, (name, cls, seed) in enumerate(cells):
-            config = (base_configs or {}).get(name) or (cls.Config() if cls else None)
-            tuning = None
-            if tune and cls is not None:
-                from prefzoo.benchmarks.lm_tuning import select_config
-
-                if name not in selected:  # trials on the first seed, once per algorithm
-                    selected[name] = select_config(run, cls, tune, seed_list[0], config)
-                config, tuning = selected[name]
-            docs.append(run.cell(name, cls, config, seed, tuning))
-            if progress is not None:
-                progress(i + 1, len(cells))
-        return docs
+        return run_cells(run, algorithms, seed_list, base_configs or {}, tune, backend, progress)
 
     def tables(self, docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
         """(title, headers, rows): a ranked table and a reward-model table per setting."""
@@ -124,10 +113,10 @@ class SmolSentimentSuite(_LMSuite):
             steps: int | None = None, profile: str = "auto", model: str | None = None,
             base_configs: dict[str, AlgorithmConfig] | None = None, regenerate_data: bool = False,
             train: Sequence[str] = (), runs: Path | None = None, seed: int = 0, tune: int | None = None,
-            max_memory: str | None = None, progress: Callable[[int, int], None] | None = None,
-            log: Callable[[str], None] = print) -> list[dict]:
+            max_memory: str | None = None, backend: Backend = SERIAL,
+            progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> list[dict]:
         return self._run(None, algorithms, results_root, seeds, steps, profile, model, base_configs, progress, log,
-                         regenerate_data, train, runs, seed, tune, max_memory)
+                         regenerate_data, train, runs, seed, tune, max_memory, backend)
 
 
 class PreferenceDatasetSuite(_LMSuite):
@@ -139,12 +128,13 @@ class PreferenceDatasetSuite(_LMSuite):
             seeds: int | None = None, steps: int | None = None, profile: str = "auto", model: str | None = None,
             base_configs: dict[str, AlgorithmConfig] | None = None, train: Sequence[str] = (),
             runs: Path | None = None, columns: str | None = None, seed: int = 0, max_memory: str | None = None,
-            progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> list[dict]:
+            backend: Backend = SERIAL, progress: Callable[[int, int], None] | None = None,
+            log: Callable[[str], None] = print) -> list[dict]:
         from prefzoo.benchmarks.user_files import parse_columns
 
         source = PreferenceDataset(dataset, columns=parse_columns(columns))  # read and validated before the model
-        return self._run(source, algorithms, results_root, seeds, steps, profile, model,
-                         base_configs, progress, log, train=train, runs=runs, seed=seed, max_memory=max_memory)
+        return self._run(source, algorithms, results_root, seeds, steps, profile, model, base_configs, progress, log,
+                         train=train, runs=runs, seed=seed, max_memory=max_memory, backend=backend)
 
 
 class _Run:
@@ -161,6 +151,29 @@ class _Run:
         self.engine_revision = engine_revision(self.device)
         self.settings_hash_input = {"profile": profile.to_dict(), "data_key": self.data_key,
                                     "engine_revision": self.engine_revision}
+        self.reference_eval: dict[int, Any] = {}
+        """Reference samples per seed handed over by the driver (a Ray worker may not see the results)."""
+        self.unpickled = False
+
+    _LOADED = ("memory_budget", "tokenizer", "model", "eval_prompts", "train_prompts", "eval_gold", "accelerator",
+               "train_data", "eval_data")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a Ray task receives: the run's settings, not its loaded model and data (a worker loads its own)."""
+        state = {k: v for k, v in self.__dict__.items() if k not in self._LOADED}
+        return {**state, "_loaded": False}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, unpickled=True)
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if engine_revision(self.device) != self.engine_revision:  # the result paths are the driver's
+            raise RuntimeError(f"this worker computes on {self.device.type}, the driver on another kind of device: "
+                               "run the driver on a machine like the workers (both with a GPU, or both without)")
+
+    def identity(self) -> str:
+        """Two runs with the same identity load the same model and data and write to the same places."""
+        return json.dumps([self.settings_hash_input, self.profile_name, str(self.results_root), str(self.runs_root),
+                           self.source.name, self.max_memory], sort_keys=True, default=str)
 
     def load(self) -> None:
         """Model, data and reference log-probs: loaded on the first cell that is not already done."""
@@ -205,17 +218,20 @@ class _Run:
                  f"{wanted - computed} from the cache ({time.perf_counter() - start:.1f} s)")
         return with_reference(dataset, logps)
 
-    def cell(self, name: str, cls: type[Algorithm] | None, config: AlgorithmConfig | None, seed: int,
-             tuning: dict[str, Any] | None = None) -> dict:
-        """One (algorithm, seed) result, trained and evaluated now or read back; ``tuning`` (from
-        ``lm_tuning.select_config``) marks a config selected by ``--tune``, a setting of its own."""
+    def result_path(self, name: str, config: AlgorithmConfig | None, seed: int,
+                    tuning: dict[str, Any] | None = None) -> Path:
+        """Where the (algorithm, seed) cell's result goes; ``tuning`` (from ``lm_tuning.select_config``)
+        marks a config selected by ``--tune``, a setting of its own."""
         from prefzoo.benchmarks.lm_tuning import tuned
 
         digest = run_hash(config.to_dict() if config else {}, {**self.settings_hash_input, **tuned(tuning)})
-        path = result_path(self.results_root, self.source.suite, name, seed, digest)
-        if path.exists():
-            self.log(f"{name} seed {seed}: done already ({path.name})")
-            return json.loads(path.read_text())
+        return result_path(self.results_root, self.source.suite, name, seed, digest)
+
+    def compute(self, name: str, cls: type[Algorithm] | None, config: AlgorithmConfig | None, seed: int,
+                tuning: dict[str, Any] | None = None) -> tuple[Path, dict]:
+        """Train and evaluate one (algorithm, seed) cell now: its result path and document (unwritten)."""
+        path = self.result_path(name, config, seed, tuning)
+        digest = path.stem.split("-", 1)[1]
         self.load()
         from prefzoo.benchmarks.lm_eval import evaluate_policy
 
@@ -253,8 +269,7 @@ class _Run:
                 doc["eval"] = evaluate_policy(self, algorithm, seed)
             else:
                 doc["eval"] = result.evaluation
-        write_json_atomic(path, doc)
-        return doc
+        return path, doc
 
     def reset_policy(self, seed: int) -> None:
         _reset_adapter(self.model, seed)
@@ -275,8 +290,9 @@ class _Run:
     def reference_samples(self, seed: int) -> dict:
         """The samples of the reference cell of ``seed`` (its result file), which the win rates of that
         seed compare against."""
-        digest = run_hash({}, self.settings_hash_input)
-        path = result_path(self.results_root, self.source.suite, REFERENCE, seed, digest)
+        if seed in self.reference_eval:
+            return self.reference_eval[seed]
+        path = self.result_path(REFERENCE, None, seed)
         if not path.exists():
             raise RuntimeError(f"the reference cell of seed {seed} must run before the algorithms ({path})")
         return json.loads(path.read_text())["eval"]["samples"]

@@ -1,0 +1,97 @@
+"""The LM suites' work as ``backends.Cell``s, in waves: with ``--tune``, each algorithm's trials; then
+the shared work — data and reference log-probs, computed once into the cache folder by one cell —
+then one reference cell per seed, then one cell per (algorithm, seed), which compares its samples with
+its seed's reference samples (handed over by the driver, so a worker need not see the results folder).
+
+A serial run calls the same cell functions in this process on the driver's own ``_Run`` (the model is
+loaded once). A Ray task receives a pickled ``_Run`` without model or data (``_Run.__getstate__``);
+``live`` keeps one loaded copy per worker process, so a CPU worker loads the model once for all the
+cells it runs. (Ray ends a GPU task's worker after each task, so a GPU cell loads its model itself.)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from prefzoo.benchmarks.backends import Backend, Cell, Written
+
+_LIVE: dict[str, Any] = {}
+
+
+def live(run):
+    """The loaded run a cell works with: the driver's own in a serial run; in a Ray worker, the copy this
+    process loaded for the first cell of the same run (one at a time: a new run drops the old model)."""
+    if not run.unpickled:
+        return run
+    key = run.identity()
+    if key not in _LIVE:
+        _LIVE.clear()
+        _LIVE[key] = run
+    return _LIVE[key]
+
+
+def prepare_cell(run) -> Written:
+    """Data and reference log-probs into the cache folder, once, before the cells that read them."""
+    live(run).load()
+    return []
+
+
+def tuning_cell(run, cls, trials: int, seed: int, base) -> Written:
+    """An algorithm's ``--tune`` trials; their scores go to the runs folder, where the driver reads them."""
+    from prefzoo.benchmarks.lm_tuning import select_config
+
+    select_config(live(run), cls, trials, seed, base)
+    return []
+
+
+def algorithm_cell(run, name: str, cls, config, seed: int, tuning: dict[str, Any] | None,
+                   reference: list | None = None) -> Written:
+    """One (algorithm, seed) cell, or the reference cell of a seed (``cls`` None): (path, document)."""
+    run = live(run)
+    if reference is not None:
+        run.reference_eval[seed] = reference
+    return [run.compute(name, cls, config, seed, tuning)]
+
+
+def run_cells(run, algorithms: Sequence[type], seeds: Sequence[int], base_configs: dict, tune: int | None,
+              backend: Backend, progress: Callable[[int, int], None] | None) -> list[dict[str, Any]]:
+    """Every cell of the run that has no result yet, in waves on ``backend``; the documents of all cells
+    (read back where finished before), in order: the reference's seeds, then each algorithm's."""
+    from prefzoo.benchmarks.lm_profiles import REFERENCE
+    from prefzoo.benchmarks.lm_tuning import select_config
+
+    serial = backend.name == "serial"
+    configs = {cls.name: base_configs.get(cls.name) or cls.Config() for cls in algorithms}
+    selected: dict[str, tuple] = {}
+    if tune and algorithms:
+        if not serial:  # the trials run on workers; the driver then reads their scores back
+            backend.run([Cell(f"{cls.name} tuning", tuning_cell, (run, cls, tune, seeds[0], configs[cls.name]), gpu=True)
+                         for cls in algorithms], log=run.log)
+        selected = {cls.name: select_config(run, cls, tune, seeds[0], configs[cls.name]) for cls in algorithms}
+    planned = [(REFERENCE, None, None, s, None) for s in seeds]
+    for cls in algorithms:
+        config, tuning = selected.get(cls.name, (configs[cls.name], None))
+        planned += [(cls.name, cls, config, s, tuning) for s in seeds]
+    docs: dict[int, dict[str, Any]] = {}
+    for i, (name, _, config, seed, tuning) in enumerate(planned):
+        path = run.result_path(name, config, seed, tuning)
+        if path.exists():
+            run.log(f"{name} seed {seed}: done already ({path.name})")
+            docs[i] = json.loads(path.read_text())
+    todo = [i for i in range(len(planned)) if i not in docs]
+    if todo and not serial:
+        backend.run([Cell("data and reference log-probs", prepare_cell, (run,), gpu=True)], log=run.log)
+    for wave in ([i for i in todo if planned[i][1] is None], [i for i in todo if planned[i][1] is not None]):
+        cells = []
+        for i in wave:
+            name, cls, config, seed, tuning = planned[i]
+            reference = None if serial or cls is None else run.reference_samples(seed)
+            cells.append(Cell(f"{name} seed {seed}", algorithm_cell, (run, name, cls, config, seed, tuning, reference),
+                              gpu=True))
+        for i, doc in zip(wave, backend.run(cells, progress, run.log, done=len(docs), total=len(planned))):
+            docs[i] = doc
+    if progress is not None:
+        progress(len(planned), len(planned))
+    return [docs[i] for i in range(len(planned))]
