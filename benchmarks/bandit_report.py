@@ -112,7 +112,7 @@ def tuned_section(docs: Sequence[dict[str, Any]]) -> list[str]:
         t = group[0]["tuning"]
         lines += [f"### Tuned ({t['trials']} trials per algorithm)", "",
                   f"Every algorithm got the same {t['trials']} trials from its declared search space (trial 1: its "
-                  "defaults; then the same uniform draws for all), each run on "
+                  "defaults; then the same Sobol points for all), each run on "
                   f"{t['validation_seeds']} validation seeds (numbered from {t['validation_first_seed']:,}, apart "
                   "from the test seeds) and scored by its part's objective (online and RL: final E_π[r]; reward "
                   "learning: −RMSE on all arms at the last epoch); the selected config then ran on the test seeds "

@@ -1,9 +1,10 @@
 """The bandit suite as the harness and the leaderboard see it: runs, result files, tables, plot.
 
 Its work is a list of ``backends.Cell``s, so it runs serially or as Ray tasks alike: the pairwise part
-(one vectorised run of every algorithm; on Ray, one cell per algorithm — the numbers are the same, as
-each algorithm's rows and random streams are its own), and one cell per online, RL or reward-learning
-algorithm (with ``--tune``, its trials and the selected config's run).
+(one vectorised run of every algorithm; on Ray, the algorithms shared out over one cell per worker —
+the numbers are the same, as each algorithm's rows and random streams are its own), and one cell per
+online, RL or reward-learning config (with ``--tune``, per algorithm: its trials, then the selected
+config's run).
 """
 
 from __future__ import annotations

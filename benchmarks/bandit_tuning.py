@@ -2,7 +2,7 @@
 online, RL and reward-learning parts, as ``lm_tuning`` gives the LM suite.
 
 Every algorithm gets the N trials of ``search_space.trial_configs`` (trial 1 its defaults, then the same
-uniform draws for all). Each trial runs on *validation seeds* — seed numbers from
+Sobol points for all). Each trial runs on *validation seeds* — seed numbers from
 ``VALIDATION_FIRST_SEED`` on, as many as the test seeds, so no validation run shares a draw with a test
 run — and is scored by the part's objective:
 
