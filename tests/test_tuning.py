@@ -21,7 +21,7 @@ from tests.tiny_lm import make_tiny_lm
 def test_trial_one_is_the_default_and_every_algorithm_gets_the_same_draws():
     dpo, ipo = (trial_configs(n, ALGORITHMS.get(n).Config, 5) for n in ("dpo", "ipo"))
     assert dpo[0] == ALGORITHMS.get("dpo").Config() and len(dpo) == 5
-    # both spaces are log [0.01, 1] around a default of 0.1, so the same uniform draws give the same values
+    # both spaces are log [0.01, 1] around a default of 0.1, so the same Sobol points give the same values
     assert [c.beta for c in dpo] == pytest.approx([c.tau for c in ipo])
     assert all(0.01 <= c.beta <= 1.0 for c in dpo) and len({c.beta for c in dpo}) == 5
     assert trial_configs("dpo", ALGORITHMS.get("dpo").Config, 5) == dpo  # deterministic
