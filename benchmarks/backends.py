@@ -76,6 +76,8 @@ class Backend:
         """Run ``cells``, write every document they return, and return the documents in cell order.
         ``done``/``total`` place this wave in the whole run's progress."""
         total = total if total is not None else done + len(cells)
+        if not cells:  # nothing to do: no Ray instance to start
+            return []
         if self.name == "serial":
             docs = []
             for i, cell in enumerate(cells):
