@@ -44,14 +44,15 @@ def select_config(cls, part: str, run_fn, settings, trials: int, base: Algorithm
     objective, score = OBJECTIVES[part]
     validation = dataclasses.replace(settings, first_seed=VALIDATION_FIRST_SEED)
     configs = trial_configs(cls.name, cls.Config, trials, base)
+    space = search_space(cls.Config, configs[0])
     scores = []
     for i, config in enumerate(configs):
         scores.append(score(run_fn(cls, config, validation)))
-        searched = ", ".join(f"{k}={getattr(config, k):.4g}" for k in search_space(cls.Config, configs[0])) or "defaults"
+        searched = ", ".join(f"{k}={getattr(config, k):.4g}" for k in space) or "defaults"
         log(f"{cls.name} trial {i + 1}/{len(configs)}: validation {objective} {scores[-1]:.4f} ({searched})")
     best = max(range(len(configs)), key=lambda i: (scores[i], -i))
     record = {**protocol(trials, part, settings.seeds), "selected": best,
-              "space": {k: list(v) for k, v in search_space(cls.Config, configs[0]).items()},
+              "space": {k: list(v) for k, v in space.items()},
               "candidates": [{"config": c.to_dict(), "validation_score": round(s, 6)} for c, s in zip(configs, scores)]}
     return configs[best], record
 
