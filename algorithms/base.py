@@ -338,6 +338,9 @@ class RewardLearning(Algorithm):
 
     family = Family.REWARD
     trains_policy = False
+    uses_unlabelled: ClassVar[bool] = False
+    """True for a semi-supervised learner (SER): the loop also hands it the pairs whose labels the label
+    budget withholds, in random order, and runs its self-labelling rounds."""
 
     @property
     def learning_rate(self) -> float | None:

@@ -71,12 +71,17 @@ def reward_table(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[s
     if not groups:
         return [], []
     epochs = next(iter(groups.values()))[0]["reward"]["epochs"]
-    headers = ["algorithm", "config", "seeds"] + [f"rare arms, epoch {e:,}" for e in epochs] + \
-              [f"all arms, epoch {epochs[-1]:,}"]
+    headers = ["algorithm", "config", "labels", "self-labelled (rounds)", "seeds"] + \
+              [f"rare arms, epoch {e:,}" for e in epochs] + [f"all arms, epoch {epochs[-1]:,}"]
     rows = []
-    for (name, _), group in groups.items():
+    by_budget = sorted(groups.items(), key=lambda kv: (-kv[1][0]["settings"].get("label_fraction", 1.0), kv[0]))
+    for (name, _), group in by_budget:
         config = ", ".join(f"{k}={v:g}" for k, v in group[0]["config"].items())
-        rows.append([name, config, str(len(group))]
+        out = group[0]["reward"]
+        labels = f"{out['labelled']} of {group[0]['settings']['comparisons']}" if "labelled" in out else "all"
+        self_labelled = (f"{mean_ci([g['reward']['self_labelled'] for g in group])[0]:.1f} "
+                         f"({mean_ci([g['reward']['rounds'] for g in group])[0]:.1f})" if "rounds" in out else "—")
+        rows.append([name, config, labels, self_labelled, str(len(group))]
                     + [_fmt_ci([g["reward"]["error_rare"][i] for g in group], 3) for i in range(len(epochs))]
                     + [_fmt_ci([g["reward"]["error_all"][-1] for g in group], 3)])
     return headers, rows
@@ -266,7 +271,11 @@ def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
             "or twice; Bradley–Terry labels. A tabular reward starts at 0; each epoch is one full-batch "
             f"gradient step (α = {s['alpha']}) on the summed loss, then the algorithm's label update. Error: "
             f"RMSE of the centred reward against the centred truth, on the arms compared at most {s['rare_max']} "
-            "times and on all arms; mean ± 95% CI over seeds:",
+            "times and on all arms; mean ± 95% CI over seeds. Each learner runs at every label budget (a share "
+            "of each seed's comparisons labelled, the rest withheld): the label-budget curve. A semi-supervised "
+            "learner (SER, Huang et al. 2024) also gets the withheld comparisons without labels and labels "
+            "them itself; *self-labelled (rounds)* is the mean number it kept and the mean rounds of its kept "
+            "model, which holds a fifth of its labels out to decide when to stop:",
             "",
             markdown_table(*reward_table(reward)),
             "",

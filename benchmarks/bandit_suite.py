@@ -27,6 +27,11 @@ from prefzoo.benchmarks.reward_bandit import RewardBanditSettings, run_reward_ba
 from prefzoo.benchmarks.results import result_path, run_hash
 
 
+REWARD_LABEL_FRACTIONS = (1.0, 0.3, 0.1)
+"""The label budgets of the reward-learning part: its label-budget curve, and the unlabelled share a
+semi-supervised learner (SER) self-labels."""
+
+
 class BanditSuite:
     """Azar et al. 2023 §5.4 and the IPO closed form for every pairwise algorithm; the online
     K-armed bandit (``online_bandit``) for every online-preference algorithm, critic-free RL on the
@@ -90,10 +95,14 @@ class BanditSuite:
         for part, members, defaults in parts:
             part_settings = dataclasses.replace(defaults, seeds=settings.seeds, first_seed=settings.first_seed)
             strengths_of_part = settings.strengths if part != "reward" else part_settings.strengths
+            # The reward part runs each learner at every label budget (untuned: tuning selects at full labels).
+            budgets = [part_settings] if part != "reward" or tune else [
+                dataclasses.replace(part_settings, label_fraction=f) for f in REWARD_LABEL_FRACTIONS]
             for cls in members:  # one cell per config (cells of even length keep workers busy), or per tuning
                 configs = [bases.get(cls.name)] if tune else sweep_configs(cls, strengths_of_part, bases.get(cls.name))
-                cells += [Cell(f"{cls.name}{_label(cls, config, tune)} ({part} bandit)", part_cell,
-                               (part, cls, part_settings, config, tune, results_root, log)) for config in configs]
+                cells += [Cell(f"{cls.name}{_label(cls, config, tune)}{_budget(budget)} ({part} bandit)", part_cell,
+                               (part, cls, budget, config, tune, results_root, log))
+                          for config in configs for budget in budgets]
         return cells
 
     # ------------------------------------------------------------------ report (``bandit_report``)
@@ -162,9 +171,12 @@ def part_cell(part: str, cls, settings, config: AlgorithmConfig | None, tune: in
 
 def _outcome(part: str, run, seed: int, seeds: int) -> dict[str, Any]:
     if part == "reward":
+        self_labelled = ({"self_labelled": int(run.self_labelled[seed]), "rounds": int(run.rounds[seed])}
+                         if run.rounds is not None else {})
         return {"epochs": run.epochs, "error_all": _rounded(run.error_all[:, seed].tolist()),
                 "error_rare": _rounded(run.error_rare[:, seed].tolist()),
-                "rewards": _rounded(run.rewards[seed].tolist()), "counts": [int(c) for c in run.counts[seed].tolist()]}
+                "rewards": _rounded(run.rewards[seed].tolist()), "counts": [int(c) for c in run.counts[seed].tolist()],
+                "labelled": run.labelled, **self_labelled}
     costs = ({"oracle_queries": run.oracle_queries // seeds, "responses_sampled": run.responses_sampled // seeds,
               "dataset_pairs": run.dataset_sizes[-1]} if part == "online" else
              {"oracle_queries": run.reward_queries, "responses_sampled": run.reward_queries})
@@ -178,6 +190,11 @@ def _label(cls, config: AlgorithmConfig | None, tune: int | None) -> str:
     if tune:
         return f", {tune} trials"
     return f" {field}={getattr(config, field):g}" if field and config is not None else ""
+
+
+def _budget(settings) -> str:
+    fraction = getattr(settings, "label_fraction", 1.0)
+    return f", {fraction:.0%} of labels" if fraction < 1 else ""
 
 
 def _rounded(values: Sequence[float]) -> list[float]:

@@ -47,13 +47,18 @@ class Profile:
     """Epochs of a reward learner over the pairs the step budget reads (IDS updates labels per epoch)."""
     rl: RLSettings = RLSettings()
     """How the RL family spends the same step budget (max_new_tokens: the data's)."""
+    reward_labels: float = 1.0
+    """The share of the read pairs whose labels reward learning sees (a reward learner's cell and an RL
+    algorithm's reward model); a semi-supervised learner (SER) gets the rest without labels."""
     seeds: int = 3
     """Seeds per algorithm (and reference cells) unless ``--seeds`` says otherwise; not part of the hash."""
 
     def to_dict(self) -> dict:
         return {"data": self.data.to_dict(), "train": self.train.to_dict(), "model": self.model.to_dict(),
                 "tokenization": self.tokenization.to_dict(), "samples_per_prompt": self.samples_per_prompt,
-                "online": self.online.to_dict(), "reward_epochs": self.reward_epochs, "rl": self.rl.to_dict()}
+                "online": self.online.to_dict(), "reward_epochs": self.reward_epochs, "rl": self.rl.to_dict(),
+                # Written only below 1: results from before the label budget existed saw every label.
+                **({"reward_labels": self.reward_labels} if self.reward_labels < 1 else {})}
 
 
 PROFILES = {

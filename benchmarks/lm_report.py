@@ -214,8 +214,17 @@ def describe_setting(doc: dict[str, Any]) -> str:
             f"α={m['lora_alpha']} on {m['target_modules']}. {pairs} Sampler (data and evaluation): {sampler}, "
             f"≤ {d['max_new_tokens']} new tokens, {s['samples_per_prompt']} per held-out prompt. Budget shared "
             f"by every algorithm: AdamW lr {t['learning_rate']:g}, {t['steps']} steps of {t['batch_size']} pairs, "
-            f"warm-up {t['warmup_steps']} steps, gradient norm ≤ {t['max_grad_norm']}; {_configs(doc)}. Profile `{doc['profile']}`, data key `{doc.get('data_key', '?')}`, engine revision "
+            f"warm-up {t['warmup_steps']} steps, gradient norm ≤ {t['max_grad_norm']}; {_configs(doc)}.{_labels(s)} Profile `{doc['profile']}`, data key `{doc.get('data_key', '?')}`, engine revision "
             f"{doc.get('engine_revision', 1)}.")
+
+
+def _labels(settings: dict[str, Any]) -> str:
+    share = settings.get("reward_labels", 1.0)
+    if share >= 1:
+        return ""
+    return (f" Label budget: reward learning (each reward learner, each RL algorithm's reward model) sees the "
+            f"labels of a random {share:.0%} of the pairs it reads; a semi-supervised learner gets the rest "
+            "without labels.")
 
 
 STATISTICS = (

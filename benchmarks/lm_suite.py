@@ -50,8 +50,13 @@ class _LMSuite:
              progress: Callable[[int, int], None] | None, log: Callable[[str], None],
              regenerate_data: bool = False, train: Sequence[str] = (), runs: Path | None = None,
              seed: int = 0, tune: int | None = None, max_memory: str | None = None,
-             backend: Backend = SERIAL) -> list[dict]:
+             backend: Backend = SERIAL, labels: float | None = None) -> list[dict]:
+        if labels is not None and not 0 < labels <= 1:
+            raise ValueError(f"--labels {labels}: the labelled share of the pairs must be in (0, 1]")
         for cls in algorithms:
+            if labels is not None and labels < 1 and cls.family not in (Family.REWARD, Family.RL):
+                raise ValueError(f"--labels sets the label budget of reward learning (reward learners and the RL "
+                                 f"family's reward model); {cls.name!r} is {cls.family}: run it without --labels")
             if tune and not cls.trains_policy:
                 raise ValueError(f"--tune selects a policy by its validation gold reward; {cls.name!r} trains a "
                                  "reward model: run it without --tune")
@@ -76,6 +81,8 @@ class _LMSuite:
             prof = dataclasses.replace(prof, train=dataclasses.replace(prof.train, steps=steps))
         if model:
             prof = dataclasses.replace(prof, model=dataclasses.replace(prof.model, model=model))
+        if labels is not None:
+            prof = dataclasses.replace(prof, reward_labels=labels)
         if source is None:
             source = GeneratedSentiment(prof.data, regenerate=regenerate_data)
         seed_list = list(range(seed, seed + (seeds or prof.seeds)))
@@ -113,10 +120,10 @@ class SmolSentimentSuite(_LMSuite):
             steps: int | None = None, profile: str = "auto", model: str | None = None,
             base_configs: dict[str, AlgorithmConfig] | None = None, regenerate_data: bool = False,
             train: Sequence[str] = (), runs: Path | None = None, seed: int = 0, tune: int | None = None,
-            max_memory: str | None = None, backend: Backend = SERIAL,
+            max_memory: str | None = None, backend: Backend = SERIAL, labels: float | None = None,
             progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> list[dict]:
         return self._run(None, algorithms, results_root, seeds, steps, profile, model, base_configs, progress, log,
-                         regenerate_data, train, runs, seed, tune, max_memory, backend)
+                         regenerate_data, train, runs, seed, tune, max_memory, backend, labels)
 
 
 class PreferenceDatasetSuite(_LMSuite):
@@ -284,7 +291,8 @@ class _Run:
             eval_gold=torch.tensor(self.eval_gold, dtype=torch.float64) if self.eval_gold else None,
             label_temperature=p.data.label_temperature,
             online=dataclasses.replace(p.online, max_new_tokens=p.data.max_new_tokens),
-            rl=dataclasses.replace(p.rl, max_new_tokens=p.data.max_new_tokens), reward_epochs=p.reward_epochs, log=self.log,
+            rl=dataclasses.replace(p.rl, max_new_tokens=p.data.max_new_tokens), reward_epochs=p.reward_epochs,
+            reward_labels=p.reward_labels, log=self.log,
             memory_budget=self.memory_budget)
 
     def reference_samples(self, seed: int) -> dict:

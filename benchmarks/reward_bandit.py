@@ -40,6 +40,9 @@ class RewardBanditSettings:
     seeds: int = 10
     checkpoints: tuple[int, ...] = (10, 100, 1_000, 5_000)
     base_seed: int = 0
+    label_fraction: float = 1.0
+    """The share of each seed's comparisons whose labels the learner sees (the label budget); a
+    semi-supervised learner (SER) also sees the rest without labels."""
     first_seed: int = 0
     """The number of the first seed (seeds run from it on); seed s draws the same numbers in any run, so
     it is not part of the settings' hash."""
@@ -74,7 +77,8 @@ def comparisons(settings: RewardBanditSettings) -> tuple[torch.Tensor, torch.Ten
 @dataclass
 class RewardBanditRun:
     """One (algorithm, config): centred reward error against the truth at each checkpoint epoch,
-    ``(checkpoints, seeds)``, on every arm and on the rare arms; the final rewards ``(seeds, K)``."""
+    ``(checkpoints, seeds)``, on every arm and on the rare arms; the final rewards ``(seeds, K)``. A
+    self-labelling learner also records, per seed, the rounds it kept and the pairs it self-labelled."""
 
     algorithm: type[RewardLearning]
     config: AlgorithmConfig
@@ -83,7 +87,13 @@ class RewardBanditRun:
     error_rare: torch.Tensor
     rewards: torch.Tensor
     counts: torch.Tensor
-    """Comparisons per arm, ``(seeds, K)``."""
+    """Comparisons per arm, ``(seeds, K)``, labelled or not."""
+    labelled: int = 0
+    """Labelled comparisons per seed (the label budget)."""
+    self_labelled: torch.Tensor | None = None
+    """Self-labelled pairs the kept model trained on, ``(seeds,)``."""
+    rounds: torch.Tensor | None = None
+    """Self-labelling rounds of the kept model, ``(seeds,)`` (0: the seed model)."""
 
 
 def _centred_rmse(r: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -91,23 +101,15 @@ def _centred_rmse(r: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> t
     return ((d ** 2 * mask).sum(-1) / mask.sum(-1).clamp(min=1)).sqrt()
 
 
-def run_reward_bandit(cls: type[RewardLearning], config: AlgorithmConfig | None = None,
-                      settings: RewardBanditSettings = RewardBanditSettings()) -> RewardBanditRun:
-    # The bandit's step size is the suite's setting (plain gradient descent on every learner alike).
-    algorithm = cls(config or cls.Config())
-    first, second, preferred = comparisons(settings)
-    # Every comparison as (chosen, rejected) with label 1: the hard label says which won.
-    chosen, rejected = torch.where(preferred, first, second), torch.where(preferred, second, first)
-    labels = torch.ones(chosen.shape, dtype=torch.float64)
-    S, K = settings.seeds, settings.arms
-    counts = torch.zeros(S, K, dtype=torch.float64)
-    counts.scatter_add_(1, first, torch.ones_like(labels)).scatter_add_(1, second, torch.ones_like(labels))
-    rare = (counts <= settings.rare_max) & (counts > 0)
+def _fit(algorithm: RewardLearning, chosen, rejected, mask, settings: RewardBanditSettings, rare):
+    """``settings.epochs`` full-batch steps from r = 0 on the comparisons ``mask`` selects (all
+    ``(seeds, comparisons)``): the rewards and the errors at each checkpoint."""
     truth = settings.true_rewards()
-    r = torch.zeros(S, K, dtype=torch.float64, requires_grad=True)
+    labels = torch.ones(chosen.shape, dtype=torch.float64)
+    r = torch.zeros(settings.seeds, settings.arms, dtype=torch.float64, requires_grad=True)
     errors_all, errors_rare = [], []
     for epoch in range(1, settings.epochs + 1):
-        loss = algorithm.loss(r.gather(1, chosen), r.gather(1, rejected), labels).losses.sum()
+        loss = (algorithm.loss(r.gather(1, chosen), r.gather(1, rejected), labels).losses * mask).sum()
         (grad,) = torch.autograd.grad(loss, r)
         with torch.no_grad():
             r -= settings.alpha * grad
@@ -115,5 +117,82 @@ def run_reward_bandit(cls: type[RewardLearning], config: AlgorithmConfig | None 
         if epoch in settings.checkpoints:
             errors_all.append(_centred_rmse(r.detach(), truth, torch.ones_like(rare, dtype=torch.float64)))
             errors_rare.append(_centred_rmse(r.detach(), truth, rare.double()))
-    return RewardBanditRun(cls, algorithm.config, [e for e in settings.checkpoints if e <= settings.epochs],
-                           torch.stack(errors_all), torch.stack(errors_rare), r.detach(), counts)
+    return r.detach(), torch.stack(errors_all), torch.stack(errors_rare)
+
+
+def run_reward_bandit(cls: type[RewardLearning], config: AlgorithmConfig | None = None,
+                      settings: RewardBanditSettings = RewardBanditSettings()) -> RewardBanditRun:
+    """The learner on each seed's labelled comparisons (the first ``label_fraction`` of them; the
+    comparisons are drawn independently, so these are a random share); a learner that
+    ``uses_unlabelled`` also gets the rest without their labels (:func:`_self_evolve`)."""
+    # The bandit's step size is the suite's setting (plain gradient descent on every learner alike).
+    algorithm = cls(config or cls.Config())
+    first, second, preferred = comparisons(settings)
+    # Every comparison as (chosen, rejected) with label 1: the hard label says which won.
+    chosen, rejected = torch.where(preferred, first, second), torch.where(preferred, second, first)
+    S, K, C = settings.seeds, settings.arms, settings.comparisons
+    counts = torch.zeros(S, K, dtype=torch.float64)
+    ones = torch.ones(S, C, dtype=torch.float64)
+    counts.scatter_add_(1, first, ones).scatter_add_(1, second, ones)
+    rare = (counts <= settings.rare_max) & (counts > 0)
+    labelled = max(1, round(settings.label_fraction * C))
+    mask = (torch.arange(C) < labelled).double().expand(S, C)
+    epochs = [e for e in settings.checkpoints if e <= settings.epochs]
+    if algorithm.uses_unlabelled:
+        return _self_evolve(algorithm, first, second, chosen, rejected, labelled, settings, rare, counts, epochs)
+    r, errors_all, errors_rare = _fit(algorithm, chosen, rejected, mask, settings, rare)
+    return RewardBanditRun(cls, algorithm.config, epochs, errors_all, errors_rare, r, counts, labelled)
+
+
+def _accuracy(r: torch.Tensor, chosen: torch.Tensor, rejected: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per seed, the share of the masked comparisons r orders as labelled (a tie counts one half)."""
+    margin = r.gather(1, chosen) - r.gather(1, rejected)
+    right = (margin > 0).double() + 0.5 * (margin == 0).double()
+    return (right * mask).sum(1) / mask.sum(1).clamp(min=1)
+
+
+def _self_evolve(algorithm, first, second, chosen, rejected, labelled: int, settings, rare, counts, epochs):
+    """SER's rounds (``SelfEvolvedReward``), every seed at once with its own status and stop. The
+    labelled comparisons split into training and validation (the last ``validation_fraction``); the
+    unlabelled ones are presented as (first, second) as drawn, their labels unused."""
+    S, C = first.shape
+    config = algorithm.config
+    valid = min(labelled - 1, max(1, round(config.validation_fraction * labelled)))
+    index = torch.arange(C)
+    train_mask = (index < labelled - valid).double().expand(S, C)
+    valid_mask = ((index >= labelled - valid) & (index < labelled)).double().expand(S, C)
+    unlabelled = (index >= labelled).expand(S, C)
+    r, err_all, err_rare = _fit(algorithm, chosen, rejected, train_mask, settings, rare)
+    best_r, best_all, best_rare = r.clone(), err_all.clone(), err_rare.clone()
+    best_accuracy = _accuracy(r, chosen, rejected, valid_mask)
+    kept_pairs, kept_rounds = torch.zeros(S), torch.zeros(S, dtype=torch.long)
+    status = torch.ones(S, 1, dtype=torch.long)
+    active = torch.ones(S, dtype=torch.bool)
+    last_keep = torch.zeros(S, C, dtype=torch.bool)
+    last_first = torch.zeros(S, C, dtype=torch.bool)
+    for round_ in range(1, config.rounds + 1):
+        p_first, p_second = torch.sigmoid(r.gather(1, first)), torch.sigmoid(r.gather(1, second))
+        keep, first_won = algorithm.select(p_first, p_second, status)
+        keep &= unlabelled
+        stale = algorithm.same_selection(keep, first_won, last_keep, last_first) & (status[:, 0] == 1)
+        status[stale] = 2
+        keep2, first_won2 = algorithm.select(p_first, p_second, status)
+        keep = torch.where(stale[:, None], keep2 & unlabelled, keep)
+        first_won = torch.where(stale[:, None], first_won2, first_won)
+        active &= ~algorithm.same_selection(keep, first_won, last_keep, last_first)
+        if not active.any():
+            break
+        last_keep, last_first = keep, first_won
+        new_chosen = torch.where(keep, torch.where(first_won, first, second), chosen)
+        new_rejected = torch.where(keep, torch.where(first_won, second, first), rejected)
+        r_new, all_new, rare_new = _fit(algorithm, new_chosen, new_rejected, train_mask + keep.double(), settings, rare)
+        accuracy = _accuracy(r_new, chosen, rejected, valid_mask)
+        active &= algorithm.improved(accuracy, best_accuracy)
+        best_r[active], best_accuracy[active] = r_new[active], accuracy[active]
+        best_all[:, active], best_rare[:, active] = all_new[:, active], rare_new[:, active]
+        kept_pairs[active], kept_rounds[active] = keep[active].sum(1).float(), round_
+        r = best_r
+        if not active.any():
+            break
+    return RewardBanditRun(type(algorithm), config, epochs, best_all, best_rare, best_r, counts, labelled,
+                           kept_pairs, kept_rounds)

@@ -56,6 +56,8 @@ class RunContext:
     online: OnlineSettings = OnlineSettings()
     rl: RLSettings = RLSettings()
     reward_epochs: int = 3
+    reward_labels: float = 1.0
+    """The share of the read pairs whose labels a reward learner sees (see ``label_budget``)."""
     log: Callable[[str], None] = print
     memory_budget: int | None = None
     """Bytes the device may hold (a ``--max-memory`` cap, else the card's size; None on a CPU): what
@@ -138,19 +140,41 @@ def run_online(algorithm, ctx: RunContext) -> CellResult:
                                     result.dataset_sizes[-1]))
 
 
-def _learn_reward_model(learner, ctx: RunContext, rows: list[dict], adapter: str):
-    """A reward model (its own adapter and head on the shared base) trained by ``learner`` on ``rows``
-    for ``reward_epochs`` epochs."""
-    from prefzoo.algorithms.engine.reward_model import RewardModel, train_reward_model
+def label_budget(rows: list[dict], fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
+    """(labelled, unlabelled): a seeded random ``fraction`` of ``rows`` (at least one) keeps its labels;
+    the rest, with chosen and rejected in random order, does not."""
+    from prefzoo.algorithms.engine.self_evolved import hide_labels
 
+    if fraction >= 1:
+        return rows, []
+    order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed)).tolist()
+    k = max(1, round(fraction * len(rows)))
+    return [rows[i] for i in order[:k]], hide_labels([rows[i] for i in order[k:]], seed)
+
+
+def _learn_reward_model(learner, ctx: RunContext, rows: list[dict], adapter: str):
+    """A reward model (its own adapter and head on the shared base) trained by ``learner`` on the
+    labelled share of ``rows`` (``ctx.reward_labels``) for ``reward_epochs`` epochs; a learner that
+    ``uses_unlabelled`` also gets the rest without labels. Returns the model, the training record and
+    what the learner adds to the result (the self-labelling rounds)."""
+    from prefzoo.algorithms.engine.reward_model import RewardModel, train_reward_model
+    from prefzoo.algorithms.engine.self_evolved import train_self_evolved
+
+    labelled, unlabelled = label_budget(rows, ctx.reward_labels, ctx.train.seed)
     reward_model = RewardModel.create(ctx.model, ctx.model_settings, adapter=adapter, seed=ctx.train.seed)
+    extras: dict[str, Any] = {"labelled_pairs": len(labelled), "unlabelled_pairs": len(unlabelled)}
     try:
-        result = train_reward_model(learner, reward_model, rows, ctx.pad_id, ctx.train, ctx.reward_epochs,
-                                    ctx.accelerator)
+        if learner.uses_unlabelled:
+            result, extras["self_evolution"] = train_self_evolved(
+                learner, reward_model, labelled, unlabelled, ctx.pad_id, ctx.train, ctx.reward_epochs,
+                ctx.accelerator, ctx.log)
+        else:
+            result = train_reward_model(learner, reward_model, labelled, ctx.pad_id, ctx.train, ctx.reward_epochs,
+                                        ctx.accelerator)
     except BaseException:
         ctx.model.delete_adapter(adapter)
         raise
-    return reward_model, result
+    return reward_model, result, extras
 
 
 def run_reward_learning(algorithm, ctx: RunContext) -> CellResult:
@@ -160,19 +184,20 @@ def run_reward_learning(algorithm, ctx: RunContext) -> CellResult:
 
     rows = _read_rows(ctx)
     adapter = f"reward-{algorithm.name}"
-    reward_model, result = _learn_reward_model(algorithm, ctx, rows, adapter)
+    reward_model, result, extras = _learn_reward_model(algorithm, ctx, rows, adapter)
+    labelled = extras["labelled_pairs"]
     try:
-        ctx.log(f"{algorithm.name}: reward model trained for {ctx.reward_epochs} epochs on {len(rows)} pairs "
-                f"in {result.wall_time_s:.1f} s, final loss {result.history[-1]['loss']:.4f}")
+        ctx.log(f"{algorithm.name}: reward model trained for {ctx.reward_epochs} epochs on {labelled} labelled pairs "
+                f"of {len(rows)} in {result.wall_time_s:.1f} s, final loss {result.history[-1]['loss']:.4f}")
         chosen, rejected = reward_model.score_pairs(list(ctx.eval_data), ctx.pad_id)
         gold = ctx.eval_gold.double()
         diagnostics = reward_diagnostics(chosen, rejected, gold[:, 0], gold[:, 1], ctx.label_temperature)
         saved = reward_model.save(ctx.out_dir)
     finally:
         ctx.model.delete_adapter(adapter)
-    return CellResult(result, Costs(oracle_queries=len(rows), dataset_pairs=len(rows)),
+    return CellResult(result, Costs(oracle_queries=labelled, dataset_pairs=len(rows)),
                       extras={"pairs": len(rows), "epochs": ctx.reward_epochs,
-                              "final_labels_mean": float(result.labels.mean())},
+                              "final_labels_mean": float(result.labels.mean()), **extras},
                       evaluation={"reward": diagnostics}, artifact=str(saved))
 
 
@@ -185,7 +210,7 @@ def run_rl(algorithm, ctx: RunContext) -> CellResult:
     learner = ALGORITHMS.get(algorithm.reward_learner)()
     rows = _read_rows(ctx)
     adapter = f"reward-{algorithm.name}"
-    reward_model, learned = _learn_reward_model(learner, ctx, rows, adapter)
+    reward_model, learned, learned_extras = _learn_reward_model(learner, ctx, rows, adapter)
     try:
         rl = dataclasses.replace(ctx.rl, responses_per_iteration=ctx.train.batch_size,
                                  minibatch_size=ctx.train.micro_batch_size)
@@ -193,10 +218,11 @@ def run_rl(algorithm, ctx: RunContext) -> CellResult:
                           ctx.train, rl, gold=ctx.gold)
     finally:
         ctx.model.delete_adapter(adapter)
-    return CellResult(result, Costs(result.generated_tokens, result.reward_model_queries, len(rows), len(rows),
-                                    result.reward_model_queries),
+    return CellResult(result, Costs(result.generated_tokens, result.reward_model_queries,
+                                    learned_extras["labelled_pairs"], len(rows), result.reward_model_queries),
                       label=f"{algorithm.name} ({algorithm.reward_learner})",
-                      extras={"reward_model_wall_time_s": learned.wall_time_s, "curve": result.curve})
+                      extras={"reward_model_wall_time_s": learned.wall_time_s, "curve": result.curve,
+                              "reward_learning": learned_extras})
 
 
 RUNNERS: dict[Family, Callable[[Algorithm, RunContext], CellResult]] = {
