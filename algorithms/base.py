@@ -341,6 +341,9 @@ class RewardLearning(Algorithm):
     uses_unlabelled: ClassVar[bool] = False
     """True for a semi-supervised learner (SER): the loop also hands it the pairs whose labels the label
     budget withholds, in random order, and runs its self-labelling rounds."""
+    extracts_policy: ClassVar[bool] = False
+    """True for reward extraction (inverse RL): the loop trains it on a trained policy's samples
+    against the reference's (``config.policy`` names the algorithm) instead of on labelled pairs."""
 
     @property
     def learning_rate(self) -> float | None:

@@ -12,10 +12,11 @@ from prefzoo.registry import ALGORITHMS
 class SelfEvolvedReward(BradleyTerry):
     """Self-Evolved Reward learning (Huang et al. 2024, arXiv:2411.00418, §3 and Figure 2).
 
-    A Bradley–Terry reward model (the loss of :class:`BradleyTerry`) is trained on a small labelled
-    seed set; then, round after round, it (1) labels the unlabelled pairs itself, scoring each response
-    with p = σ(r(x, y)); (2) identifies its learning status and keeps the pairs it is confident about;
-    (3) is retrained on the labelled pairs plus the kept ones, while held-out accuracy does not fall.
+    A Bradley–Terry reward model (the loss of :class:`BradleyTerry`, Ouyang et al. 2022 Eq. 1) is
+    trained on a small labelled seed set; then, round after round, it (1) labels the unlabelled pairs
+    itself, scoring each response with p = σ(r(x, y)); (2) identifies its learning status and keeps the
+    pairs it is confident about; (3) is retrained on the labelled pairs plus the kept ones, while
+    held-out accuracy does not fall.
 
     Selection (:meth:`select`; thresholds those of the authors' filters, ``rm_loop_filter.py`` and
     ``rm_loop_filter_by_self.py`` of microsoft/DKI_LLM): in status 1 (telling good from bad) a pair is

@@ -84,6 +84,9 @@ class BanditSuite:
         for cls in by_family[Family.RL]:
             if cls.uses_critic:
                 log(f"{cls.name}: not run on the bandit (it learns a critic; the bandit has one state)")
+        for cls in by_family[Family.REWARD]:
+            if cls.extracts_policy:
+                log(f"{cls.name}: not run on the bandit (it extracts a reward from a trained LM policy)")
         bases = base_configs or {}
         n = min(pairwise_cells, len(pairwise))
         groups = [pairwise[i::n] for i in range(n)]
@@ -91,7 +94,7 @@ class BanditSuite:
                       (group, settings, bases, results_root, progress)) for group in groups]
         parts = (("online", by_family[Family.ONLINE], OnlineBanditSettings()),
                  ("rl", [c for c in by_family[Family.RL] if not c.uses_critic], RLBanditSettings()),
-                 ("reward", by_family[Family.REWARD], RewardBanditSettings()))
+                 ("reward", [c for c in by_family[Family.REWARD] if not c.extracts_policy], RewardBanditSettings()))
         for part, members, defaults in parts:
             part_settings = dataclasses.replace(defaults, seeds=settings.seeds, first_seed=settings.first_seed)
             strengths_of_part = settings.strengths if part != "reward" else part_settings.strengths

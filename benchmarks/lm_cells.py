@@ -1,7 +1,8 @@
 """The LM suites' work as ``backends.Cell``s, in waves: with ``--tune``, each algorithm's trials; then
 the shared work — data and reference log-probs, computed once into the cache folder by one cell —
 then one reference cell per seed, then one cell per (algorithm, seed), which compares its samples with
-its seed's reference samples (handed over by the driver, so a worker need not see the results folder).
+its seed's reference samples (handed over by the driver, so a worker need not see the results folder);
+cells that read other cells' trained policies (reward extraction) come last.
 
 A serial run calls the same cell functions in this process on the driver's own ``_Run`` (the model is
 loaded once). A Ray task receives a pickled ``_Run`` without model or data (``_Run.__getstate__``);
@@ -55,6 +56,16 @@ def algorithm_cell(run, name: str, cls, config, seed: int, tuning: dict[str, Any
     return [run.compute(name, cls, config, seed, tuning)]
 
 
+def _reads_policies(cls, config) -> bool:
+    """Whether a cell reads other cells' trained policies (reward extraction, or an RL algorithm whose
+    reward learner extracts): it runs in a wave after theirs."""
+    from prefzoo.registry import ALGORITHMS
+
+    learner = getattr(config, "reward_learner", None)
+    return cls.extracts_policy if hasattr(cls, "extracts_policy") else bool(
+        learner and getattr(ALGORITHMS.get(learner), "extracts_policy", False))
+
+
 def run_cells(run, algorithms: Sequence[type], seeds: Sequence[int], base_configs: dict, tune: int | None,
               backend: Backend, progress: Callable[[int, int], None] | None) -> list[dict[str, Any]]:
     """Every cell of the run that has no result yet, in waves on ``backend``; the documents of all cells
@@ -83,7 +94,9 @@ def run_cells(run, algorithms: Sequence[type], seeds: Sequence[int], base_config
     todo = [i for i in range(len(planned)) if i not in docs]
     if todo and not serial:
         backend.run([Cell("data and reference log-probs", prepare_cell, (run,), gpu=True)], log=run.log)
-    for wave in ([i for i in todo if planned[i][1] is None], [i for i in todo if planned[i][1] is not None]):
+    reads = [i for i in todo if planned[i][1] is not None and _reads_policies(planned[i][1], planned[i][2])]
+    trains = [i for i in todo if planned[i][1] is not None and i not in reads]
+    for wave in ([i for i in todo if planned[i][1] is None], trains, reads):
         cells = []
         for i in wave:
             name, cls, config, seed, tuning = planned[i]

@@ -9,6 +9,7 @@ from typing import Any
 
 from prefzoo.benchmarks.results import save_figure_atomic
 from prefzoo.benchmarks.lm_table import aggregate, beats_reference, by_setting, setting_id, verdict
+from prefzoo.benchmarks.reward_report import reward_model_rows, reward_sections
 from prefzoo.benchmarks.stats import mean_ci
 
 def _ci(value: dict | None, digits: int = 3) -> str:
@@ -64,32 +65,6 @@ def leaderboard_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[li
             _num(r["train_time_s"], ",.0f"), _num(r["tokens_per_s"], ",.0f"), _num(r["peak_memory_gib"], ".2f"),
             _num(r["oracle_queries"], ","), _num(r["responses_sampled"], ","), _num(r["train_generated_tokens"], ","),
             _num(r["generated_tokens"], ","), r["paper"] or "—"])
-    return headers, rows
-
-
-def reward_model_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """One row per reward learner and config: its reward model against the gold reward on the held-out
-    pairs (mean over seeds, with the Student-t interval when there are several)."""
-    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for doc in docs:
-        if "reward" in doc["eval"]:
-            groups[(doc["algorithm"], doc["hash"])].append(doc)
-    if not groups:
-        return [], []
-    headers = ["reward learner", "config", "seeds", "pairs × epochs", "held-out pair accuracy (gold)",
-               "correlation with gold", "ECE", "train time (s)", "paper"]
-    rows = []
-    for (name, _), group in sorted(groups.items()):
-        first = group[0]
-
-        def stat(key: str) -> str:
-            mean, half = mean_ci([d["eval"]["reward"][key] for d in group])
-            return f"{mean:.3f}" + (f" ± {half:.3f}" if len(group) > 1 else "")
-
-        config = ", ".join(f"{k}={v:g}" for k, v in first["config"].items())
-        rows.append([name, config, str(len(group)), f"{first['train']['pairs']} × {first['train']['epochs']}",
-                     stat("pair_accuracy"), stat("correlation"), stat("ece"),
-                     _num(sum(d["train"]["wall_time_s"] for d in group) / len(group), ".0f"), first["paper"]])
     return headers, rows
 
 
@@ -264,14 +239,7 @@ def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
                       "Per RL run: gold and proxy reward of each iteration's rollouts against √KL(π‖π_ref) of "
                       "those rollouts, as gains over the first iteration, with the least-squares fit of "
                       "R(d) = d(α − β log d).", "", f"![overoptimisation]({over.name})", ""]
-        reward = reward_model_rows(group)
-        if reward[1]:
-            lines += ["#### Reward models", "",
-                      "Each reward learner trains its own adapter and scalar head on the shared base, on the pairs "
-                      f"the step budget reads, for {group[0]['settings'].get('reward_epochs', '?')} epochs (AdamW "
-                      "with the learner's α); diagnosed on the held-out pairs against the gold reward. ECE compares "
-                      "σ(r_w − r_l) with the labeller's own probability σ((g_w − g_l)/T), in 10 bins.", "",
-                      markdown_table(*reward), ""]
+        lines += reward_sections(group)
     return "\n".join(lines)
 
 

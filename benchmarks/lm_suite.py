@@ -36,7 +36,7 @@ from prefzoo.benchmarks.lm_cells import run_cells
 from prefzoo.benchmarks.lm_profiles import (ENGINE_REVISION, PROFILES, REFERENCE, Profile,  # noqa: F401 (re-exported)
                                             engine_revision)
 from prefzoo.benchmarks.results import project_paths, result_path, run_hash, write_json_atomic
-from prefzoo.benchmarks.smol_sentiment import SUITE
+from prefzoo.benchmarks.smol_sentiment import SUITE, sampler
 from prefzoo.registry import ALGORITHMS
 
 
@@ -92,7 +92,8 @@ class _LMSuite:
 
     def tables(self, docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
         """(title, headers, rows): a ranked table and a reward-model table per setting."""
-        from prefzoo.benchmarks.lm_report import leaderboard_rows, reward_model_rows, setting_rows
+        from prefzoo.benchmarks.lm_report import leaderboard_rows, setting_rows
+        from prefzoo.benchmarks.reward_report import reward_model_rows
 
         out = []
         for title, group in setting_rows(docs):
@@ -281,6 +282,17 @@ class _Run:
     def reset_policy(self, seed: int) -> None:
         _reset_adapter(self.model, seed)
 
+    def policy_adapter(self, name: str, seed: int) -> Path:
+        """The saved adapter of ``name``'s policy (its default config) at ``seed`` in this setting."""
+        cls = ALGORITHMS.get(name)
+        path = self.result_path(name, cls.Config(), seed)
+        folder = self.runs_root / self.source.suite / name / f"seed{seed}-{path.stem.split('-', 1)[1]}"
+        if not path.exists() or not (folder / "adapter_config.json").exists():
+            raise ValueError(f"reward extraction reads {name!r}'s trained policy at seed {seed} of this setting, "
+                             f"which has no result and adapter yet ({path.name}, {folder}): run "
+                             f"--algorithms {name} first, or both in one run")
+        return folder
+
     def context(self, name: str, seed: int, out_dir: Path) -> RunContext:
         p = self.profile
         return RunContext(
@@ -292,7 +304,9 @@ class _Run:
             label_temperature=p.data.label_temperature,
             online=dataclasses.replace(p.online, max_new_tokens=p.data.max_new_tokens),
             rl=dataclasses.replace(p.rl, max_new_tokens=p.data.max_new_tokens), reward_epochs=p.reward_epochs,
-            reward_labels=p.reward_labels, log=self.log,
+            reward_labels=p.reward_labels, policy_adapter=lambda policy: self.policy_adapter(policy, seed),
+            sampling={"max_new_tokens": p.data.max_new_tokens, "batch_size": p.eval_batch_size, **sampler(p.data)},
+            max_completion_length=p.tokenization.max_completion_length, log=self.log,
             memory_budget=self.memory_budget)
 
     def reference_samples(self, seed: int) -> dict:

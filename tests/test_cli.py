@@ -20,7 +20,8 @@ def test_list_shows_the_six_pairwise_algorithms_with_paper_and_origin():
             ("robust-dpo", "2403.00409", "pairwise"), ("slic-hinge", "2305.10425", "pairwise"),
             ("simpo", "2405.14734", "pairwise"), ("online-dpo", "2402.04792", "online-preference"),
             ("xpo", "2405.21046", "online-preference"), ("bt", "Bradley & Terry 1952", "reward-learning"),
-            ("ids", "2401.16335", "reward-learning")]:
+            ("ids", "2401.16335", "reward-learning"), ("ser", "2411.00418", "reward-learning"),
+            ("irl", "2410.12491", "reward-learning")]:
         line = next(line for line in result.output.splitlines() if f"│ {name} " in line)
         assert family in line and paper in line and "built-in" in line
 

@@ -67,3 +67,28 @@ def test_reward_diagnostics_by_hand():
     p, target = sig(chosen - rejected), sig((gold_c - gold_r) / 0.1)
     # p = 0.881, 0.269, 0.5 fall in bins 8, 2, 5: one pair each
     assert d["ece"] == pytest.approx(float((p - target).abs().mean()), abs=1e-6)
+
+
+def test_rank_correlation_margin_thirds_and_intervals_by_hand():
+    from prefzoo.benchmarks.reward_eval import average_ranks, spearman
+
+    assert average_ranks(torch.tensor([3.0, 1.0, 3.0, 2.0])).tolist() == [3.5, 1.0, 3.5, 2.0]
+    # Spearman is Pearson on the ranks; a monotone transform leaves it at 1.
+    x = torch.tensor([0.1, 0.5, 0.2, 0.9])
+    assert spearman(x, x.exp() * 3) == pytest.approx(1.0)
+    assert spearman(x, -x) == pytest.approx(-1.0)
+    chosen = torch.tensor([1.0, 0.0, 2.0, 0.0, 3.0, 1.0])
+    rejected = torch.tensor([0.0, 1.0, 0.0, 1.0, 0.0, 0.0])
+    gold_c = torch.tensor([0.1, 0.2, 0.5, 0.6, 0.9, 1.0])
+    gold_r = torch.zeros(6)
+    d = reward_diagnostics(chosen, rejected, gold_c, gold_r, label_temperature=0.1)
+    # thirds by gold margin: pairs (0, 1), (2, 3), (4, 5) → accuracy 1/2, 1/2, 1
+    assert [t["accuracy"] for t in d["accuracy_by_margin"]] == [0.5, 0.5, 1.0]
+    assert [t["pairs"] for t in d["accuracy_by_margin"]] == [2, 2, 2]
+    assert d["accuracy_by_margin"][0]["margin_low"] == pytest.approx(0.1)
+    r, g = torch.cat([chosen, rejected]), torch.cat([gold_c, gold_r])
+    assert d["spearman"] == pytest.approx(float(torch.corrcoef(torch.stack([average_ranks(r), average_ranks(g)]))[0, 1]))
+    for key in ("pair_accuracy", "correlation", "spearman"):
+        low, high = d[f"{key}_ci"]
+        assert low <= d[key] <= high and low < high, key
+    assert reward_diagnostics(chosen, rejected, gold_c, gold_r, 0.1) == d  # seeded

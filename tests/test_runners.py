@@ -5,6 +5,7 @@ alone, with nothing but the base class's defaults."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -79,7 +80,16 @@ def context(tiny, tmp_path):
                       train_prompts=[[{"role": "user", "content": r["prompt"]}] for r in rows], eval_data=data,
                       out_dir=tmp_path / "out", run_name="test", gold=gold, eval_gold=eval_gold,
                       label_temperature=0.5, online=OnlineSettings(prompts_per_round=4, max_new_tokens=5),
-                      rl=RLSettings(max_new_tokens=5), reward_epochs=1, log=lambda _: None)
+                      rl=RLSettings(max_new_tokens=5), reward_epochs=1, log=lambda _: None,
+                      policy_adapter=lambda name: _saved_policy(model, tmp_path / "policy"),
+                      sampling={"max_new_tokens": 5, "batch_size": 4})
+
+
+def _saved_policy(model, folder):
+    """The policy adapter as a finished cell leaves it (what reward extraction reads)."""
+    if not (folder / "adapter_config.json").exists():
+        model.save_pretrained(folder, selected_adapters=["default"])
+    return folder
 
 
 def _policy_logps(ctx):
@@ -94,6 +104,8 @@ def _policy_logps(ctx):
 
 def _check_member(algorithm, tiny, tmp_path):
     ctx = context(tiny, tmp_path)
+    if getattr(algorithm, "uses_unlabelled", False):  # 6 of the 8 pairs labelled (5 train, 1 validation)
+        ctx = dataclasses.replace(ctx, reward_labels=0.75, reward_epochs=2)
     policy_before, ref_before = _policy_logps(ctx)
     adapters_before = set(ctx.model.peft_config)
     result = run_family(algorithm, ctx)

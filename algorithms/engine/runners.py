@@ -58,6 +58,12 @@ class RunContext:
     reward_epochs: int = 3
     reward_labels: float = 1.0
     """The share of the read pairs whose labels a reward learner sees (see ``label_budget``)."""
+    policy_adapter: Callable[[str], Path] | None = None
+    """The saved adapter of an algorithm's trained policy at this cell's seed and setting (reward
+    extraction reads it); raises where there is none."""
+    sampling: dict[str, Any] = field(default_factory=dict)
+    """``sample_responses`` keywords of the suite's sampler (max_new_tokens, batch_size, temperature, ...)."""
+    max_completion_length: int | None = None
     log: Callable[[str], None] = print
     memory_budget: int | None = None
     """Bytes the device may hold (a ``--max-memory`` cap, else the card's size; None on a CPU): what
@@ -160,9 +166,15 @@ def _learn_reward_model(learner, ctx: RunContext, rows: list[dict], adapter: str
     from prefzoo.algorithms.engine.reward_model import RewardModel, train_reward_model
     from prefzoo.algorithms.engine.self_evolved import train_self_evolved
 
-    labelled, unlabelled = label_budget(rows, ctx.reward_labels, ctx.train.seed)
+    if learner.extracts_policy:  # demonstrations, not labels: no label budget applies
+        from prefzoo.algorithms.engine.extraction import policy_demonstrations
+
+        labelled, unlabelled = policy_demonstrations(ctx, learner.config.policy, ctx.rows_read()), []
+        extras: dict[str, Any] = {"labelled_pairs": 0, "demonstrations": len(labelled), "unlabelled_pairs": 0}
+    else:
+        labelled, unlabelled = label_budget(rows, ctx.reward_labels, ctx.train.seed)
+        extras = {"labelled_pairs": len(labelled), "unlabelled_pairs": len(unlabelled)}
     reward_model = RewardModel.create(ctx.model, ctx.model_settings, adapter=adapter, seed=ctx.train.seed)
-    extras: dict[str, Any] = {"labelled_pairs": len(labelled), "unlabelled_pairs": len(unlabelled)}
     try:
         if learner.uses_unlabelled:
             result, extras["self_evolution"] = train_self_evolved(
@@ -186,9 +198,11 @@ def run_reward_learning(algorithm, ctx: RunContext) -> CellResult:
     adapter = f"reward-{algorithm.name}"
     reward_model, result, extras = _learn_reward_model(algorithm, ctx, rows, adapter)
     labelled = extras["labelled_pairs"]
+    trained_on = (f"{extras['demonstrations']} demonstrations" if "demonstrations" in extras
+                  else f"{labelled} labelled pairs of {len(rows)}")
     try:
-        ctx.log(f"{algorithm.name}: reward model trained for {ctx.reward_epochs} epochs on {labelled} labelled pairs "
-                f"of {len(rows)} in {result.wall_time_s:.1f} s, final loss {result.history[-1]['loss']:.4f}")
+        ctx.log(f"{algorithm.name}: reward model trained for {ctx.reward_epochs} epochs on {trained_on} "
+                f"in {result.wall_time_s:.1f} s, final loss {result.history[-1]['loss']:.4f}")
         chosen, rejected = reward_model.score_pairs(list(ctx.eval_data), ctx.pad_id)
         gold = ctx.eval_gold.double()
         diagnostics = reward_diagnostics(chosen, rejected, gold[:, 0], gold[:, 1], ctx.label_temperature)

@@ -72,8 +72,8 @@ def train_self_evolved(algorithm: RewardLearning, reward_model: RewardModel, lab
         f"{best_accuracy:.3f} on {valid_n}")
     status = 1
     last_keep = last_first = torch.zeros(len(unlabelled), dtype=torch.bool)
-    stop = "rounds"
-    for round_ in range(1, config.rounds + 1):
+    stop = "rounds" if unlabelled else "nothing unlabelled"
+    for round_ in range(1, config.rounds + 1 if unlabelled else 1):
         first, second = reward_model.score_pairs(unlabelled, pad_id)
         p_first, p_second = torch.sigmoid(first), torch.sigmoid(second)
         keep, first_won = algorithm.select(p_first, p_second, status)

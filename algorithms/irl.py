@@ -1,0 +1,60 @@
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from prefzoo.algorithms.base import LossOutput, RewardLearning
+from prefzoo.algorithms.config import AlgorithmConfig, param
+from prefzoo.registry import ALGORITHMS
+
+
+def _policy_trainers() -> list[str]:
+    return sorted(name for name, cls in ALGORITHMS.load_all().items() if cls.trains_policy)
+
+
+@ALGORITHMS.register("irl")
+class InverseRLReward(RewardLearning):
+    """Reward extraction by max-margin inverse RL (Joselowitz et al. 2024, arXiv:2410.12491, §2.2 and
+    Algorithm 1): "what did this policy learn to want?"
+
+    The demonstrations are the trained policy's samples o⁺ and the reference's samples o⁻ on the same
+    train prompts (the policy of algorithm ``policy`` at the cell's seed and setting, its default
+    config; both sampled with the suite's sampler). A reward model r̂ (the family's adapter and scalar
+    head) minimises f(r̂(o⁺) − r̂(o⁻)) so that the policy's behaviour scores above the reference's:
+
+    - ``max_margin``, the paper's loss as its released code writes it (``get_irl_loss``):
+      f(Δ) = −Δ for Δ > 0 and −2Δ for Δ < 0, a margin pushed up without bound, twice as hard where the
+      reference's sample is ahead;
+    - ``logistic``: f(Δ) = −log σ(Δ), the Bradley–Terry loss (Ouyang et al. 2022, Eq. 1) on the same
+      demonstrations.
+
+    The extracted r̂ is then judged like every reward learner, on the held-out pairs against the gold
+    reward, and, being a registered reward learner, can train PPO (``--set ppo.reward_learner=irl``).
+    Rewards and losses share one shape, ``(batch,)``; ``labels`` (the family's soft labels) are ones.
+    """
+
+    paper = "Joselowitz et al. 2024, arXiv:2410.12491"
+    extracts_policy = True
+
+    @dataclass(frozen=True)
+    class Config(AlgorithmConfig):
+        strength = None
+        alpha: float = param(1e-3, gt=0)
+        """α, the reward model's step size (the loop's learning rate)."""
+        policy: str = param("dpo", choices=_policy_trainers)
+        """The algorithm whose trained policy the reward is extracted from."""
+        loss: str = param("max_margin", choices=("max_margin", "logistic"))
+        """f: the paper's asymmetric max-margin loss, or the logistic (Bradley–Terry) one."""
+
+    @property
+    def learning_rate(self) -> float:
+        return self.config.alpha
+
+    def loss(self, reward_chosen: Tensor, reward_rejected: Tensor, labels: Tensor) -> LossOutput:
+        margin = reward_chosen - reward_rejected  # r̂(o⁺) − r̂(o⁻)
+        if self.config.loss == "logistic":
+            losses = -F.logsigmoid(margin)
+        else:
+            losses = torch.where(margin > 0, -margin, -2 * margin)
+        return LossOutput(losses, {"margin": margin.detach()})

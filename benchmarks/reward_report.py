@@ -1,0 +1,108 @@
+"""The reward-learning part of an LM suite's leaderboard: each reward learner's model against the gold
+reward, and the rewards extracted from each policy, as pure functions of the result documents."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from prefzoo.benchmarks.stats import mean_ci
+
+
+def reward_model_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """One row per reward learner and config: its reward model against the gold reward on the held-out
+    pairs: the mean over seeds with the Student-t interval across seeds, or with one seed the
+    within-run bootstrap interval over pairs."""
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for doc in docs:
+        if "reward" in doc["eval"]:
+            groups[(doc["algorithm"], doc["hash"])].append(doc)
+    if not groups:
+        return [], []
+    headers = ["reward learner", "config", "seeds", "labelled pairs × epochs", "held-out pair accuracy (gold)",
+               "accuracy by gold margin (low / mid / high third)", "Pearson with gold", "Spearman with gold", "ECE",
+               "train time (s)", "paper"]
+    rows = []
+    for (name, _), group in sorted(groups.items()):
+        first = group[0]
+
+        def stat(key: str) -> str:
+            values = [d["eval"]["reward"][key] for d in group]
+            mean, half = mean_ci(values)
+            if len(group) > 1:
+                return f"{mean:.3f} ± {half:.3f}"
+            ci = first["eval"]["reward"].get(f"{key}_ci")
+            return f"{mean:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{mean:.3f}"
+
+        def by_margin() -> str:
+            thirds = [d["eval"]["reward"].get("accuracy_by_margin") for d in group]
+            if not all(thirds):
+                return "—"
+            return " / ".join(f"{mean_ci([t[i]['accuracy'] for t in thirds])[0]:.2f}" for i in range(len(thirds[0])))
+
+        config = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in first["config"].items())
+        train = first["train"]
+        labelled = train.get("labelled_pairs", train["pairs"])
+        rows.append([name, config, str(len(group)), f"{labelled} × {train['epochs']}"
+                     + (f" (+ {train['self_evolution']['self_labelled']} self-labelled)" if "self_evolution" in train
+                        else ""),
+                     stat("pair_accuracy"), by_margin(),
+                     stat("correlation"), stat("spearman") if "spearman" in first["eval"]["reward"] else "—",
+                     stat("ece"), f'{sum(d["train"]["wall_time_s"] for d in group) / len(group):.0f}',
+                     first["paper"]])
+    return headers, rows
+
+
+def extracted_reward_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """One row per policy whose reward was extracted (``irl`` cells with ``policy`` = it): how well the
+    extracted reward, and where the algorithm has one its implicit reward, order the held-out pairs as
+    the gold reward does (means over seeds)."""
+    extracted: dict[str, list[dict]] = defaultdict(list)
+    for doc in docs:
+        if "reward" in doc["eval"] and doc["train"] and "demonstrations" in doc["train"]:
+            extracted[doc["config"]["policy"]].append(doc)
+    if not extracted:
+        return [], []
+    implicit: dict[str, list[float]] = defaultdict(list)
+    for doc in docs:
+        if (doc.get("eval") or {}).get("pair_accuracy"):
+            implicit[doc["algorithm"]].append(doc["eval"]["pair_accuracy"]["mean"])
+    headers = ["policy", "implicit reward: held-out pair accuracy", "extracted reward: held-out pair accuracy",
+               "extracted reward: Pearson with gold", "extractor", "seeds"]
+    rows = []
+    for policy, group in sorted(extracted.items()):
+        def stat(key: str) -> str:
+            mean, half = mean_ci([d["eval"]["reward"][key] for d in group])
+            return f"{mean:.3f}" + (f" ± {half:.3f}" if len(group) > 1 else "")
+
+        rows.append([policy, f"{mean_ci(implicit[policy])[0]:.3f}" if implicit.get(policy) else "—",
+                     stat("pair_accuracy"), stat("correlation"),
+                     f"irl ({group[0]['config']['loss']})", str(len(group))])
+    return headers, rows
+
+
+def reward_sections(group: Sequence[dict[str, Any]]) -> list[str]:
+    """Markdown lines of a setting's reward-model and extracted-reward tables (none where it has none)."""
+    from prefzoo.leaderboard.render import markdown_table
+
+    lines: list[str] = []
+    reward = reward_model_rows(group)
+    if reward[1]:
+        lines += ["#### Reward models", "",
+                  "Each reward learner trains its own adapter and scalar head on the shared base, on the pairs "
+                  f"the step budget reads, for {group[0]['settings'].get('reward_epochs', '?')} epochs (AdamW "
+                  "with the learner's α); diagnosed on the held-out pairs against the gold reward. ECE compares "
+                  "σ(r_w − r_l) with the labeller's own probability σ((g_w − g_l)/T), in 10 bins. Accuracy by gold "
+                  "margin splits the held-out pairs into thirds by g_w − g_l (the low third the labeller itself "
+                  "orders nearly by chance). Pearson and Spearman score one response at a time. ± is the "
+                  "interval across seeds; with one seed, [low, high] is the bootstrap interval over pairs.", "",
+                  markdown_table(*reward), ""]
+    extracted = extracted_reward_rows(group)
+    if extracted[1]:
+        lines += ["#### What each policy learned to want (reward extraction, Joselowitz et al. 2024)", "",
+                  "A reward model trained by max-margin inverse RL on each policy's samples against the "
+                  "reference's on the train prompts (`irl`), judged on the held-out pairs against the gold "
+                  "reward; beside it, the accuracy of the algorithm's closed-form implicit reward "
+                  "β·log π/π_ref where it has one.", "", markdown_table(*extracted), ""]
+    return lines

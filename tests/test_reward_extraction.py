@@ -1,0 +1,53 @@
+"""Reward extraction by inverse RL: the max-margin and logistic losses by hand, and the extraction on a
+tiny model through the suite — from a trained DPO policy, judged on held-out pairs, reported per policy,
+and used as PPO's reward model."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from prefzoo.benchmarks.results import load_results
+from prefzoo.registry import ALGORITHMS
+from tests.helpers import run_cli
+from tests.tiny_lm import make_tiny_lm
+
+IRL = ALGORITHMS.get("irl")
+
+
+def test_max_margin_and_logistic_losses_by_hand():
+    policy, reference = torch.tensor([2.0, 0.0, 1.0]), torch.tensor([0.5, 1.5, 1.0])
+    out = IRL().loss(policy, reference, torch.ones(3))  # Δ = 1.5, −1.5, 0
+    assert out.losses.tolist() == pytest.approx([-1.5, 3.0, 0.0])  # −Δ ahead, −2Δ behind
+    logistic = IRL(IRL.Config(loss="logistic")).loss(policy, reference, torch.ones(3)).losses
+    assert logistic.tolist() == pytest.approx([math.log1p(math.exp(-1.5)), math.log1p(math.exp(1.5)), math.log(2)])
+    with pytest.raises(ValueError, match="policy = 'bt'"):
+        IRL.Config(policy="bt")  # a reward learner has no policy to extract from
+
+
+def test_extraction_from_a_trained_policy_through_the_suite(tmp_path, monkeypatch):
+    tiny = make_tiny_lm(tmp_path / "model")
+    monkeypatch.setenv("PREFZOO_CACHE", str(tmp_path / "cache"))
+    args = ["bench", "--suite", "smol-sentiment", "--steps", "2", "--seeds", "1", "--model", str(tiny),
+            "--results", str(tmp_path / "results"), "--plot", str(tmp_path / "p.png")]
+    early = run_cli(*args, "--algorithms", "irl", cwd=tmp_path)
+    assert early.returncode == 2 and "run --algorithms dpo first" in early.stdout.replace("\n", " ")
+    # irl and PPO-on-irl are listed first but run after DPO, whose policy they read.
+    out = run_cli(*args, "--algorithms", "irl,ppo,dpo", "--set", "ppo.reward_learner=irl", cwd=tmp_path, timeout=900)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.index("dpo seed 0: trained") < out.stdout.index("irl seed 0: trained")
+    docs = {d["algorithm"]: d for d in load_results(tmp_path / "results", "smol-sentiment")}
+    irl, ppo = docs["irl"], docs["ppo"]
+    assert irl["train"]["demonstrations"] == 16 and irl["train"]["oracle_queries"] == 0  # 2 steps × 8 prompts
+    assert 0 <= irl["eval"]["reward"]["pair_accuracy"] <= 1 and irl["config"]["policy"] == "dpo"
+    assert ppo["label"] == "ppo (irl)" and ppo["train"]["reward_learning"]["demonstrations"] == 16
+    assert "dpo: 16 demonstrations sampled from its policy and from the reference" in out.stdout
+    board = run_cli("leaderboard", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "board"),
+                    cwd=tmp_path)
+    assert board.returncode == 0, board.stderr
+    readme = (tmp_path / "board" / "README.md").read_text()
+    assert "What each policy learned to want" in readme
+    dpo_accuracy = docs["dpo"]["eval"]["pair_accuracy"]["mean"]
+    assert f"| dpo | {dpo_accuracy:.3f} | {irl['eval']['reward']['pair_accuracy']:.3f} |" in readme
