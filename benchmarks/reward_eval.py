@@ -49,7 +49,11 @@ def reward_diagnostics(chosen: Tensor, rejected: Tensor, gold_chosen: Tensor, go
       pairs the labeller itself orders almost by chance);
     - ece: expected calibration error of p = σ(r_w − r_l) against the labeller's own probability
       σ((g_w − g_l)/T), over ``bins`` equal-width bins of p (weighted by bin size). The labeller's
-      probability, not the 0/1 held-out order, is what a calibrated Bradley–Terry model predicts.
+      probability, not the 0/1 held-out order, is what a calibrated Bradley–Terry model predicts;
+    - implied_temperature: the labeller temperature the model's margins imply, 1/s for s the
+      least-squares slope (through 0) of r_w − r_l on g_w − g_l; T itself for a model that learned the
+      labeller's Bradley–Terry law, larger where it is too timid, smaller where overconfident (the
+      misspecification of the assumed temperature).
     """
     chosen, rejected = chosen.double(), rejected.double()
     gold_chosen, gold_rejected = gold_chosen.double(), gold_rejected.double()
@@ -59,6 +63,8 @@ def reward_diagnostics(chosen: Tensor, rejected: Tensor, gold_chosen: Tensor, go
     which = torch.clamp((p * bins).long(), max=bins - 1)
     ece = sum(float((which == b).sum()) / len(p) * abs(float(p[which == b].mean() - target[which == b].mean()))
               for b in range(bins) if (which == b).any())
+    gold_margin = gold_chosen - gold_rejected
+    slope = float(((chosen - rejected) * gold_margin).sum() / (gold_margin ** 2).sum().clamp(min=1e-12))
     generator = torch.Generator().manual_seed(seed)
     draws = torch.tensor([_pair_stats(chosen[i], rejected[i], gold_chosen[i], gold_rejected[i]) for i in
                           torch.randint(len(p), (resamples, len(p)), generator=generator)])
@@ -72,4 +78,5 @@ def reward_diagnostics(chosen: Tensor, rejected: Tensor, gold_chosen: Tensor, go
                               "pairs": len(part), "accuracy": float((chosen[part] > rejected[part]).double().mean())})
     return {"pair_accuracy": accuracy, "correlation": correlation, "spearman": rank_correlation, "ece": ece,
             "pairs": len(p), "pair_accuracy_ci": [low[0], high[0]], "correlation_ci": [low[1], high[1]],
-            "spearman_ci": [low[2], high[2]], "accuracy_by_margin": by_margin}
+            "spearman_ci": [low[2], high[2]], "accuracy_by_margin": by_margin,
+            "implied_temperature": 1 / slope if slope > 0 else None}

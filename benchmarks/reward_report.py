@@ -22,6 +22,7 @@ def reward_model_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[l
         return [], []
     headers = ["reward learner", "config", "seeds", "labelled pairs × epochs", "held-out pair accuracy (gold)",
                "accuracy by gold margin (low / mid / high third)", "Pearson with gold", "Spearman with gold", "ECE",
+               "implied T (labeller's)",
                "train time (s)", "paper"]
     rows = []
     for (name, _), group in sorted(groups.items()):
@@ -41,6 +42,13 @@ def reward_model_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[l
                 return "—"
             return " / ".join(f"{mean_ci([t[i]['accuracy'] for t in thirds])[0]:.2f}" for i in range(len(thirds[0])))
 
+        def implied() -> str:
+            values = [d["eval"]["reward"].get("implied_temperature") for d in group]
+            label = first["settings"]["data"].get("label_temperature")
+            if any(v is None for v in values):
+                return "—"
+            return f"{mean_ci(values)[0]:.3g}" + (f" ({label:g})" if label is not None else "")
+
         config = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in first["config"].items())
         train = first["train"]
         labelled = train.get("labelled_pairs", train["pairs"])
@@ -49,7 +57,7 @@ def reward_model_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[l
                         else ""),
                      stat("pair_accuracy"), by_margin(),
                      stat("correlation"), stat("spearman") if "spearman" in first["eval"]["reward"] else "—",
-                     stat("ece"), f'{sum(d["train"]["wall_time_s"] for d in group) / len(group):.0f}',
+                     stat("ece"), implied(), f'{sum(d["train"]["wall_time_s"] for d in group) / len(group):.0f}',
                      first["paper"]])
     return headers, rows
 
@@ -93,7 +101,9 @@ def reward_sections(group: Sequence[dict[str, Any]]) -> list[str]:
                   "Each reward learner trains its own adapter and scalar head on the shared base, on the pairs "
                   f"the step budget reads, for {group[0]['settings'].get('reward_epochs', '?')} epochs (AdamW "
                   "with the learner's α); diagnosed on the held-out pairs against the gold reward. ECE compares "
-                  "σ(r_w − r_l) with the labeller's own probability σ((g_w − g_l)/T), in 10 bins. Accuracy by gold "
+                  "σ(r_w − r_l) with the labeller's own probability σ((g_w − g_l)/T), in 10 bins; the implied T is "
+                  "the labeller temperature the model's margins imply (1 / the slope of r_w − r_l on g_w − g_l), "
+                  "beside the labeller's own. Accuracy by gold "
                   "margin splits the held-out pairs into thirds by g_w − g_l (the low third the labeller itself "
                   "orders nearly by chance). Pearson and Spearman score one response at a time. ± is the "
                   "interval across seeds; with one seed, [low, high] is the bootstrap interval over pairs.", "",

@@ -92,3 +92,13 @@ def test_rank_correlation_margin_thirds_and_intervals_by_hand():
         low, high = d[f"{key}_ci"]
         assert low <= d[key] <= high and low < high, key
     assert reward_diagnostics(chosen, rejected, gold_c, gold_r, 0.1) == d  # seeded
+
+
+def test_implied_temperature_recovers_the_labellers():
+    """A model whose margins are the gold margins over T implies T; twice those margins imply T / 2."""
+    gold_c, gold_r = torch.tensor([0.9, 0.5, 0.2, 0.7]), torch.tensor([0.1, 0.4, 0.3, -0.2])
+    exact = reward_diagnostics(gold_c / 0.25, gold_r / 0.25, gold_c, gold_r, label_temperature=0.25)
+    assert exact["implied_temperature"] == pytest.approx(0.25) and exact["ece"] == pytest.approx(0.0, abs=1e-12)
+    bold = reward_diagnostics(gold_c / 0.125, gold_r / 0.125, gold_c, gold_r, label_temperature=0.25)
+    assert bold["implied_temperature"] == pytest.approx(0.125)
+    assert reward_diagnostics(-gold_c, -gold_r, gold_c, gold_r, 0.25)["implied_temperature"] is None
