@@ -9,7 +9,7 @@ from typing import Any
 
 from prefzoo.benchmarks.results import save_figure_atomic
 from prefzoo.benchmarks.lm_table import aggregate, beats_reference, by_setting, setting_id, verdict
-from prefzoo.benchmarks.reward_report import reward_model_rows, reward_sections
+from prefzoo.benchmarks.reward_report import label_budget_rows, reward_model_rows, reward_sections
 from prefzoo.benchmarks.stats import mean_ci
 
 def _ci(value: dict | None, digits: int = 3) -> str:
@@ -240,6 +240,12 @@ def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
                       "those rollouts, as gains over the first iteration, with the least-squares fit of "
                       "R(d) = d(α − β log d).", "", f"![overoptimisation]({over.name})", ""]
         lines += reward_sections(group)
+    curve = label_budget_rows(docs)
+    if curve[1]:
+        lines += ["### Reward learning against the label budget", "",
+                  "The same reward learners in settings that differ only in the share of the read pairs whose "
+                  "labels they see (`--labels`; `ser` also gets the rest unlabelled); held-out pairs and gold as "
+                  "above, ± across seeds.", "", markdown_table(*curve), ""]
     return "\n".join(lines)
 
 

@@ -3,6 +3,7 @@ reward, and the rewards extracted from each policy, as pure functions of the res
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -116,3 +117,31 @@ def reward_sections(group: Sequence[dict[str, Any]]) -> list[str]:
                   "reward; beside it, the accuracy of the algorithm's closed-form implicit reward "
                   "β·log π/π_ref where it has one.", "", markdown_table(*extracted), ""]
     return lines
+
+
+def label_budget_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """The label-budget curve across settings that differ only in ``reward_labels``: one row per reward
+    learner and share of labels (the same learner at 10%, 30% and 100% side by side). Empty unless some
+    learner ran at two shares or more."""
+    curves: dict[tuple[str, str], dict[float, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for doc in docs:
+        if "reward" not in (doc.get("eval") or {}) or not doc.get("train") or "demonstrations" in doc["train"]:
+            continue
+        base = {k: v for k, v in doc["settings"].items() if k != "reward_labels"}
+        key = json.dumps([base, doc.get("data_key"), doc["algorithm"], doc["config"]], sort_keys=True, default=str)
+        curves[(doc["algorithm"], key)][doc["settings"].get("reward_labels", 1.0)].append(doc)
+    headers = ["reward learner", "labels", "labelled pairs", "seeds", "held-out pair accuracy (gold)",
+               "Pearson with gold", "ECE"]
+    rows = []
+    for (name, _), by_share in sorted(curves.items()):
+        if len(by_share) < 2:
+            continue
+        for share, group in sorted(by_share.items(), reverse=True):
+            def stat(key: str) -> str:
+                mean, half = mean_ci([d["eval"]["reward"][key] for d in group])
+                return f"{mean:.3f}" + (f" ± {half:.3f}" if len(group) > 1 else "")
+
+            train = group[0]["train"]
+            rows.append([name, f"{share:.0%}", str(train.get("labelled_pairs", train["pairs"])), str(len(group)),
+                         stat("pair_accuracy"), stat("correlation"), stat("ece")])
+    return headers, rows

@@ -128,3 +128,20 @@ def test_ser_and_bt_on_a_label_budget_in_the_lm_suite(tmp_path, monkeypatch):
         assert accuracies[-1] < accuracies[kept] and len(rounds) == kept + 2
     assert all(0 <= r["self_labelled"] <= 8 for r in rounds) and evolution["self_labelled"] == rounds[kept]["self_labelled"]
     assert "ser: seed model on 6 labelled pairs" in out.stdout
+
+
+def test_the_label_budget_curve_lines_up_settings_that_differ_only_in_the_share_of_labels():
+    from prefzoo.benchmarks.reward_report import label_budget_rows
+
+    def doc(name, share, accuracy, seed=0, lr=1e-4):
+        settings = {"train": {"learning_rate": lr}, **({"reward_labels": share} if share < 1 else {})}
+        return {"algorithm": name, "config": {"alpha": 1e-3}, "settings": settings, "data_key": "k", "seed": seed,
+                "train": {"pairs": 96, "labelled_pairs": round(96 * share)},
+                "eval": {"reward": {"pair_accuracy": accuracy, "correlation": 0.5, "ece": 0.1}}}
+
+    docs = [doc("bt", 1.0, 0.84), doc("bt", 1.0, 0.80, seed=1), doc("bt", 0.1, 0.60), doc("ser", 0.1, 0.65),
+            doc("bt", 0.3, 0.70, lr=2e-3)]  # another budget: not on bt's curve
+    headers, rows = label_budget_rows(docs)
+    assert [r[:4] for r in rows] == [["bt", "100%", "96", "2"], ["bt", "10%", "10", "1"]]
+    assert rows[0][4].startswith("0.820 ± ") and rows[1][4] == "0.600"
+    assert label_budget_rows([doc("ser", 0.1, 0.65)]) == (headers, [])  # one share: no curve
