@@ -23,7 +23,7 @@ class SelfEvolvedReward(BradleyTerry):
     kept when one response has p > ``high`` and the other p < ``low``; in status 2 (finer distinctions)
     also when p_a − p_b > ``gap``. The response with the higher p is labelled preferred.
 
-    Status and stopping (:meth:`same_selection`, :meth:`improved`), the paper's "iterate until the RM
+    Status and stopping (:meth:`round_selection`, :meth:`improved`), the paper's "iterate until the RM
     converges" made exact: status 1 lasts while it selects something new — a round whose selection and
     labels equal the last round's would retrain the same model — then status 2 does; when status 2 has
     nothing new either, the loop has converged. Each round also needs held-out accuracy on the
@@ -65,6 +65,23 @@ class SelfEvolvedReward(BradleyTerry):
         first = first | (fine & (p_first - p_second > c.gap))
         second = second | (fine & (p_second - p_first > c.gap))
         return first | second, first
+
+    def validation_size(self, labelled: int) -> int:
+        """How many of ``labelled`` pairs are held out for the stopping rule (at least one, and at least
+        one left to train on)."""
+        return min(labelled - 1, max(1, round(self.config.validation_fraction * labelled)))
+
+    def round_selection(self, p_first: Tensor, p_second: Tensor, status: Tensor, last_keep: Tensor,
+                        last_first: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """One round's (keep, first_preferred, status, new). ``status`` has the scores' leading shape
+        plus a trailing 1 (``(1,)`` in the LM loop, ``(seeds, 1)`` in the bandit); where status 1
+        would repeat the last round's selection it becomes 2; ``new`` (the scores' leading shape, a
+        0-d tensor in the LM loop) is False where even that repeats it: the loop has converged."""
+        keep, first = self.select(p_first, p_second, status)
+        stale = self.same_selection(keep, first, last_keep, last_first)[..., None] & (status == 1)
+        status = torch.where(stale, 2, status)
+        keep, first = self.select(p_first, p_second, status)
+        return keep, first, status, ~self.same_selection(keep, first, last_keep, last_first)
 
     @staticmethod
     def same_selection(keep: Tensor, first: Tensor, last_keep: Tensor, last_first: Tensor) -> Tensor:

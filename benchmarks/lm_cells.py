@@ -59,11 +59,13 @@ def algorithm_cell(run, name: str, cls, config, seed: int, tuning: dict[str, Any
 def _reads_policies(cls, config) -> bool:
     """Whether a cell reads other cells' trained policies (reward extraction, or an RL algorithm whose
     reward learner extracts): it runs in a wave after theirs."""
+    from prefzoo.algorithms.base import Family
     from prefzoo.registry import ALGORITHMS
 
+    if cls.family == Family.REWARD:
+        return cls.extracts_policy
     learner = getattr(config, "reward_learner", None)
-    return cls.extracts_policy if hasattr(cls, "extracts_policy") else bool(
-        learner and getattr(ALGORITHMS.get(learner), "extracts_policy", False))
+    return bool(learner) and ALGORITHMS.get(learner).extracts_policy
 
 
 def run_cells(run, algorithms: Sequence[type], seeds: Sequence[int], base_configs: dict, tune: int | None,

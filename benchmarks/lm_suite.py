@@ -235,6 +235,10 @@ class _Run:
         digest = run_hash(config.to_dict() if config else {}, {**self.settings_hash_input, **tuned(tuning)})
         return result_path(self.results_root, self.source.suite, name, seed, digest)
 
+    def run_dir(self, name: str, result: Path) -> Path:
+        """The folder of a cell's adapters and logs, named as its result file is (seed and hash)."""
+        return self.runs_root / self.source.suite / name / result.stem
+
     def compute(self, name: str, cls: type[Algorithm] | None, config: AlgorithmConfig | None, seed: int,
                 tuning: dict[str, Any] | None = None) -> tuple[Path, dict]:
         """Train and evaluate one (algorithm, seed) cell now: its result path and document (unwritten)."""
@@ -264,7 +268,7 @@ class _Run:
                 doc["label"] = f"{name} ({', '.join(f'{k}={getattr(config, k):.3g}' for k in searched)})"
             if algorithm.trains_policy:
                 self.reset_policy(seed)
-            out_dir = self.runs_root / self.source.suite / name / f"seed{seed}-{digest}"
+            out_dir = self.run_dir(name, path)
             result = run_family(algorithm, self.context(name, seed, out_dir))
             doc.update(result.document())
             self.log(f"{name} seed {seed}: trained in {result.train.wall_time_s:.1f} s, "
@@ -286,7 +290,7 @@ class _Run:
         """The saved adapter of ``name``'s policy (its default config) at ``seed`` in this setting."""
         cls = ALGORITHMS.get(name)
         path = self.result_path(name, cls.Config(), seed)
-        folder = self.runs_root / self.source.suite / name / f"seed{seed}-{path.stem.split('-', 1)[1]}"
+        folder = self.run_dir(name, path)
         if not path.exists() or not (folder / "adapter_config.json").exists():
             raise ValueError(f"reward extraction reads {name!r}'s trained policy at seed {seed} of this setting, "
                              f"which has no result and adapter yet ({path.name}, {folder}): run "

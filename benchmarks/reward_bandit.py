@@ -157,35 +157,30 @@ def _self_evolve(algorithm, first, second, chosen, rejected, labelled: int, sett
     unlabelled ones are presented as (first, second) as drawn, their labels unused."""
     S, C = first.shape
     config = algorithm.config
-    valid = min(labelled - 1, max(1, round(config.validation_fraction * labelled)))
+    valid = algorithm.validation_size(labelled)
     index = torch.arange(C)
     train_mask = (index < labelled - valid).double().expand(S, C)
     valid_mask = ((index >= labelled - valid) & (index < labelled)).double().expand(S, C)
-    unlabelled = (index >= labelled).expand(S, C)
+    first_u, second_u = first[:, labelled:], second[:, labelled:]
     r, err_all, err_rare = _fit(algorithm, chosen, rejected, train_mask, settings, rare)
     best_r, best_all, best_rare = r.clone(), err_all.clone(), err_rare.clone()
     best_accuracy = _accuracy(r, chosen, rejected, valid_mask)
     kept_pairs, kept_rounds = torch.zeros(S), torch.zeros(S, dtype=torch.long)
     status = torch.ones(S, 1, dtype=torch.long)
     active = torch.ones(S, dtype=torch.bool)
-    last_keep = torch.zeros(S, C, dtype=torch.bool)
-    last_first = torch.zeros(S, C, dtype=torch.bool)
+    last_keep = last_first = torch.zeros(first_u.shape, dtype=torch.bool)
     for round_ in range(1, config.rounds + 1):
-        p_first, p_second = torch.sigmoid(r.gather(1, first)), torch.sigmoid(r.gather(1, second))
-        keep, first_won = algorithm.select(p_first, p_second, status)
-        keep &= unlabelled
-        stale = algorithm.same_selection(keep, first_won, last_keep, last_first) & (status[:, 0] == 1)
-        status[stale] = 2
-        keep2, first_won2 = algorithm.select(p_first, p_second, status)
-        keep = torch.where(stale[:, None], keep2 & unlabelled, keep)
-        first_won = torch.where(stale[:, None], first_won2, first_won)
-        active &= ~algorithm.same_selection(keep, first_won, last_keep, last_first)
+        p_first, p_second = torch.sigmoid(r.gather(1, first_u)), torch.sigmoid(r.gather(1, second_u))
+        keep, first_won, status, new = algorithm.round_selection(p_first, p_second, status, last_keep, last_first)
+        active &= new
         if not active.any():
             break
         last_keep, last_first = keep, first_won
-        new_chosen = torch.where(keep, torch.where(first_won, first, second), chosen)
-        new_rejected = torch.where(keep, torch.where(first_won, second, first), rejected)
-        r_new, all_new, rare_new = _fit(algorithm, new_chosen, new_rejected, train_mask + keep.double(), settings, rare)
+        # The kept withheld comparisons, labelled as the model says; the others stay out of the loss.
+        new_chosen = torch.cat([chosen[:, :labelled], torch.where(first_won, first_u, second_u)], 1)
+        new_rejected = torch.cat([rejected[:, :labelled], torch.where(first_won, second_u, first_u)], 1)
+        mask = torch.cat([train_mask[:, :labelled], keep.double()], 1)
+        r_new, all_new, rare_new = _fit(algorithm, new_chosen, new_rejected, mask, settings, rare)
         accuracy = _accuracy(r_new, chosen, rejected, valid_mask)
         active &= algorithm.improved(accuracy, best_accuracy)
         best_r[active], best_accuracy[active] = r_new[active], accuracy[active]

@@ -11,6 +11,16 @@ from typing import Any
 from prefzoo.benchmarks.stats import mean_ci
 
 
+def _stat(group: Sequence[dict[str, Any]], key: str, within_run: bool = False) -> str:
+    """A reward diagnostic over a group's seeds: the mean ± the interval across seeds; with one seed the
+    mean alone, or with ``within_run`` its bootstrap interval over pairs where the document has one."""
+    mean, half = mean_ci([d["eval"]["reward"][key] for d in group])
+    if len(group) > 1:
+        return f"{mean:.3f} ± {half:.3f}"
+    ci = group[0]["eval"]["reward"].get(f"{key}_ci") if within_run else None
+    return f"{mean:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{mean:.3f}"
+
+
 def reward_model_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """One row per reward learner and config: its reward model against the gold reward on the held-out
     pairs: the mean over seeds with the Student-t interval across seeds, or with one seed the
@@ -30,12 +40,7 @@ def reward_model_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[l
         first = group[0]
 
         def stat(key: str) -> str:
-            values = [d["eval"]["reward"][key] for d in group]
-            mean, half = mean_ci(values)
-            if len(group) > 1:
-                return f"{mean:.3f} ± {half:.3f}"
-            ci = first["eval"]["reward"].get(f"{key}_ci")
-            return f"{mean:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{mean:.3f}"
+            return _stat(group, key, within_run=True)
 
         def by_margin() -> str:
             thirds = [d["eval"]["reward"].get("accuracy_by_margin") for d in group]
@@ -81,12 +86,8 @@ def extracted_reward_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], li
                "extracted reward: Pearson with gold", "extractor", "seeds"]
     rows = []
     for policy, group in sorted(extracted.items()):
-        def stat(key: str) -> str:
-            mean, half = mean_ci([d["eval"]["reward"][key] for d in group])
-            return f"{mean:.3f}" + (f" ± {half:.3f}" if len(group) > 1 else "")
-
         rows.append([policy, f"{mean_ci(implicit[policy])[0]:.3f}" if implicit.get(policy) else "—",
-                     stat("pair_accuracy"), stat("correlation"),
+                     _stat(group, "pair_accuracy"), _stat(group, "correlation"),
                      f"irl ({group[0]['config']['loss']})", str(len(group))])
     return headers, rows
 
@@ -137,11 +138,7 @@ def label_budget_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[l
         if len(by_share) < 2:
             continue
         for share, group in sorted(by_share.items(), reverse=True):
-            def stat(key: str) -> str:
-                mean, half = mean_ci([d["eval"]["reward"][key] for d in group])
-                return f"{mean:.3f}" + (f" ± {half:.3f}" if len(group) > 1 else "")
-
             train = group[0]["train"]
             rows.append([name, f"{share:.0%}", str(train.get("labelled_pairs", train["pairs"])), str(len(group)),
-                         stat("pair_accuracy"), stat("correlation"), stat("ece")])
+                         *(_stat(group, key) for key in ("pair_accuracy", "correlation", "ece"))])
     return headers, rows

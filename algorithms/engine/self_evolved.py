@@ -61,7 +61,7 @@ def train_self_evolved(algorithm: RewardLearning, reward_model: RewardModel, lab
     epochs from the reward model's initial weights. Returns the kept model's training record (wall
     time, tokens and history summed over every round trained) and the rounds' record."""
     config = algorithm.config
-    valid_n = min(len(labelled) - 1, max(1, round(config.validation_fraction * len(labelled))))
+    valid_n = algorithm.validation_size(len(labelled))
     train_rows, valid_rows = labelled[:-valid_n], labelled[-valid_n:]
     initial = _state(reward_model)
     result = train_reward_model(algorithm, reward_model, train_rows, pad_id, settings, epochs, accelerator)
@@ -70,17 +70,14 @@ def train_self_evolved(algorithm: RewardLearning, reward_model: RewardModel, lab
     record = [{"round": 0, "status": None, "self_labelled": 0, "validation_accuracy": best_accuracy}]
     log(f"{algorithm.name}: seed model on {len(train_rows)} labelled pairs, validation accuracy "
         f"{best_accuracy:.3f} on {valid_n}")
-    status = 1
+    status = torch.ones(1, dtype=torch.long)
     last_keep = last_first = torch.zeros(len(unlabelled), dtype=torch.bool)
     stop = "rounds" if unlabelled else "nothing unlabelled"
     for round_ in range(1, config.rounds + 1 if unlabelled else 1):
         first, second = reward_model.score_pairs(unlabelled, pad_id)
-        p_first, p_second = torch.sigmoid(first), torch.sigmoid(second)
-        keep, first_won = algorithm.select(p_first, p_second, status)
-        if status == 1 and algorithm.same_selection(keep, first_won, last_keep, last_first):
-            status = 2
-            keep, first_won = algorithm.select(p_first, p_second, status)
-        if algorithm.same_selection(keep, first_won, last_keep, last_first):
+        keep, first_won, status, new = algorithm.round_selection(torch.sigmoid(first), torch.sigmoid(second), status,
+                                                                 last_keep, last_first)
+        if not new:
             stop = "converged"
             break
         last_keep, last_first = keep, first_won
@@ -92,9 +89,9 @@ def train_self_evolved(algorithm: RewardLearning, reward_model: RewardModel, lab
         wall, tokens = wall + result.wall_time_s, tokens + result.train_tokens
         peak, history = max(peak, result.peak_memory_bytes), history + result.history
         value = accuracy(reward_model, valid_rows, pad_id)
-        record.append({"round": round_, "status": status, "self_labelled": len(selected),
+        record.append({"round": round_, "status": int(status), "self_labelled": len(selected),
                        "validation_accuracy": value})
-        log(f"{algorithm.name}: round {round_} (status {status}) self-labelled {len(selected)} of "
+        log(f"{algorithm.name}: round {round_} (status {int(status)}) self-labelled {len(selected)} of "
             f"{len(unlabelled)} pairs, validation accuracy {value:.3f}")
         if not bool(algorithm.improved(torch.tensor(value), torch.tensor(best_accuracy))):
             stop = "validation accuracy fell"
