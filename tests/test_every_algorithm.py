@@ -97,12 +97,18 @@ def test_pairwise_loss_broadcasts_over_a_config_sweep(name):
     field = cls.Config.strength
     if field is None:
         pytest.skip(f"{name} declares no strength field to sweep")
-    configs = [dataclasses.replace(cls.Config(), **{field: v}) for v in (0.2, 0.7, 1.5)]
+    # A random filter (β-DPO's) draws different pairs per row; the sweep must match without it.
+    fixed = {"filter_fraction": 0.0} if hasattr(cls.Config(), "filter_fraction") else {}
+    configs = [dataclasses.replace(cls.Config(), **{field: v}, **fixed) for v in (0.2, 0.7, 1.5)]
     base = random_batch(grad=False)
     stacked = PairLogps(*(t.expand(3, -1) for t in dataclasses.astuple(base)))
     swept = cls(ConfigSweep(configs, trailing_dims=1))(stacked).losses
     for i, config in enumerate(configs):
         assert torch.allclose(swept[i], cls(config)(base).losses)
+    if fixed:  # with the filter on, every config of the sweep keeps its own share of the batch
+        filtering = [dataclasses.replace(c, filter_fraction=0.5) for c in configs]
+        kept = (cls(ConfigSweep(filtering, trailing_dims=1))(stacked).losses != 0).sum(-1)
+        assert kept.tolist() == [base.policy_chosen.shape[-1] // 2] * 3
 
 
 def test_base_config_rejects_wrong_types():
