@@ -101,6 +101,7 @@ def bench(
     max_memory: Annotated[Optional[str], typer.Option(help="LM suites on CUDA: cap the device memory (e.g. 24GiB); gradient checkpointing \"auto\" turns on when a step would not fit.")] = None,
     regenerate_data: Annotated[bool, typer.Option("--regenerate-data", help="smol-sentiment: sample the pairs on this machine instead of reading the shipped copy.")] = False,
     labels: Annotated[Optional[float], typer.Option(help="smol-sentiment: the share of the read pairs whose labels reward learning sees (reward learners, the RL family's reward model); a semi-supervised learner (ser) gets the rest unlabelled. Default 1.")] = None,
+    preference: Annotated[Optional[str], typer.Option(help="smol-two-factor: which factor orders a training pair: helpfulness (the default; BFPO reads the safety labels beside it) or safety-first (the safe response preferred where exactly one is safe).")] = None,
     backend: Annotated[str, typer.Option(help="Where the cells run: serial (this process) or ray (Ray tasks; pip install 'prefzoo[ray]').")] = "serial",
     address: Annotated[Optional[str], typer.Option(help="--backend ray: the cluster to join (auto, HOST:PORT, ray://...); default: a local Ray instance.")] = None,
     gpus_per_cell: Annotated[Optional[float], typer.Option(help="--backend ray: GPUs an LM cell asks for (default: 1 where the cluster has GPUs, else 0).")] = None,
@@ -120,6 +121,11 @@ def bench(
                 _fail(f"--family {family!r}: suite {suite!r} trains {', '.join(families)}")
             classes = [c for c in ALGORITHMS.load_all().values()
                        if str(c.family) in families and (family is None or str(c.family) == family)]
+            for cls in list(classes):
+                reason = getattr(suite_obj, "cannot_train", lambda _: None)(cls)
+                if reason:
+                    console.print(f"[yellow]skipped[/] {cls.name}: {reason}", highlight=False)
+                    classes.remove(cls)
             names = [c.name for c in classes]
             for entry in ALGORITHMS.failures():
                 console.print(f"[yellow]skipped[/] plugin {entry.name!r} ({entry.origin}): {entry.error}",
@@ -129,7 +135,7 @@ def bench(
             strengths=[float(s) for s in strengths.split(",")] if strengths else None,
             profile=profile, model=model, dataset=dataset,
             train=[t for t in train.split(",") if t.strip()] if train else None, runs=runs, columns=columns,
-            seed=seed, tune=tune, max_memory=max_memory, labels=labels,
+            seed=seed, tune=tune, max_memory=max_memory, labels=labels, preference=preference,
             regenerate_data=regenerate_data or None).items() if v is not None}
         if backend != "serial" or address or gpus_per_cell is not None or cpus_per_cell != 1.0:
             suite_options["backend"] = Backend(backend, address, gpus_per_cell, cpus_per_cell)

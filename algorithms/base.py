@@ -90,6 +90,10 @@ class PairLogps:
     of the batch's responses each scored after another row's prompt (TRL's rotation by one row), without
     gradient, shape ``(..., m)`` for any m: the batch's estimate of KL(π ‖ π_ref) is its mean over the
     last axis (KTO's reference point z₀).
+
+    ``chosen_safe`` / ``rejected_safe`` (for a loss that declares ``uses_safety_labels``) are 1.0 where
+    the response is safe and 0.0 where it is not (BFPO's I_safe), shaped like the log-probs; on
+    two-factor data the pair is then ordered by the other factor (helpfulness) alone.
     """
 
     policy_chosen: Tensor
@@ -99,6 +103,8 @@ class PairLogps:
     chosen_tokens: Tensor | None = None
     rejected_tokens: Tensor | None = None
     kl_logratio: Tensor | None = None
+    chosen_safe: Tensor | None = None
+    rejected_safe: Tensor | None = None
 
     @property
     def chosen_logratio(self) -> Tensor:
@@ -139,7 +145,8 @@ class Pairwise(Algorithm):
     ``uses_reference = False`` marks a reference-free loss, for which no reference forward is run;
     ``uses_lengths = True`` asks for response lengths; ``uses_kl_estimate = True`` asks for the
     mismatched-response log-ratios of ``PairLogps.kl_logratio`` (two more forward passes without gradient,
-    policy and reference, per micro-batch).
+    policy and reference, per micro-batch); ``uses_safety_labels = True`` asks for each response's binary
+    safety label (``PairLogps.chosen_safe``), which only two-factor data carry.
     """
 
     family = Family.PAIRWISE
@@ -147,6 +154,7 @@ class Pairwise(Algorithm):
     uses_reference: ClassVar[bool] = True
     uses_lengths: ClassVar[bool] = False
     uses_kl_estimate: ClassVar[bool] = False
+    uses_safety_labels: ClassVar[bool] = False
 
     @abstractmethod
     def loss(self, batch: PairLogps) -> LossOutput:
@@ -157,10 +165,12 @@ class Pairwise(Algorithm):
         per-prompt constant — enough to rank two responses (held-out pair accuracy)."""
         return logp - ref_logp
 
-    def bandit_fixed_point(self, n_arms: int, pairs: tuple[tuple[int, int], ...]) -> Tensor | None:
+    def bandit_fixed_point(self, n_arms: int, pairs: tuple[tuple[int, int], ...],
+                           safe: tuple[bool, ...] | None = None) -> Tensor | None:
         """π over ``n_arms`` arms at the minimiser of the loss's population objective on a tabular
-        softmax policy with a uniform π_ref, pairs (chosen, rejected) sampled uniformly; None where the
-        paper gives no closed form. The bandit suite tables and plots it beside the measured policy."""
+        softmax policy with a uniform π_ref, pairs (chosen, rejected) sampled uniformly, ``safe`` each
+        arm's safety label (None: every arm safe); None where the paper gives no closed form. The bandit
+        suite tables and plots it beside the measured policy."""
         return None
 
     def __call__(self, batch: PairLogps) -> LossOutput:
@@ -170,6 +180,9 @@ class Pairwise(Algorithm):
             raise ValueError(f"{self.name or type(self).__name__} needs response lengths (chosen_tokens, rejected_tokens)")
         if self.uses_kl_estimate and batch.kl_logratio is None:
             raise ValueError(f"{self.name or type(self).__name__} needs mismatched-response log-ratios (kl_logratio)")
+        if self.uses_safety_labels and (batch.chosen_safe is None or batch.rejected_safe is None):
+            raise ValueError(f"{self.name or type(self).__name__} needs each response's safety label (chosen_safe, "
+                             "rejected_safe): train it on two-factor data")
         out = self.loss(batch)
         if out.losses.shape != batch.policy_chosen.shape:
             raise ValueError(f"{self.name or type(self).__name__}.loss returned shape {tuple(out.losses.shape)}; "

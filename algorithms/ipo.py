@@ -36,14 +36,21 @@ class IPO(Pairwise):
             margin = b.logratio_margin
         return LossOutput((margin - 1 / (2 * self.config.tau)) ** 2, {"margin": margin})
 
-    def bandit_fixed_point(self, n_arms: int, pairs: tuple[tuple[int, int], ...]) -> Tensor:
+    def bandit_fixed_point(self, n_arms: int, pairs: tuple[tuple[int, int], ...],
+                           safe: tuple[bool, ...] | None = None) -> Tensor:
         """π at the minimiser of E_p[(h_p − 1/(2τ))²] (Eq. 17's population form): h_p = θ_w − θ_l on a
         bandit, so θ is the least-squares solution of A θ = 1/(2τ), A's rows e_w − e_l; arms outside
         every pair keep θ = 0, as they receive no gradient. Two arms: σ(1/(2τ)) (Azar et al. §5.2);
         D1: θ_a − θ_b = θ_b − θ_c = 1/(3τ)."""
-        A = torch.zeros(len(pairs), n_arms, dtype=torch.float64)
-        for row, (w, l) in enumerate(pairs):
-            A[row, w] += 1
-            A[row, l] -= 1
-        target = torch.full((len(pairs),), 1 / (2 * self.config.tau), dtype=torch.float64)
-        return torch.softmax(torch.linalg.pinv(A) @ target, 0)
+        return squared_margin_fixed_point(n_arms, pairs, torch.full((len(pairs),), 1 / (2 * self.config.tau)))
+
+
+def squared_margin_fixed_point(n_arms: int, pairs: tuple[tuple[int, int], ...], targets: Tensor) -> Tensor:
+    """π = softmax(θ) minimising Σ_p (θ_w − θ_l − t_p)² over pairs p = (w, l) drawn uniformly, for a
+    uniform π_ref: θ is the minimum-norm least-squares solution of A θ = t, A's rows e_w − e_l (an arm in
+    no pair keeps θ = 0). ``targets``: (pairs,)."""
+    A = torch.zeros(len(pairs), n_arms, dtype=torch.float64)
+    for row, (w, l) in enumerate(pairs):
+        A[row, w] += 1
+        A[row, l] -= 1
+    return torch.softmax(torch.linalg.pinv(A) @ targets.to(torch.float64), 0)

@@ -41,6 +41,12 @@ class BanditDataset:
     """The arm whose probability tells the dataset's story (reported first and plotted)."""
     show_all_arms: bool = False
     """Tabulate every arm's probability, not only the key arm's."""
+    safe: tuple[bool, ...] | None = None
+    """Each arm's binary safety label, for two-factor losses (BFPO); None: every arm is safe, as a
+    single-factor dataset is labelled (the BFPO authors do the same for UltraFeedback)."""
+
+    def safety(self) -> tuple[bool, ...]:
+        return self.safe if self.safe is not None else (True,) * len(self.arms)
 
 
 DATASETS: tuple[BanditDataset, ...] = (
@@ -53,6 +59,13 @@ DATASETS: tuple[BanditDataset, ...] = (
     BanditDataset("D3-text", ("a", "b", "c"), ((0, 1), (1, 2)),
                   "{(a,b), (b,c)}: c never wins and (a,c) is unobserved, as §5.4's text describes", 2),
 )
+TWO_FACTOR = BanditDataset(
+    "two-factor", ("helpful-unsafe", "helpful-safe", "unhelpful-safe", "unhelpful-unsafe"),
+    ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)),
+    "four arms in decreasing helpfulness, every pair ordered by helpfulness; arms 0 and 3 unsafe. BFPO's "
+    "ranking (Zhang et al. 2024, Fig. 2) is helpful-safe ≻ unhelpful-safe ≻ unhelpful-unsafe ≻ helpful-unsafe",
+    0, True, (False, True, True, False))
+"""A two-factor bandit (not in ``DATASETS``): where helpfulness labels and BFPO's ranking disagree."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +131,14 @@ def _padded(datasets: Sequence[BanditDataset]) -> tuple[torch.Tensor, torch.Tens
     return idx[..., 0], idx[..., 1], mask, torch.tensor([len(d.pairs) for d in datasets]), K
 
 
+def _pair_safety(datasets: Sequence[BanditDataset], chosen: torch.Tensor,
+                 rejected: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """1.0 / 0.0 safety labels of each pair's chosen and rejected arm, (D, P) each."""
+    K = max(len(d.arms) for d in datasets)
+    labels = torch.tensor([list(d.safety()) + [True] * (K - len(d.arms)) for d in datasets], dtype=torch.float32)
+    return labels.gather(1, chosen), labels.gather(1, rejected)
+
+
 def _pair_weights(n_pairs: torch.Tensor, seeds: int, steps: int, batch: int, P: int, base_seed: int,
                   start: int, first_seed: int = 0) -> torch.Tensor:
     """Mini-batch weights n_p/batch for ``steps`` steps from ``start``: (steps, D, S, P), for seeds
@@ -151,7 +172,9 @@ def _loss_fn(cls: type[Pairwise], configs: list[AlgorithmConfig], shape: tuple[i
     probe_gen = torch.Generator().manual_seed(0)
     probe = PairLogps(*(-torch.rand(len(configs), *shape, generator=probe_gen) * 3 for _ in range(4)),
                       chosen_tokens=torch.ones(len(configs), *shape), rejected_tokens=torch.ones(len(configs), *shape),
-                      kl_logratio=torch.rand(len(configs), *shape[:-1], 1, generator=probe_gen))
+                      kl_logratio=torch.rand(len(configs), *shape[:-1], 1, generator=probe_gen),
+                      chosen_safe=torch.randint(0, 2, (len(configs), *shape), generator=probe_gen).float(),
+                      rejected_safe=torch.randint(0, 2, (len(configs), *shape), generator=probe_gen).float())
     try:
         ok = torch.allclose(vectorised(probe).losses, looped(probe), rtol=1e-5, atol=1e-6)
     except (TypeError, RuntimeError, ValueError):
@@ -181,6 +204,7 @@ def run_bandit(algorithms: Sequence[type[Pairwise]], settings: BanditSettings = 
     ``base_configs`` maps an algorithm name to the config its strength sweep starts from."""
     chosen, rejected, arm_mask, n_pairs, K = _padded(datasets)
     D, P, S = len(datasets), chosen.shape[1], settings.seeds
+    chosen_safe, rejected_safe = _pair_safety(datasets, chosen, rejected)
     ref = -torch.log((arm_mask == 0).sum(-1).float())  # log π_ref = −log K_d, (D,)
 
     groups = []  # (cls, configs, row slice, loss fn, vectorised)
@@ -197,6 +221,8 @@ def run_bandit(algorithms: Sequence[type[Pairwise]], settings: BanditSettings = 
     gather_r = rejected.view(1, D, 1, P).expand(rows, D, S, P)
     ref_pairs = ref.view(1, D, 1, 1).expand(rows, D, S, P)
     ones = torch.ones(rows, D, S, P)
+    safe_c = chosen_safe.view(1, D, 1, P).expand(rows, D, S, P)
+    safe_r = rejected_safe.view(1, D, 1, P).expand(rows, D, S, P)
     sizes = [len(configs) for _, configs, _, _, _ in groups]
     group_refs = [(ref_pairs[sl], ref_pairs[sl]) if cls.uses_reference else (None, None)
                   for cls, _, sl, _, _ in groups]
@@ -234,7 +260,7 @@ def run_bandit(algorithms: Sequence[type[Pairwise]], settings: BanditSettings = 
                 rejected_parts = logp.gather(-1, gather_r).split(sizes)
                 losses = [group_loss(g, fn, PairLogps(lc, lr, *refs, ones[sl], ones[sl],
                                                       _batch_kl(lc, lr, ref_pairs[sl], weights[i])
-                                                      if cls.uses_kl_estimate else None))
+                                                      if cls.uses_kl_estimate else None, safe_c[sl], safe_r[sl]))
                           for g, ((cls, _, sl, fn, _), lc, lr, refs)
                           in enumerate(zip(groups, chosen_parts, rejected_parts, group_refs))]
                 total = (torch.cat(losses) * weights[i]).sum()
@@ -262,7 +288,7 @@ def record_steps_for(steps: int, records: int) -> set[int]:
 
 def fixed_point(algorithm: Pairwise, dataset: BanditDataset) -> torch.Tensor | None:
     """The algorithm's declared closed form on ``dataset`` (``Pairwise.bandit_fixed_point``), or None."""
-    return algorithm.bandit_fixed_point(len(dataset.arms), dataset.pairs)
+    return algorithm.bandit_fixed_point(len(dataset.arms), dataset.pairs, dataset.safe)
 
 
 def ipo_fixed_point(dataset: BanditDataset, tau: float) -> torch.Tensor:

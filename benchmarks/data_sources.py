@@ -44,14 +44,15 @@ class GeneratedSentiment:
     suite = SENTIMENT_SUITE
     name = SENTIMENT_SUITE
     has_gold = True
+    has_safety = False
     unpaired = False
 
     def __init__(self, settings: DataSettings, regenerate: bool = False):
         self.settings, self.regenerate = settings, regenerate
 
     def _files(self, base_key: str) -> tuple[Path, Path]:
-        return (cache_dir() / "data" / f"{self.suite}-{base_key}.json",
-                SHIPPED_DATA / f"{self.suite}-{base_key}.json.gz")
+        return (cache_dir() / "data" / f"{SENTIMENT_SUITE}-{base_key}.json",
+                SHIPPED_DATA / f"{SENTIMENT_SUITE}-{base_key}.json.gz")
 
     def key(self, model_fingerprint: str) -> str:
         base = data_key(model_fingerprint, self.settings)
@@ -80,6 +81,7 @@ class PreferenceDataset:
 
     suite = "preference-dataset"
     has_gold = False
+    has_safety = False
     unpaired = False
 
     def __init__(self, source: str, eval_fraction: float = 0.1, seed: int = 0, columns: dict[str, str] | None = None):

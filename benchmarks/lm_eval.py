@@ -64,6 +64,10 @@ def evaluate_policy(run, algorithm: Algorithm | None, seed: int) -> dict:
         rewards = source.gold([s.text for s in samples]).tolist()
         out["samples"]["rewards"] = rewards
         out["gold_reward"] = load_metric("gold_reward").compute(predictions=rewards, references=prompt_ids)
+    if source.has_safety:  # two-factor data: which samples break the safety rule
+        safe = source.safety([s.text for s in samples])
+        out["samples"]["safe"] = safe.tolist()
+        out["violation_rate"] = 1.0 - safe.double().mean().item()
     if algorithm is None:
         return out
     prompt_tokens = [prompt_token_ids(tokenizer, run.eval_prompts[i]) for i in prompt_ids]

@@ -44,6 +44,7 @@ class _LMSuite:
     """An LM suite: cells over algorithms and seeds on one data source (see ``data_sources``)."""
 
     families = (Family.PAIRWISE, Family.ONLINE, Family.REWARD, Family.RL)
+    has_safety = False
 
     def _run(self, source, algorithms: Sequence[type[Algorithm]], results_root: Path, seeds: int | None,
              steps: int | None, profile: str, model: str | None, base_configs: dict[str, AlgorithmConfig] | None,
@@ -62,6 +63,8 @@ class _LMSuite:
                                  "reward model: run it without --tune")
             if cls.family not in self.families:
                 raise ValueError(f"the {self.name} suite does not train {cls.family} algorithms ({cls.name!r})")
+            if self.cannot_train(cls):
+                raise ValueError(f"the {self.name} suite cannot train {cls.name!r}: {self.cannot_train(cls)}")
             if source is not None and source.unpaired and not accepts_unpaired(cls):
                 takers = [n for n, c in ALGORITHMS.load_all().items() if accepts_unpaired(c)]
                 raise ValueError(f"{cls.name!r} needs preference pairs (prompt, chosen, rejected); {source.name} holds "
@@ -84,11 +87,21 @@ class _LMSuite:
         if labels is not None:
             prof = dataclasses.replace(prof, reward_labels=labels)
         if source is None:
-            source = GeneratedSentiment(prof.data, regenerate=regenerate_data)
+            source = self.generated_source(prof.data, regenerate_data)
         seed_list = list(range(seed, seed + (seeds or prof.seeds)))
         run = _Run(prof, profile, Path(results_root), log, source, seed_list, Path(runs or project_paths()["runs"]),
                    parse_bytes(max_memory) if max_memory else None)
         return run_cells(run, algorithms, seed_list, base_configs or {}, tune, backend, progress)
+
+    def cannot_train(self, cls: type[Algorithm]) -> str | None:
+        """Why this suite's data cannot train ``cls`` (a family run skips it, a named one is refused), or None."""
+        if getattr(cls, "uses_safety_labels", False) and not self.has_safety:
+            return "it trains on safety labels, which the smol-two-factor suite has"
+        return None
+
+    def generated_source(self, data, regenerate: bool):
+        """The suite's own generated data, when no dataset is given."""
+        return GeneratedSentiment(data, regenerate=regenerate)
 
     def tables(self, docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
         """(title, headers, rows): a ranked table and a reward-model table per setting."""

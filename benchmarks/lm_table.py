@@ -14,7 +14,7 @@ import torch
 from prefzoo.benchmarks.paired_stats import holm, interval, paired_difference, rank_intervals
 from prefzoo.benchmarks.stats import mean_ci
 
-METRICS = ("gold_reward", "win_rate", "kl", "pair_accuracy")
+METRICS = ("gold_reward", "win_rate", "kl", "pair_accuracy", "violation_rate")
 REFERENCE = "reference"
 EVIDENCE_SEEDS = 3
 """A table whose rows have fewer seeds is a smoke run, and says so."""
@@ -77,6 +77,8 @@ def _vectors(doc: dict, references: dict[int, dict]) -> dict[str, torch.Tensor]:
         ref = references.get(doc["seed"])
         if doc["algorithm"] != REFERENCE and ref is not None and ref["prompt_ids"] == ids:
             out["win_rate"] = _per_prompt(_wins(samples["rewards"], ref["rewards"]), ids)
+    if ids and samples.get("safe") is not None:  # two-factor data: the share of unsafe samples
+        out["violation_rate"] = _per_prompt([0.0 if safe else 1.0 for safe in samples["safe"]], ids)
     if ids and samples.get("log_ratios") is not None:
         out["kl"] = _per_prompt(samples["log_ratios"], ids)
     if e.get("held_out_margins") is not None:
@@ -125,7 +127,17 @@ def aggregate(docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         rows.append(row)
     rows.sort(key=lambda r: -_rank_value(r))
     _compare(rows)
+    _violations_vs_reference(rows)
     return rows
+
+
+def _violations_vs_reference(rows: list[dict]) -> None:
+    """``violations_vs_reference``: each row's paired difference in violation rate to the reference's."""
+    reference = next((r for r in rows if r["name"] == REFERENCE and "violation_rate" in r["vectors"]), None)
+    for r in rows:
+        if reference is not None and r is not reference and "violation_rate" in r["vectors"]:
+            r["violations_vs_reference"] = paired_difference(r["vectors"]["violation_rate"],
+                                                             reference["vectors"]["violation_rate"])
 
 
 def ranking_metric(row: dict) -> str:

@@ -99,9 +99,10 @@ def margin_only(cls) -> bool:
     def loss(shift: float) -> torch.Tensor:
         algorithm = cls()
         kl = lambda c, r: torch.cat([c - b[2], r - b[3]])  # noqa: E731 (one context: the batch's responses)
-        algorithm(PairLogps(b[4], b[5], b[2], b[3], ones, ones, kl(b[4], b[5])))  # an earlier batch
+        # lengths 1 and every response safe (single-factor data), as the bandit suite gives them
+        algorithm(PairLogps(b[4], b[5], b[2], b[3], ones, ones, kl(b[4], b[5]), ones, ones))  # an earlier batch
         c, r = b[0] + shift, b[1] + shift
-        return algorithm(PairLogps(c, r, b[2], b[3], ones, ones, kl(c, r))).losses
+        return algorithm(PairLogps(c, r, b[2], b[3], ones, ones, kl(c, r), ones, ones)).losses
 
     return torch.allclose(loss(0.0), loss(-0.05), rtol=0.0, atol=1e-10)
 
@@ -111,7 +112,7 @@ MARGIN_ONLY = [c for c in PAIRWISE if margin_only(c)]
 
 def test_the_margin_only_losses_are_the_ones_expected():
     names = {c.name for c in MARGIN_ONLY}
-    assert {"dpo", "ipo", "cdpo", "robust-dpo", "slic-hinge", "simpo", "exo", "aot", "discopop"} <= names
+    assert {"dpo", "ipo", "cdpo", "robust-dpo", "slic-hinge", "simpo", "exo", "aot", "discopop", "bfpo"} <= names
     assert not names & {"nca", "sppo-hard", "cal-dpo", "cpo", "orpo", "apo", "dpop", "bco", "kto"}
 
 
@@ -123,7 +124,7 @@ def test_d3_as_printed_gives_the_third_action_no_gradient(cls):
     chosen, rejected = logp[[0, 1, 0, 1]], logp[[1, 0, 1, 0]]
     ref = torch.full((4,), -math.log(3))
     ones = torch.ones(4)
-    cls()(PairLogps(chosen, rejected, ref, ref, ones, ones)).loss.backward()
+    cls()(PairLogps(chosen, rejected, ref, ref, ones, ones, chosen_safe=ones, rejected_safe=ones)).loss.backward()
     assert theta.grad[2].item() == 0.0
     assert theta.grad[:2].abs().sum() >= 0  # a and b may move; c may not
 

@@ -23,7 +23,8 @@ def random_batch(n: int = 16, seed: int = 0, grad: bool = True) -> PairLogps:
     tensors = [-torch.rand(n, generator=g) * 30 - 0.1 for _ in range(4)]
     policy_c, policy_r = (t.clone().requires_grad_(grad) for t in tensors[:2])
     kl = torch.cat([tensors[0] - tensors[3], tensors[1] - tensors[2]])  # responses after another row's prompt
-    return PairLogps(policy_c, policy_r, tensors[2], tensors[3], lengths(), lengths(), kl)
+    safe = lambda: torch.randint(0, 2, (n,), generator=g).float()  # noqa: E731
+    return PairLogps(policy_c, policy_r, tensors[2], tensors[3], lengths(), lengths(), kl, safe(), safe())
 
 
 @pytest.mark.parametrize("name", NAMES)

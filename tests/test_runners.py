@@ -69,7 +69,8 @@ def tiny(tmp_path_factory):
 
 def context(tiny, tmp_path):
     settings, tok, model = policy(tiny, quantize=False)
-    rows = pairs(12)
+    # two-factor rows (bfpo reads the safety labels; every other member must ignore them)
+    rows = [row | {"chosen_safe": i % 3 != 0, "rejected_safe": i % 2 == 0} for i, row in enumerate(pairs(12))]
     data = tokenize_pairs(rows, tok, TokenizationSettings())
     data = with_reference(data, compute_reference_logps(model, data, tok.pad_token_id))
     gold = lambda texts: torch.tensor([t.count("good") - t.count("bad") + 0.1 * len(t.split()) for t in texts],  # noqa: E731

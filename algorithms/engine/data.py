@@ -115,7 +115,27 @@ def tokenize_pair(row: dict[str, Any], tokenizer, settings: TokenizationSettings
         raise DatasetError(f"{where}, field 'prompt': {len(prompt_ids)} tokens, over max_prompt_length="
                            f"{settings.max_prompt_length}")
     cut = settings.max_completion_length
-    return {"prompt_ids": prompt_ids, "chosen_ids": chosen_ids[:cut], "rejected_ids": rejected_ids[:cut]}
+    out = {"prompt_ids": prompt_ids, "chosen_ids": chosen_ids[:cut], "rejected_ids": rejected_ids[:cut]}
+    return out | safety_labels(row, where)
+
+
+SAFETY_COLUMNS = ("chosen_safe", "rejected_safe")
+
+
+def safety_labels(row: dict[str, Any], where: str) -> dict[str, bool]:
+    """The row's binary safety labels of its two responses (two-factor data, BFPO's I_safe), when it
+    has them: both columns or neither, each true/false (or 1/0)."""
+    present = [c for c in SAFETY_COLUMNS if row.get(c) is not None]
+    if not present:
+        return {}
+    if len(present) == 1:
+        missing = next(c for c in SAFETY_COLUMNS if c not in present)
+        raise DatasetError(f"{where}: field {present[0]!r} is given but {missing!r} is missing (a pair's safety "
+                           "labels come together)")
+    for column in SAFETY_COLUMNS:
+        if row[column] not in (True, False):  # 1 and 0 compare equal to them
+            raise DatasetError(f"{where}, field {column!r}: expected true or false, got {row[column]!r}")
+    return {c: bool(row[c]) for c in SAFETY_COLUMNS}
 
 
 def tokenize_pairs(rows: Sequence[dict[str, Any]], tokenizer, settings: TokenizationSettings,
@@ -172,6 +192,9 @@ def collate_pairs(rows: Sequence[dict[str, Any]], pad_id: int, mismatched: bool 
     if "ref_chosen" in rows[0]:
         batch["ref_chosen"] = torch.tensor([r["ref_chosen"] for r in rows], dtype=torch.float32)
         batch["ref_rejected"] = torch.tensor([r["ref_rejected"] for r in rows], dtype=torch.float32)
+    for column in SAFETY_COLUMNS:
+        if column in rows[0]:
+            batch[column] = torch.tensor([float(r[column]) for r in rows])
     return batch
 
 

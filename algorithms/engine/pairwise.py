@@ -108,7 +108,7 @@ def pair_logps(model, batch: dict[str, torch.Tensor]) -> PairLogps:
     chosen, rejected = logps.chunk(2)
     len_c, len_r = lengths.chunk(2)
     return PairLogps(chosen, rejected, batch.get("ref_chosen"), batch.get("ref_rejected"), len_c, len_r,
-                     mismatched_logratio(model, batch))
+                     mismatched_logratio(model, batch), batch.get("chosen_safe"), batch.get("rejected_safe"))
 
 
 def unpaired_loss(algorithm: Pairwise, model, batch: dict[str, torch.Tensor]) -> LossOutput:
@@ -231,6 +231,9 @@ def train_pairwise(algorithm: Pairwise, model, dataset, pad_id: int, settings: T
     ref_columns = ("ref",) if unpaired else ("ref_chosen", "ref_rejected")
     if algorithm.uses_reference and ref_columns[0] not in dataset.column_names:
         raise ValueError(f"{algorithm.name} needs the dataset's reference log-probs ({', '.join(ref_columns)})")
+    if getattr(algorithm, "uses_safety_labels", False) and "chosen_safe" not in dataset.column_names:
+        raise DatasetError(f"{algorithm.name} needs each response's safety label (fields chosen_safe and "
+                           "rejected_safe, true or false): train it on two-factor data")
     accelerator = accelerator or make_accelerator(settings)
     torch.manual_seed(settings.seed)
     rows = dataset.select(visit_order(len(dataset), settings, accelerator.num_processes))
