@@ -1,0 +1,42 @@
+"""Reward models on the policies' own samples: the correlations and the proxy-vs-gold gap by hand, and
+scoring a sample as a training pair's response is scored."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from prefzoo.algorithms.engine.data import TokenizationSettings, tokenize_pairs
+from prefzoo.algorithms.engine.reward_model import RewardModel
+from prefzoo.benchmarks.reward_on_policies import on_policy_stats, score_samples
+from tests.tiny_lm import make_tiny_lm, policy
+
+
+def test_gap_is_the_proxy_shift_beyond_the_gold_shift_in_reference_sds():
+    ids = [0, 0, 1, 1, 2, 2, 3, 3]
+    ref_gold = torch.tensor([0.0, 1, 0, 1, 0, 1, 0, 1])
+    ref_proxy = 2 * ref_gold  # sd 2·sd(gold): the gap is scale-free
+    gold = ref_gold + 0.5 * ref_gold.std()  # the policy gains half a gold sd ...
+    proxy = ref_proxy + 2.0 * ref_proxy.std()  # ... and two proxy sds: 1.5 sds the gold did not see
+    out = on_policy_stats(proxy, gold, ref_proxy, ref_gold, ids, resamples=200)
+    assert out["gap"] == pytest.approx(1.5)
+    assert out["pearson"] == pytest.approx(1.0) and out["spearman"] == pytest.approx(1.0)
+    assert out["pearson_ci"][0] <= 1.0 + 1e-9 and out["gap_ci"][0] - 1e-6 <= 1.5 <= out["gap_ci"][1] + 1e-6
+    reversed_proxy = -proxy
+    assert on_policy_stats(reversed_proxy, gold, ref_proxy, ref_gold, ids, resamples=10)["spearman"] == \
+        pytest.approx(-1.0)
+
+
+def test_a_sample_is_scored_as_a_training_pairs_response(tmp_path):
+    settings, tok, model = policy(make_tiny_lm(tmp_path / "model"), quantize=False)
+    reward_model = RewardModel.create(model, settings, seed=0)
+    with torch.no_grad():
+        reward_model.head.weight.normal_(0, 1.0)  # a non-zero head, so the scores differ
+    prompts = [[{"role": "user", "content": "write a review about the pizza"}],
+               [{"role": "user", "content": "write a review about the cafe"}]]
+    texts = ["i loved it", "it was bad", "very good food"]
+    got = score_samples(reward_model, tok, prompts, [0, 1, 1], texts)
+    rows = [{"prompt": prompts[p], "chosen": [{"role": "assistant", "content": t}],
+             "rejected": [{"role": "assistant", "content": "okay"}]} for p, t in zip([0, 1, 1], texts)]
+    expected, _ = reward_model.score_pairs(list(tokenize_pairs(rows, tok, TokenizationSettings())), tok.pad_token_id)
+    assert torch.allclose(got, expected, atol=1e-5) and got.unique().numel() == 3
