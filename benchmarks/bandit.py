@@ -131,10 +131,9 @@ def _padded(datasets: Sequence[BanditDataset]) -> tuple[torch.Tensor, torch.Tens
     return idx[..., 0], idx[..., 1], mask, torch.tensor([len(d.pairs) for d in datasets]), K
 
 
-def _pair_safety(datasets: Sequence[BanditDataset], chosen: torch.Tensor,
-                 rejected: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """1.0 / 0.0 safety labels of each pair's chosen and rejected arm, (D, P) each."""
-    K = max(len(d.arms) for d in datasets)
+def _pair_safety(datasets: Sequence[BanditDataset], chosen: torch.Tensor, rejected: torch.Tensor,
+                 K: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """1.0 / 0.0 safety labels of each pair's chosen and rejected arm, (D, P) each; K as ``_padded``'s."""
     labels = torch.tensor([list(d.safety()) + [True] * (K - len(d.arms)) for d in datasets], dtype=torch.float32)
     return labels.gather(1, chosen), labels.gather(1, rejected)
 
@@ -204,7 +203,7 @@ def run_bandit(algorithms: Sequence[type[Pairwise]], settings: BanditSettings = 
     ``base_configs`` maps an algorithm name to the config its strength sweep starts from."""
     chosen, rejected, arm_mask, n_pairs, K = _padded(datasets)
     D, P, S = len(datasets), chosen.shape[1], settings.seeds
-    chosen_safe, rejected_safe = _pair_safety(datasets, chosen, rejected)
+    chosen_safe, rejected_safe = _pair_safety(datasets, chosen, rejected, K)
     ref = -torch.log((arm_mask == 0).sum(-1).float())  # log π_ref = −log K_d, (D,)
 
     groups = []  # (cls, configs, row slice, loss fn, vectorised)

@@ -58,14 +58,15 @@ def evaluate_policy(run, algorithm: Algorithm | None, seed: int) -> dict:
     seconds = time.perf_counter() - start
     prompt_ids = [s.prompt_index for s in samples]
     generated = sum(len(s.completion_ids) for s in samples)
-    out = {"samples": {"prompt_ids": prompt_ids, "texts": [s.text for s in samples]},
+    texts = [s.text for s in samples]
+    out = {"samples": {"prompt_ids": prompt_ids, "texts": texts},
            "generated_tokens": generated, "sampling_tokens_per_s": generated / seconds if seconds else 0.0}
     if source.has_gold:
-        rewards = source.gold([s.text for s in samples]).tolist()
+        rewards = source.gold(texts).tolist()
         out["samples"]["rewards"] = rewards
         out["gold_reward"] = load_metric("gold_reward").compute(predictions=rewards, references=prompt_ids)
     if source.has_safety:  # two-factor data: which samples break the safety rule
-        safe = source.safety([s.text for s in samples])
+        safe = source.safety(texts)
         out["samples"]["safe"] = safe.tolist()
         out["violation_rate"] = 1.0 - safe.double().mean().item()
     if algorithm is None:

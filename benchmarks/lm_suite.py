@@ -63,8 +63,8 @@ class _LMSuite:
                                  "reward model: run it without --tune")
             if cls.family not in self.families:
                 raise ValueError(f"the {self.name} suite does not train {cls.family} algorithms ({cls.name!r})")
-            if self.cannot_train(cls):
-                raise ValueError(f"the {self.name} suite cannot train {cls.name!r}: {self.cannot_train(cls)}")
+            if reason := self.cannot_train(cls):
+                raise ValueError(f"the {self.name} suite cannot train {cls.name!r}: {reason}")
             if source is not None and source.unpaired and not accepts_unpaired(cls):
                 takers = [n for n, c in ALGORITHMS.load_all().items() if accepts_unpaired(c)]
                 raise ValueError(f"{cls.name!r} needs preference pairs (prompt, chosen, rejected); {source.name} holds "

@@ -231,7 +231,7 @@ def train_pairwise(algorithm: Pairwise, model, dataset, pad_id: int, settings: T
     ref_columns = ("ref",) if unpaired else ("ref_chosen", "ref_rejected")
     if algorithm.uses_reference and ref_columns[0] not in dataset.column_names:
         raise ValueError(f"{algorithm.name} needs the dataset's reference log-probs ({', '.join(ref_columns)})")
-    if getattr(algorithm, "uses_safety_labels", False) and "chosen_safe" not in dataset.column_names:
+    if algorithm.uses_safety_labels and "chosen_safe" not in dataset.column_names:
         raise DatasetError(f"{algorithm.name} needs each response's safety label (fields chosen_safe and "
                            "rejected_safe, true or false): train it on two-factor data")
     accelerator = accelerator or make_accelerator(settings)
