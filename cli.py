@@ -112,6 +112,8 @@ def bench(
         paths = project_paths()
         results = results or paths["results"]
         suite_obj = SUITES.get(suite)()
+        if preference is not None and hasattr(suite_obj, "preference"):
+            suite_obj.preference = preference  # which algorithms its data can train depends on it
         if algorithms:
             names = [n.strip() for n in algorithms.split(",") if n.strip()]
             classes = [ALGORITHMS.get(n) for n in names]

@@ -303,6 +303,12 @@ class RLWithReward(Algorithm):
         """The registered reward-learning algorithm whose RewardModel scores the rollouts."""
         return getattr(self.config, "reward_learner", "bt")
 
+    @property
+    def reward_principle(self) -> str:
+        """The principles an instructable reward model (a learner that ``uses_principles``) is asked to
+        score the rollouts by: names of the suite's principles joined by ",", "" for all of them."""
+        return getattr(self.config, "reward_principle", "")
+
     def pretraining_data_requirement(self) -> str | None:
         """What in the config needs a pretraining corpus mixed into the loss (PPO-ptx), or None."""
         return None
@@ -357,6 +363,10 @@ class RewardLearning(Algorithm):
     extracts_policy: ClassVar[bool] = False
     """True for reward extraction (inverse RL): the loop trains it on a trained policy's samples
     against the reference's (``config.policy`` names the algorithm) instead of on labelled pairs."""
+    uses_principles: ClassVar[bool] = False
+    """True for an instructable reward model (SALMON): the loop trains it on pairs relabelled under
+    principles drawn per pair (``synthetic_preference``), the principles' text in its input, and an RL
+    algorithm asks it about the principles its ``reward_principle`` names."""
 
     @property
     def learning_rate(self) -> float | None:

@@ -27,12 +27,14 @@ class ConfigError(ValueError):
 def param(default: Any, *, gt: float | None = None, ge: float | None = None,
           lt: float | None = None, le: float | None = None,
           choices: Sequence[Any] | Callable[[], Sequence[Any]] | None = None,
-          search: tuple[float, float, str] | None = None) -> Any:
+          search: tuple[float, float, str] | None = None, omit_default: bool = False) -> Any:
     """A config field with its default and the bounds checked on construction. ``choices`` may be a
     callable, read at validation time (the names a registry holds then). ``search`` = (low, high,
-    "log" or "linear") is the range ``prefzoo bench --tune`` draws the field from (see ``search_space``)."""
+    "log" or "linear") is the range ``prefzoo bench --tune`` draws the field from (see ``search_space``).
+    ``omit_default``: ``to_dict`` leaves the field out while it holds its default, so a field added to a
+    config after results exist does not change their hashes (``from_dict`` fills the default back in)."""
     bounds = {k: v for k, v in dict(gt=gt, ge=ge, lt=lt, le=le, choices=choices).items() if v is not None}
-    metadata: dict[str, Any] = {"bounds": bounds}
+    metadata: dict[str, Any] = {"bounds": bounds, "omit_default": omit_default}
     if search is not None:
         low, high, scale = search
         if not low < high or scale not in ("log", "linear") or (scale == "log" and low <= 0):
@@ -86,7 +88,11 @@ class AlgorithmConfig:
         return f"{type(self).__qualname__}.{name}"
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        values = dataclasses.asdict(self)
+        for f in dataclasses.fields(self):
+            if f.metadata.get("omit_default") and values[f.name] == f.default:
+                del values[f.name]
+        return values
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]):

@@ -58,6 +58,8 @@ class GRPO(RLWithReward):
         """Weight the k3 term by ρ_t (TRL's use_bias_correction_kl): the KL of π, not of π_old's samples, on later minibatches."""
         reward_learner: str = param("bt", choices=reward_learners)
         """Any registered reward-learning algorithm; its RewardModel scores the rollouts."""
+        reward_principle: str = param("", omit_default=True)
+        """An instructable reward learner's principles for the rollouts (salmon-rm: e.g. "safe"; "" all)."""
 
     @property
     def clip_high(self) -> float:

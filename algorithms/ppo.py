@@ -110,6 +110,8 @@ class PPO(RLWithReward):
         """Weight of a pretraining (language-modelling) loss where the loop has such data."""
         reward_learner: str = param("bt", choices=reward_learners)
         """Any registered reward-learning algorithm; its RewardModel scores the rollouts."""
+        reward_principle: str = param("", omit_default=True)
+        """An instructable reward learner's principles for the rollouts (salmon-rm: e.g. "safe"; "" all)."""
 
     uses_critic = True
 

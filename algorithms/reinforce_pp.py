@@ -35,6 +35,8 @@ class ReinforcePP(RLWithReward):
         """Responses per prompt (the paper's baseline is the batch, not a group)."""
         reward_learner: str = param("bt", choices=reward_learners)
         """Any registered reward-learning algorithm; its RewardModel scores the rollouts."""
+        reward_principle: str = param("", omit_default=True)
+        """An instructable reward learner's principles for the rollouts (salmon-rm: e.g. "safe"; "" all)."""
 
     def token_rewards(self, rollout: Rollout) -> Tensor:
         return kl_penalised_rewards(rollout.scores, rollout.logprobs - rollout.ref_logprobs, self.config.kl_coef,

@@ -37,6 +37,8 @@ class RLOO(RLWithReward):
         """Whiten advantages over the batch (TRL's normalize_advantages; off in the paper)."""
         reward_learner: str = param("bt", choices=reward_learners)
         """Any registered reward-learning algorithm; its RewardModel scores the rollouts."""
+        reward_principle: str = param("", omit_default=True)
+        """An instructable reward learner's principles for the rollouts (salmon-rm: e.g. "safe"; "" all)."""
 
     def token_rewards(self, rollout: Rollout) -> Tensor:
         return kl_penalised_rewards(rollout.scores, rollout.logprobs - rollout.ref_logprobs, self.config.beta,

@@ -87,6 +87,8 @@ class BanditSuite:
         for cls in by_family[Family.REWARD]:
             if cls.extracts_policy:
                 log(f"{cls.name}: not run on the bandit (it extracts a reward from a trained LM policy)")
+            if cls.uses_principles:
+                log(f"{cls.name}: not run on the bandit (its input is a principle's text; smol-two-factor has them)")
         bases = base_configs or {}
         n = min(pairwise_cells, len(pairwise))
         groups = [pairwise[i::n] for i in range(n)]
@@ -94,7 +96,8 @@ class BanditSuite:
                       (group, settings, bases, results_root, progress)) for group in groups]
         parts = (("online", by_family[Family.ONLINE], OnlineBanditSettings()),
                  ("rl", [c for c in by_family[Family.RL] if not c.uses_critic], RLBanditSettings()),
-                 ("reward", [c for c in by_family[Family.REWARD] if not c.extracts_policy], RewardBanditSettings()))
+                 ("reward", [c for c in by_family[Family.REWARD] if not (c.extracts_policy or c.uses_principles)],
+                  RewardBanditSettings()))
         for part, members, defaults in parts:
             part_settings = dataclasses.replace(defaults, seeds=settings.seeds, first_seed=settings.first_seed)
             strengths_of_part = settings.strengths if part != "reward" else part_settings.strengths

@@ -274,4 +274,5 @@ def missing_algorithms(group: Sequence[dict[str, Any]]) -> list[str]:
     families = {d["family"] for d in group} - {"reference"}
     two_factor = group[0]["suite"] == "smol-two-factor" if group else False
     return sorted(n for n, cls in ALGORITHMS.load_all().items() if str(cls.family) in families and n not in present
-                  and (two_factor or not getattr(cls, "uses_safety_labels", False)))
+                  and (two_factor or not (getattr(cls, "uses_safety_labels", False)
+                                          or getattr(cls, "uses_principles", False))))

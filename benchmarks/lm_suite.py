@@ -45,6 +45,7 @@ class _LMSuite:
 
     families = (Family.PAIRWISE, Family.ONLINE, Family.REWARD, Family.RL)
     has_safety = False
+    has_principles = False
 
     def _run(self, source, algorithms: Sequence[type[Algorithm]], results_root: Path, seeds: int | None,
              steps: int | None, profile: str, model: str | None, base_configs: dict[str, AlgorithmConfig] | None,
@@ -97,6 +98,8 @@ class _LMSuite:
         """Why this suite's data cannot train ``cls`` (a family run skips it, a named one is refused), or None."""
         if getattr(cls, "uses_safety_labels", False) and not self.has_safety:
             return "it trains on safety labels, which the smol-two-factor suite has"
+        if getattr(cls, "uses_principles", False) and not self.has_principles:
+            return "it trains on pairs labelled under principles, which the smol-two-factor suite declares"
         return None
 
     def generated_source(self, data, regenerate: bool):
@@ -106,11 +109,13 @@ class _LMSuite:
     def tables(self, docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
         """(title, headers, rows): a ranked table and a reward-model table per setting."""
         from prefzoo.benchmarks.lm_report import leaderboard_rows, setting_rows
-        from prefzoo.benchmarks.reward_report import reward_model_rows
+        from prefzoo.benchmarks.reward_report import principle_rows, principle_switch_rows, reward_model_rows
 
         out = []
         for title, group in setting_rows(docs):
-            out += [(title, *leaderboard_rows(group)), (f"{title} · reward models", *reward_model_rows(group))]
+            out += [(title, *leaderboard_rows(group)), (f"{title} · reward models", *reward_model_rows(group)),
+                    (f"{title} · reward model asked about each principle", *principle_rows(group)),
+                    (f"{title} · principle switch", *principle_switch_rows(group))]
         return [t for t in out if t[2]]
 
     def plot(self, docs: Sequence[dict[str, Any]], path: Path) -> Path:
@@ -324,7 +329,7 @@ class _Run:
             reward_labels=p.reward_labels, policy_adapter=lambda policy: self.policy_adapter(policy, seed),
             sampling={"max_new_tokens": p.data.max_new_tokens, "batch_size": p.eval_batch_size, **sampler(p.data)},
             max_completion_length=p.tokenization.max_completion_length, log=self.log,
-            memory_budget=self.memory_budget)
+            memory_budget=self.memory_budget, principles=getattr(self.source, "principles", None))
 
     def reference_samples(self, seed: int) -> dict:
         """The samples of the reference cell of ``seed`` (its result file), which the win rates of that

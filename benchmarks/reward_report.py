@@ -60,7 +60,9 @@ def reward_model_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[l
         labelled = train.get("labelled_pairs", train["pairs"])
         rows.append([name, config, str(len(group)), f"{labelled} × {train['epochs']}"
                      + (f" (+ {train['self_evolution']['self_labelled']} self-labelled)" if "self_evolution" in train
-                        else ""),
+                        else "")
+                     + (f" ({train['relabelled_examples']} relabelled under drawn principles, once each)"
+                        if "relabelled_examples" in train else ""),
                      stat("pair_accuracy"), by_margin(),
                      stat("correlation"), stat("spearman") if "spearman" in first["eval"]["reward"] else "—",
                      stat("ece"), implied(), f'{sum(d["train"]["wall_time_s"] for d in group) / len(group):.0f}',
@@ -92,6 +94,44 @@ def extracted_reward_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], li
     return headers, rows
 
 
+def principle_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """One row per instructable reward learner, config and principle it is asked about: the share of
+    held-out pairs with a preference under each factor that it orders that factor's way (mean ± the
+    interval across seeds)."""
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for doc in docs:
+        if "principles" in (doc.get("eval") or {}):
+            groups[(doc["algorithm"], doc["hash"])].append(doc)
+    factors = sorted({f for group in groups.values() for a in group[0]["eval"]["principles"].values() for f in a})
+    headers = ["reward learner", "asked about", "seeds", *(f"agrees with {f} [± seeds]" for f in factors)]
+    rows = []
+    for (name, _), group in sorted(groups.items()):
+        for asked in group[0]["eval"]["principles"]:
+            cells = []
+            for factor in factors:
+                values = [d["eval"]["principles"][asked][factor] for d in group]
+                mean, half = mean_ci(values) if None not in values else (None, None)
+                cells.append("—" if mean is None else f"{mean:.3f}" + (f" ± {half:.3f}" if len(group) > 1 else ""))
+            rows.append([name, asked.replace(",", " + "), str(len(group)), *cells])
+    return headers, rows
+
+
+def principle_switch_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """The principle-switch experiment: one row per RL run whose reward model was asked about a principle
+    (``reward_principle``), with each factor's gold score of its policy and the change from the reference."""
+    from prefzoo.benchmarks.lm_report import _ci, _delta
+    from prefzoo.benchmarks.lm_table import aggregate
+
+    if not any((d.get("config") or {}).get("reward_principle") for d in docs):
+        return [], []
+    headers = ["principle asked", "RL run", "seeds", "gold helpfulness [95% CI]", "Δ helpfulness vs reference",
+               "violation rate [95% CI]", "Δ violation rate vs reference"]
+    rows = [[r["config"]["reward_principle"], r["algorithm"], str(r["seeds"]), _ci(r["gold_reward"]),
+             _delta(r.get("vs_reference")), _ci(r.get("violation_rate")), _delta(r.get("violations_vs_reference"))]
+            for r in aggregate(docs) if r["config"].get("reward_principle")]
+    return headers, sorted(rows)
+
+
 def reward_sections(group: Sequence[dict[str, Any]]) -> list[str]:
     """Markdown lines of a setting's reward-model and extracted-reward tables (none where it has none)."""
     from prefzoo.leaderboard.render import markdown_table
@@ -110,6 +150,18 @@ def reward_sections(group: Sequence[dict[str, Any]]) -> list[str]:
                   "orders nearly by chance). Pearson and Spearman score one response at a time. ± is the "
                   "interval across seeds; with one seed, [low, high] is the bootstrap interval over pairs.", "",
                   markdown_table(*reward), ""]
+    principled = principle_rows(group)
+    if principled[1]:
+        lines += ["#### An instructable reward model asked about each principle (SALMON, Sun et al. 2023)", "",
+                  "The same reward model with different principles listed in its input: on the held-out pairs "
+                  "where a factor prefers one response, the share it orders that factor's way.", "",
+                  markdown_table(*principled), ""]
+    switch = principle_switch_rows(group)
+    if switch[1]:
+        lines += ["#### Principle switch: one reward model, a different principle at RL time", "",
+                  "RL against the same instructable reward model, asked about a different principle per row; "
+                  "each factor's gold score of the resulting policy, with its paired change from the "
+                  "reference (intervals and tests as in the ranked table).", "", markdown_table(*switch), ""]
     extracted = extracted_reward_rows(group)
     if extracted[1]:
         lines += ["#### What each policy learned to want (reward extraction, Joselowitz et al. 2024)", "",

@@ -24,6 +24,7 @@ import re
 import torch
 
 from prefzoo.algorithms.base import Family
+from prefzoo.algorithms.engine.principles import Principle
 from prefzoo.benchmarks.backends import SERIAL
 from prefzoo.benchmarks.data_sources import GeneratedSentiment, PreferenceData
 from prefzoo.benchmarks.lm_suite import _LMSuite
@@ -48,6 +49,31 @@ def named_entities(text: str) -> list[str]:
 def is_safe(texts: list[str]) -> torch.Tensor:
     """True where a response names nothing (see the module's rule); shape (n,), bool."""
     return torch.tensor([not named_entities(t) for t in texts], dtype=torch.bool)
+
+
+def _helpfulness_score(row: dict) -> float:
+    """A train pair is ordered by the helpfulness label (held-out pairs by gold helpfulness): +1."""
+    return 1.0
+
+
+def _safety_score(row: dict) -> float:
+    return float(row["chosen_safe"]) - float(row["rejected_safe"])
+
+
+PRINCIPLES = {
+    "helpful": Principle(
+        "The reply should be warm and enthusiastic about what the user asked for.",
+        "The reply should avoid being warm and enthusiastic about what the user asked for.",
+        _helpfulness_score),
+    "safe": Principle(
+        "The reply should stick to what the user mentioned, naming no person, place, brand or nationality.",
+        "The reply should avoid sticking to what the user mentioned: it should name people, places, brands or "
+        "nationalities.",
+        _safety_score),
+}
+"""salmon-rm's principles: the two factors (SALMON's definitions and negative definitions, Sun et al.
+2023 §3.1), each scored on a pair by the label that factor gives it (helpfulness: the noisy label that
+ordered the pair, the one every other learner sees; safety: the safe-minus-unsafe indicator)."""
 
 
 def with_safety(rows: list[dict], preference: str, train: bool) -> list[dict]:
@@ -91,14 +117,31 @@ class GeneratedTwoFactor(GeneratedSentiment):
     def safety(self, texts: list[str]) -> torch.Tensor:
         return is_safe(texts)
 
+    @property
+    def principles(self) -> dict[str, Principle] | None:
+        """The principles, under helpfulness labels only: their helpfulness score is the pair's order."""
+        return PRINCIPLES if self.preference == "helpfulness" else None
+
 
 class SmolTwoFactorSuite(_LMSuite):
-    """Pairwise algorithms on smol-sentiment's pairs with a second, binary factor (safety): each row of
-    its leaderboard reports gold helpfulness and the violation rate of the policy's samples."""
+    """Pairwise algorithms, reward learners and RL on smol-sentiment's pairs with a second, binary factor
+    (safety): each row of its leaderboard reports gold helpfulness and the violation rate of the
+    policy's samples; salmon-rm learns both factors as principles, and RL asks it about either."""
 
     name = SUITE
-    families = (Family.PAIRWISE,)
+    families = (Family.PAIRWISE, Family.REWARD, Family.RL)
     has_safety = True
+    preference = "helpfulness"
+
+    @property
+    def has_principles(self) -> bool:
+        return self.preference == "helpfulness"
+
+    def cannot_train(self, cls):
+        if getattr(cls, "uses_principles", False) and not self.has_principles:
+            return ("its principle scores read helpfulness from a pair's order, which --preference "
+                    f"{self.preference} changes; train it on the helpfulness labels")
+        return super().cannot_train(cls)
 
     def generated_source(self, data, regenerate: bool):
         return GeneratedTwoFactor(data, regenerate, self.preference)

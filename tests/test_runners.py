@@ -22,6 +22,7 @@ from prefzoo.algorithms.engine.reference import compute_reference_logps, with_re
 from prefzoo.algorithms.engine.rl import RLSettings
 from prefzoo.algorithms.engine.runners import RunContext, run_family
 from prefzoo.algorithms.ppo import masked_mean
+from prefzoo.benchmarks.two_factor import PRINCIPLES
 from prefzoo.registry import ALGORITHMS
 from tests.tiny_lm import make_tiny_lm, pairs, policy
 
@@ -69,7 +70,8 @@ def tiny(tmp_path_factory):
 
 def context(tiny, tmp_path):
     settings, tok, model = policy(tiny, quantize=False)
-    # two-factor rows (bfpo reads the safety labels; every other member must ignore them)
+    # two-factor rows with its principles (bfpo reads the safety labels, salmon-rm the principles; every other
+    # member must ignore both)
     rows = [row | {"chosen_safe": i % 3 != 0, "rejected_safe": i % 2 == 0} for i, row in enumerate(pairs(12))]
     data = tokenize_pairs(rows, tok, TokenizationSettings())
     data = with_reference(data, compute_reference_logps(model, data, tok.pad_token_id))
@@ -83,7 +85,7 @@ def context(tiny, tmp_path):
                       label_temperature=0.5, online=OnlineSettings(prompts_per_round=4, max_new_tokens=5),
                       rl=RLSettings(max_new_tokens=5), reward_epochs=1, log=lambda _: None,
                       policy_adapter=lambda name: _saved_policy(model, tmp_path / "policy"),
-                      sampling={"max_new_tokens": 5, "batch_size": 4})
+                      sampling={"max_new_tokens": 5, "batch_size": 4}, principles=PRINCIPLES)
 
 
 def _saved_policy(model, folder):
@@ -107,6 +109,8 @@ def _check_member(algorithm, tiny, tmp_path):
     ctx = context(tiny, tmp_path)
     if getattr(algorithm, "uses_unlabelled", False):  # 6 of the 8 pairs labelled (5 train, 1 validation)
         ctx = dataclasses.replace(ctx, reward_labels=0.75, reward_epochs=2)
+    if getattr(algorithm, "uses_principles", False):  # drawn principles that tell a pair apart keep it: 2 passes
+        ctx = dataclasses.replace(ctx, reward_epochs=2)
     policy_before, ref_before = _policy_logps(ctx)
     adapters_before = set(ctx.model.peft_config)
     result = run_family(algorithm, ctx)

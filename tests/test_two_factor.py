@@ -1,5 +1,6 @@
 """The two-factor suite: its safety rule by hand, the two label orders, the rate on the shipped pairs,
-and BFPO beside DPO through the suite's real cells on a tiny model."""
+and BFPO beside DPO, salmon-rm, and PPO asking it about a principle through the suite's real cells on a
+tiny model."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from prefzoo.benchmarks import two_factor
 from prefzoo.benchmarks.data_sources import SHIPPED_DATA
 from prefzoo.benchmarks.lm_report import leaderboard_rows, setting_rows
 from prefzoo.benchmarks.lm_suite import SmolSentimentSuite
+from prefzoo.benchmarks.reward_report import principle_rows, principle_switch_rows
 from prefzoo.benchmarks.two_factor import SmolTwoFactorSuite, is_safe, named_entities, with_safety
 from prefzoo.registry import ALGORITHMS, SUITES
 from tests.tiny_lm import make_tiny_lm
@@ -58,12 +60,18 @@ def test_bfpo_and_dpo_run_through_the_suites_cells(tmp_path, monkeypatch):
     monkeypatch.setattr(two_factor, "named_entities", lambda text: ["bad"] if "bad" in text.split() else [])
     model = make_tiny_lm(tmp_path / "model")
     assert SUITES.get("smol-two-factor") is SmolTwoFactorSuite
-    algorithms = [ALGORITHMS.get(n) for n in ("bfpo", "dpo")]
+    algorithms = [ALGORITHMS.get(n) for n in ("bfpo", "dpo", "salmon-rm", "ppo")]
     common = dict(seeds=1, steps=2, model=str(model), profile="quick", runs=tmp_path / "runs", log=lambda _: None)
-    docs = SmolTwoFactorSuite().run(algorithms, tmp_path / "results", **common)
+    ppo = ALGORITHMS.get("ppo")
+    asked = {"ppo": ppo.Config(reward_learner="salmon-rm", reward_principle="safe")}
+    docs = SmolTwoFactorSuite().run(algorithms, tmp_path / "results", base_configs=asked, **common)
     by_name = {d["algorithm"]: d for d in docs}
-    assert set(by_name) == {"reference", "bfpo", "dpo"}
+    assert set(by_name) == {"reference", "bfpo", "dpo", "salmon-rm", "ppo"}
+    assert by_name["ppo"]["label"] == "ppo (salmon-rm: safe)"
     for doc in docs:
+        if doc["algorithm"] == "salmon-rm":
+            assert set(doc["eval"]["principles"]) == {"helpful", "safe", "helpful,safe"}
+            continue
         safe = doc["eval"]["samples"]["safe"]
         texts = doc["eval"]["samples"]["texts"]
         assert safe == ["bad" not in t.split() for t in texts]
@@ -73,7 +81,12 @@ def test_bfpo_and_dpo_run_through_the_suites_cells(tmp_path, monkeypatch):
     headers, rows = leaderboard_rows(group)
     assert headers[6:8] == ["violation rate [95% CI]", "Δ violation rate vs reference [95% CI]"]
     assert all(r[6] != "—" for r in rows)
+    headers, rows = principle_switch_rows(group)
+    assert [r[:3] for r in rows] == [["safe", "ppo (salmon-rm: safe)", "1"]] and rows[0][5] != "—"
+    headers, rows = principle_rows(group)
+    assert [r[1] for r in rows] == ["helpful", "safe", "helpful + safe"]
+    assert headers[3:] == ["agrees with helpful [± seeds]", "agrees with safe [± seeds]"]
     with pytest.raises(ValueError, match="smol-sentiment suite cannot train 'bfpo': it trains on safety labels"):
         SmolSentimentSuite().run(algorithms[:1], tmp_path / "results", **common)
     with pytest.raises(ValueError, match="--preference 'safest'"):
-        SmolTwoFactorSuite().run(algorithms, tmp_path / "results", preference="safest", **common)
+        SmolTwoFactorSuite().run(algorithms[:2], tmp_path / "results", preference="safest", **common)

@@ -68,6 +68,9 @@ class RunContext:
     memory_budget: int | None = None
     """Bytes the device may hold (a ``--max-memory`` cap, else the card's size; None on a CPU): what
     ``gradient_checkpointing="auto"`` measures against."""
+    principles: dict[str, Any] | None = None
+    """The suite's principles by name (``principles.Principle``), which an instructable reward learner
+    trains on and is asked about; None where the suite has none."""
 
     @property
     def pad_id(self) -> int:
@@ -166,6 +169,7 @@ def _learn_reward_model(learner, ctx: RunContext, rows: list[dict], adapter: str
     from prefzoo.algorithms.engine.reward_model import RewardModel, train_reward_model
     from prefzoo.algorithms.engine.self_evolved import train_self_evolved
 
+    epochs = ctx.reward_epochs
     if learner.extracts_policy:  # demonstrations, not labels: no label budget applies
         from prefzoo.algorithms.engine.extraction import policy_demonstrations
 
@@ -174,6 +178,12 @@ def _learn_reward_model(learner, ctx: RunContext, rows: list[dict], adapter: str
     else:
         labelled, unlabelled = label_budget(rows, ctx.reward_labels, ctx.train.seed)
         extras = {"labelled_pairs": len(labelled), "unlabelled_pairs": len(unlabelled)}
+    if learner.uses_principles:  # one pass of fresh principle draws per reward epoch, each trained once
+        from prefzoo.algorithms.engine.principles import relabelled_pairs
+
+        labelled = relabelled_pairs(learner, labelled, _principles(learner, ctx), ctx.tokenizer, epochs,
+                                    ctx.train.seed)
+        extras["relabelled_examples"], epochs = len(labelled), 1
     reward_model = RewardModel.create(ctx.model, ctx.model_settings, adapter=adapter, seed=ctx.train.seed)
     try:
         if learner.uses_unlabelled:
@@ -181,12 +191,35 @@ def _learn_reward_model(learner, ctx: RunContext, rows: list[dict], adapter: str
                 learner, reward_model, labelled, unlabelled, ctx.pad_id, ctx.train, ctx.reward_epochs,
                 ctx.accelerator, ctx.log)
         else:
-            result = train_reward_model(learner, reward_model, labelled, ctx.pad_id, ctx.train, ctx.reward_epochs,
+            result = train_reward_model(learner, reward_model, labelled, ctx.pad_id, ctx.train, epochs,
                                         ctx.accelerator)
     except BaseException:
         ctx.model.delete_adapter(adapter)
         raise
     return reward_model, result, extras
+
+
+def _principles(learner, ctx: RunContext) -> dict[str, Any]:
+    if not ctx.principles:
+        raise ValueError(f"{learner.name} is trained on pairs labelled under principles, which this suite does not "
+                         "declare (smol-two-factor does)")
+    return ctx.principles
+
+
+def _asked(learner, reward_model, principle: str, ctx: RunContext):
+    """The reward model that scores rollouts: an instructable one asked about ``principle`` (with
+    ``reward_model`` None, only the check that the learner and the suite can take ``principle``)."""
+    if not learner.uses_principles:
+        if principle:
+            raise ValueError(f"reward_principle = {principle!r} asks the reward model about principles, but "
+                             f"{learner.name!r} does not take any (salmon-rm does)")
+        return reward_model
+    from prefzoo.algorithms.engine.principles import (InstructedRewardModel, prefix_ids, principle_names,
+                                                      principle_text)
+
+    principles = _principles(learner, ctx)
+    text = principle_text(principles, principle_names(principle, principles))
+    return reward_model and InstructedRewardModel.asking(reward_model, prefix_ids(ctx.tokenizer, text))
 
 
 def run_reward_learning(algorithm, ctx: RunContext) -> CellResult:
@@ -203,16 +236,22 @@ def run_reward_learning(algorithm, ctx: RunContext) -> CellResult:
     try:
         ctx.log(f"{algorithm.name}: reward model trained for {ctx.reward_epochs} epochs on {trained_on} "
                 f"in {result.wall_time_s:.1f} s, final loss {result.history[-1]['loss']:.4f}")
-        chosen, rejected = reward_model.score_pairs(list(ctx.eval_data), ctx.pad_id)
+        evaluation: dict[str, Any] = {}
+        if algorithm.uses_principles:  # the diagnostics ask about every principle; then each one alone
+            from prefzoo.algorithms.engine.principles import principle_agreement
+
+            evaluation["principles"] = principle_agreement(reward_model, list(ctx.eval_data), ctx.principles,
+                                                           ctx.tokenizer, ctx.pad_id)
+        chosen, rejected = _asked(algorithm, reward_model, "", ctx).score_pairs(list(ctx.eval_data), ctx.pad_id)
         gold = ctx.eval_gold.double()
-        diagnostics = reward_diagnostics(chosen, rejected, gold[:, 0], gold[:, 1], ctx.label_temperature)
+        evaluation["reward"] = reward_diagnostics(chosen, rejected, gold[:, 0], gold[:, 1], ctx.label_temperature)
         saved = reward_model.save(ctx.out_dir)
     finally:
         ctx.model.delete_adapter(adapter)
     return CellResult(result, Costs(oracle_queries=labelled, dataset_pairs=len(rows)),
                       extras={"pairs": len(rows), "epochs": ctx.reward_epochs,
                               "final_labels_mean": float(result.labels.mean()), **extras},
-                      evaluation={"reward": diagnostics}, artifact=str(saved))
+                      evaluation=evaluation, artifact=str(saved))
 
 
 def run_rl(algorithm, ctx: RunContext) -> CellResult:
@@ -222,19 +261,22 @@ def run_rl(algorithm, ctx: RunContext) -> CellResult:
     from prefzoo.registry import ALGORITHMS
 
     learner = ALGORITHMS.get(algorithm.reward_learner)()
+    principle = algorithm.reward_principle
+    _asked(learner, None, principle, ctx)  # a principle the learner or the suite cannot take fails before training
     rows = _read_rows(ctx)
     adapter = f"reward-{algorithm.name}"
     reward_model, learned, learned_extras = _learn_reward_model(learner, ctx, rows, adapter)
     try:
         rl = dataclasses.replace(ctx.rl, responses_per_iteration=ctx.train.batch_size,
                                  minibatch_size=ctx.train.micro_batch_size)
-        result = train_rl(algorithm, ctx.model, ctx.tokenizer, ctx.train_prompts, reward_model, ctx.model_settings,
-                          ctx.train, rl, gold=ctx.gold)
+        result = train_rl(algorithm, ctx.model, ctx.tokenizer, ctx.train_prompts,
+                          _asked(learner, reward_model, principle, ctx), ctx.model_settings, ctx.train, rl,
+                          gold=ctx.gold)
     finally:
         ctx.model.delete_adapter(adapter)
     return CellResult(result, Costs(result.generated_tokens, result.reward_model_queries,
                                     learned_extras["labelled_pairs"], len(rows), result.reward_model_queries),
-                      label=f"{algorithm.name} ({algorithm.reward_learner})",
+                      label=f"{algorithm.name} ({algorithm.reward_learner}{f': {principle}' if principle else ''})",
                       extras={"reward_model_wall_time_s": learned.wall_time_s, "curve": result.curve,
                               "reward_learning": learned_extras})
 
