@@ -108,7 +108,7 @@ class AlgorithmConfig:
     @classmethod
     def from_overrides(cls, overrides: Sequence[str], base: AlgorithmConfig | None = None):
         """Apply ``field=value`` strings (as typed on a command line) to ``base`` or the defaults."""
-        values = (base or cls()).to_dict()
+        values = dataclasses.asdict(base or cls())  # every field, those ``to_dict`` omits too
         hints = typing.get_type_hints(cls)
         for item in overrides:
             key, sep, raw = item.partition("=")

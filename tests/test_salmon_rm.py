@@ -120,6 +120,7 @@ def test_rl_asks_the_reward_model_about_its_principle(tiny, tmp_path):  # noqa: 
     ppo = ALGORITHMS.get("ppo")
     config = ppo.Config(reward_learner="salmon-rm", reward_principle="safe")
     assert config.to_dict()["reward_principle"] == "safe" and "reward_principle" not in ppo.Config().to_dict()
+    assert ppo.Config.from_overrides(["reward_learner=salmon-rm", "reward_principle=safe"]) == config  # --set
     ctx = dataclasses.replace(context(tiny, tmp_path), reward_epochs=2)
     result = run_family(ppo(config), ctx)
     assert result.label == "ppo (salmon-rm: safe)" and len(result.extras["curve"]) == ctx.train.steps
