@@ -108,6 +108,9 @@ def bench(
     cpus_per_cell: Annotated[float, typer.Option(help="--backend ray: CPUs every cell asks for (its thread count).")] = 1.0,
 ) -> None:
     """Train algorithms on a suite with the same data and budget; one result file per (algorithm, seed, config)."""
+    from prefzoo.algorithms.engine.processes import is_main
+
+    console.quiet = not is_main()  # of a data-parallel run's processes (torchrun, accelerate launch), one reports
     try:
         paths = project_paths()
         results = results or paths["results"]
@@ -163,6 +166,8 @@ def bench(
                                  progress=report, **suite_options)
         except (ConfigError, ValueError, CellsFailed) as exc:
             _fail(str(exc))
+    if not is_main():  # its documents are the main process's to score
+        return
     for title, headers, rows in suite_obj.tables(docs):
         table = Table(title=f"{title}: means with 95% intervals")
         for h in headers:

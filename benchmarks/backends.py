@@ -136,8 +136,11 @@ def _call(fn, *args) -> Written:
 
 
 def _write(written: Written) -> list[dict[str, Any]]:
+    from prefzoo.algorithms.engine.processes import is_main
+
     for path, doc in written:
-        write_json_atomic(path, doc)
+        if is_main():  # of a data-parallel cell's processes, the main one writes
+            write_json_atomic(path, doc)
     return [doc for _, doc in written]
 
 

@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from prefzoo.algorithms.engine.processes import wait_for_everyone
 from prefzoo.benchmarks.backends import Backend, Cell, Written
 
 _LIVE: dict[str, Any] = {}
@@ -94,6 +95,7 @@ def run_cells(run, algorithms: Sequence[type], seeds: Sequence[int], base_config
             run.log(f"{name} seed {seed}: done already ({path.name})")
             docs[i] = json.loads(path.read_text())
     todo = [i for i in range(len(planned)) if i not in docs]
+    wait_for_everyone()  # the processes of a data-parallel run agree on what is done before the main one writes
     if todo and not serial:
         backend.run([Cell("data and reference log-probs", prepare_cell, (run,), gpu=True)], log=run.log)
     reads = [i for i in todo if planned[i][1] is not None and _reads_policies(planned[i][1], planned[i][2])]

@@ -13,7 +13,8 @@ import torch
 from prefzoo.algorithms.base import Algorithm, Pairwise
 from prefzoo.algorithms.engine.data import collate_sequences, iter_batch_logps, prompt_token_ids
 from prefzoo.algorithms.engine.logprobs import sequence_logps
-from prefzoo.algorithms.engine.generation import sample_responses
+from prefzoo.algorithms.engine.generation import sample_everywhere
+from prefzoo.algorithms.engine.processes import is_main
 from prefzoo.algorithms.engine.models import eval_mode, reference_mode
 from prefzoo.benchmarks.metrics import load_metric
 from prefzoo.benchmarks.smol_sentiment import sampler
@@ -52,10 +53,12 @@ def evaluate_policy(run, algorithm: Algorithm | None, seed: int) -> dict:
     p = run.profile
     model, tokenizer, source = run.model, run.tokenizer, run.source
     start = time.perf_counter()
-    samples = sample_responses(model, tokenizer, run.eval_prompts, p.samples_per_prompt, p.data.max_new_tokens,
-                               p.eval_batch_size, seed=10_000 + seed, reference=algorithm is None,
-                               with_logps=algorithm is not None, **sampler(p.data))
+    samples = sample_everywhere(model, tokenizer, run.eval_prompts, p.samples_per_prompt, p.data.max_new_tokens,
+                                p.eval_batch_size, seed=10_000 + seed, reference=algorithm is None,
+                                with_logps=algorithm is not None, **sampler(p.data))
     seconds = time.perf_counter() - start
+    if not is_main():  # the main process scores the gathered samples
+        return {}
     prompt_ids = [s.prompt_index for s in samples]
     generated = sum(len(s.completion_ids) for s in samples)
     texts = [s.text for s in samples]

@@ -26,6 +26,7 @@ from prefzoo.algorithms.engine.data import tokenize_pairs
 from prefzoo.algorithms.engine.checkpointing import cap_device_memory, parse_bytes
 from prefzoo.algorithms.engine.models import add_adapter, cache_dir, load_base, load_tokenizer, model_fingerprint
 from prefzoo.algorithms.engine.pairwise import make_accelerator, visit_order
+from prefzoo.algorithms.engine.processes import data_parallel_refusal, is_main, main_first, processes, run_device
 from prefzoo.algorithms.engine.reference import cache_key, cached_reference_logps, with_reference
 from prefzoo.algorithms.engine.runners import NEEDS_GOLD, RunContext, run_family
 from prefzoo.algorithms.engine.unpaired_data import tokenize_unpaired
@@ -55,7 +56,11 @@ class _LMSuite:
              backend: Backend = SERIAL, labels: float | None = None) -> list[dict]:
         if labels is not None and not 0 < labels <= 1:
             raise ValueError(f"--labels {labels}: the labelled share of the pairs must be in (0, 1]")
+        if not is_main():  # one process of a data-parallel run speaks
+            log = lambda _: None  # noqa: E731
         for cls in algorithms:
+            if reason := data_parallel_refusal(str(cls.family), bool(tune), backend.name):
+                raise ValueError(f"{cls.name!r}: {reason}")
             if labels is not None and labels < 1 and cls.family not in (Family.REWARD, Family.RL):
                 raise ValueError(f"--labels sets the label budget of reward learning (reward learners and the RL "
                                  f"family's reward model); {cls.name!r} is {cls.family}: run it without --labels")
@@ -171,7 +176,7 @@ class _Run:
         self.profile, self.profile_name, self.results_root, self.log = profile, profile_name, results_root, log
         self.max_memory = max_memory
         self.source, self.seeds, self.runs_root = source, seeds, runs_root
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = run_device()
         self._loaded = False
         self.data_key = source.key(model_fingerprint(profile.model))
         self.engine_revision = engine_revision(self.device)
@@ -191,7 +196,7 @@ class _Run:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state, unpickled=True)
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = run_device()
         if engine_revision(self.device) != self.engine_revision:  # the result paths are the driver's
             raise RuntimeError(f"this worker computes on {self.device.type}, the driver on another kind of device: "
                                "run the driver on a machine like the workers (both with a GPU, or both without)")
@@ -211,9 +216,11 @@ class _Run:
         self.tokenizer = load_tokenizer(p.model)
         self.model = add_adapter(load_base(p.model, self.device), p.model)
         self.log(f"model {p.model.model} loaded in {time.perf_counter() - start:.1f} s "
-                 f"({'nf4 QLoRA' if p.model.quantize else 'LoRA'} on {self.device})")
+                 f"({'nf4 QLoRA' if p.model.quantize else 'LoRA'} on {self.device}"
+                 + (f"; data-parallel cells over {processes()} processes)" if processes() > 1 else ")"))
         start = time.perf_counter()
-        data = self.source.load(self.model, self.tokenizer, self.data_key)
+        with main_first():  # generated data are cached by the main process; the others read them
+            data = self.source.load(self.model, self.tokenizer, self.data_key)
         self.log(f"data: {len(data.train)} train {'rows' if self.source.unpaired else 'pairs'}, "
                  f"{len(data.eval)} held-out pairs "
                  f"({time.perf_counter() - start:.1f} s)")
@@ -228,10 +235,10 @@ class _Run:
         train = tokenize_train(data.train, self.tokenizer, p.tokenization, f"{self.source.name} train")
         held_out = tokenize_pairs(data.eval, self.tokenizer, p.tokenization, f"{self.source.name} held-out")
         self.accelerator = make_accelerator(p.train, logging_dir=self.runs_root / self.source.suite / "logs")
-        read = set().union(*(visit_order(len(train), dataclasses.replace(p.train, seed=s),
-                                         self.accelerator.num_processes) for s in self.seeds))
-        self.train_data = self._with_ref(train, fp, "train", read)
-        self.eval_data = self._with_ref(held_out, fp, "held-out", None)
+        read = set().union(*(visit_order(len(train), dataclasses.replace(p.train, seed=s)) for s in self.seeds))
+        with main_first():  # reference log-probs likewise
+            self.train_data = self._with_ref(train, fp, "train", read)
+            self.eval_data = self._with_ref(held_out, fp, "held-out", None)
         self._loaded = True
 
     def _with_ref(self, dataset, fingerprint: str, split: str, rows):
@@ -292,9 +299,10 @@ class _Run:
             self.log(f"{name} seed {seed}: trained in {result.train.wall_time_s:.1f} s, "
                      f"final loss {result.train.history[-1]['loss']:.4f}")
             if algorithm.trains_policy:
-                self.model.save_pretrained(out_dir)
+                if is_main():
+                    self.model.save_pretrained(out_dir)
                 doc["adapter"] = str(out_dir)
-                if algorithm.state_dict():
+                if algorithm.state_dict() and is_main():
                     write_json_atomic(out_dir / "algorithm_state.json", algorithm.state_dict())
                 doc["eval"] = evaluate_policy(self, algorithm, seed)
             else:

@@ -26,7 +26,8 @@ class Sample:
 def sample_responses(model, tokenizer, prompts: Sequence[str | list[dict]], n_per_prompt: int, max_new_tokens: int,
                      batch_size: int, seed: int, reference: bool = False, temperature: float = 1.0,
                      progress: Callable[[int, int], None] | None = None, with_logps: bool = False,
-                     top_p: float = 1.0, top_k: int = 0, merged: bool | None = None) -> list[Sample]:
+                     top_p: float = 1.0, top_k: int = 0, merged: bool | None = None,
+                     shard: tuple[int, int] | None = None) -> list[Sample]:
     """``n_per_prompt`` samples for every prompt (a conversation or plain text, tokenised as training
     tokenises it), at ``temperature`` with nucleus (``top_p``) and ``top_k`` truncation (1.0 and 0: none).
 
@@ -39,6 +40,8 @@ def sample_responses(model, tokenizer, prompts: Sequence[str | list[dict]], n_pe
     ``merged`` samples from a plain compute-dtype copy with the adapter merged (``merged.merged_copy``):
     the same weights without per-step 4-bit dequantisation. None chooses it for an nf4 model on CUDA
     when the copy takes under half the free memory; on a CPU the QLoRA model samples itself.
+
+    ``shard`` = (r, N): only batches b with b mod N = r (see :func:`sample_everywhere`).
     """
     device = next(model.parameters()).device
     if merged is None:
@@ -51,6 +54,8 @@ def sample_responses(model, tokenizer, prompts: Sequence[str | list[dict]], n_pe
     disable = model.disable_adapter() if reference and hasattr(model, "disable_adapter") else contextlib.nullcontext()
     with eval_mode(model), disable:
         for b, start in enumerate(range(0, len(jobs), batch_size)):
+            if shard is not None and b % shard[1] != shard[0]:
+                continue
             chunk = jobs[start:start + batch_size]
             width = max(len(p) for _, p in chunk)
             # left padding, so every prompt ends where generation starts
@@ -72,6 +77,30 @@ def sample_responses(model, tokenizer, prompts: Sequence[str | list[dict]], n_pe
                 out.append(Sample(index, tokenizer.decode(new, skip_special_tokens=True).strip(), new, logp))
             if progress is not None:
                 progress(min(start + batch_size, len(jobs)), len(jobs))
+    return out
+
+
+def sample_everywhere(model, tokenizer, prompts: Sequence[str | list[dict]], n_per_prompt: int, max_new_tokens: int,
+                      batch_size: int, seed: int, **kwargs) -> list[Sample]:
+    """:func:`sample_responses` split over the processes of ``accelerate launch``: process r samples
+    batches r, r + N, ..., each seeded by its own index as in one process, and every process gets all
+    samples back in order — the same samples one process would draw (on the same kind of device)."""
+    from accelerate.utils import gather_object
+
+    from prefzoo.algorithms.engine.processes import _state
+
+    state = _state()
+    args = (model, tokenizer, prompts, n_per_prompt, max_new_tokens, batch_size, seed)
+    if state.num_processes == 1:
+        return sample_responses(*args, **kwargs)
+    n = state.num_processes
+    mine = sample_responses(*args, shard=(state.process_index, n), **kwargs)
+    per_process = gather_object([mine])
+    jobs, out, taken = len(prompts) * n_per_prompt, [], [0] * n
+    for b, start in enumerate(range(0, jobs, batch_size)):
+        size = min(batch_size, jobs - start)
+        out += per_process[b % n][taken[b % n]:taken[b % n] + size]
+        taken[b % n] += size
     return out
 
 

@@ -76,13 +76,14 @@ class TrainResult:
     so the families' result classes keep their positional fields."""
 
 
-def visit_order(n_rows: int, settings: TrainSettings, num_processes: int = 1) -> list[int]:
-    """The rows a run reads, in order: shuffled epochs (seeded by ``settings.seed``) until every process
-    has ``steps × batch_size`` pairs. Known before training, so reference log-probs are computed for
-    these rows only, and two algorithms with the same seed read the same pairs."""
+def visit_order(n_rows: int, settings: TrainSettings) -> list[int]:
+    """The rows a run reads, in order: shuffled epochs (seeded by ``settings.seed``) up to ``steps ×
+    batch_size`` pairs — on any number of processes, as ``batch_size`` is the global batch. Known before
+    training, so reference log-probs are computed for these rows only, and two algorithms with the same
+    seed read the same pairs."""
     if n_rows < settings.micro_batch_size:
         raise ValueError(f"{n_rows} pairs are fewer than one micro-batch ({settings.micro_batch_size})")
-    need = settings.steps * settings.batch_size * num_processes
+    need = settings.steps * settings.batch_size
     per_epoch = n_rows - n_rows % settings.micro_batch_size  # whole micro-batches; the rest is dropped
     generator = torch.Generator().manual_seed(settings.seed)
     order: list[int] = []
@@ -149,8 +150,16 @@ def resolved_mixed_precision(mixed_precision: str) -> str:
 
 
 def make_accelerator(settings: TrainSettings, logging_dir: Path | None = None):
-    from accelerate import Accelerator
+    """The run's Accelerator. ``batch_size`` is the global batch on any number of processes (``accelerate
+    launch``): each of N processes accumulates batch_size / (micro_batch_size · N) micro-batches a step, so
+    a data-parallel cell trains on the same pairs with the same steps as one process does."""
+    from accelerate import Accelerator, PartialState
     from accelerate.utils import ProjectConfiguration
+
+    processes = PartialState().num_processes
+    if settings.batch_size % (settings.micro_batch_size * processes):
+        raise ValueError(f"batch_size={settings.batch_size} is not a multiple of micro_batch_size="
+                         f"{settings.micro_batch_size} × {processes} processes")
 
     trackers = []
     if logging_dir is not None:
@@ -160,7 +169,7 @@ def make_accelerator(settings: TrainSettings, logging_dir: Path | None = None):
         except ImportError:
             pass
     return Accelerator(
-        gradient_accumulation_steps=settings.batch_size // settings.micro_batch_size,
+        gradient_accumulation_steps=settings.batch_size // (settings.micro_batch_size * processes),
         mixed_precision=resolved_mixed_precision(settings.mixed_precision), log_with=trackers or None,
         project_config=ProjectConfiguration(project_dir=str(logging_dir)) if logging_dir else None)
 
@@ -191,10 +200,14 @@ class StepLoop:
             self.optimizer.step()
             self.scheduler.step()
             self.optimizer.zero_grad()
-        self.tokens += int(batch["attention_mask"].sum())
-        self._accumulated.setdefault("loss", []).append(out.loss.item())
-        for key, value in out.metrics.items():
-            self._accumulated.setdefault(key, []).append(value.detach().float().mean().item())
+        values = {"loss": out.loss.detach(), **{k: v.detach().float().mean() for k, v in out.metrics.items()}}
+        tokens = batch["attention_mask"].sum()
+        if acc.num_processes > 1:  # the history and the token count are the whole data-parallel batch's
+            values = {k: acc.reduce(v.float(), "mean") for k, v in values.items()}
+            tokens = acc.reduce(tokens, "sum")
+        self.tokens += int(tokens)
+        for key, value in values.items():
+            self._accumulated.setdefault(key, []).append(value.item())
         if acc.sync_gradients:
             self.step += 1
             entry = {"step": self.step, **{k: sum(v) / len(v) for k, v in self._accumulated.items()}}
@@ -236,7 +249,7 @@ def train_pairwise(algorithm: Pairwise, model, dataset, pad_id: int, settings: T
                            "rejected_safe, true or false): train it on two-factor data")
     accelerator = accelerator or make_accelerator(settings)
     torch.manual_seed(settings.seed)
-    rows = dataset.select(visit_order(len(dataset), settings, accelerator.num_processes))
+    rows = dataset.select(visit_order(len(dataset), settings))
     if algorithm.uses_reference:
         missing = [i for i, refs in enumerate(zip(*(rows[c] for c in ref_columns)))
                    if not all(math.isfinite(r) for r in refs)]

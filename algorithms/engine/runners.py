@@ -78,7 +78,7 @@ class RunContext:
 
     def rows_read(self) -> list[int]:
         """The distinct train rows the budget reads (see ``visit_order``)."""
-        return sorted(set(visit_order(len(self.train_data), self.train, self.accelerator.num_processes)))
+        return sorted(set(visit_order(len(self.train_data), self.train)))
 
 
 @dataclass

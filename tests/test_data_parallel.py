@@ -1,0 +1,82 @@
+"""Data-parallel cells: ``prefzoo.cli bench`` on two CPU processes (torchrun, as ``accelerate launch`` starts
+them on GPUs) on a tiny model
+trains a pairwise cell on both processes (the same global batch), samples the evaluation split across
+them, and the main process alone writes — the same result files, and the same numbers, as one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from prefzoo.algorithms.engine.processes import data_parallel_refusal
+from prefzoo.benchmarks.lm_suite import SmolSentimentSuite
+from prefzoo.registry import ALGORITHMS
+from tests.test_ray_backend import _files
+from tests.tiny_lm import make_tiny_lm
+
+TRAIN = ["micro_batch_size=4"]  # the quick profile's batch of 8: 2 micro-batches, one per process
+
+
+def _launch(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Two CPU processes, as torchrun starts them on GPUs for ``accelerate launch --multi_gpu`` (``accelerate
+    launch --cpu --num_processes 2`` runs a single process unless mpirun is given a host file)."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "prefzoo.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=dict(env, ACCELERATE_USE_CPU="1"), timeout=900)
+
+
+def test_a_cell_on_two_processes_writes_what_one_process_writes(tmp_path, monkeypatch):
+    monkeypatch.setenv("PREFZOO_CACHE", str(tmp_path / "cache"))  # the data: generated once, read by both runs
+    model = make_tiny_lm(tmp_path / "model")
+    common = dict(seeds=1, steps=2, model=str(model), profile="quick", train=TRAIN)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each launched process: float sums then agree to rounding
+    try:
+        SmolSentimentSuite().run([ALGORITHMS.get("dpo")], tmp_path / "one", runs=tmp_path / "runs-one",
+                                 log=lambda _: None, **common)
+    finally:
+        torch.set_num_threads(threads)
+    env = dict(os.environ, OMP_NUM_THREADS="1", COLUMNS="200")
+    out = _launch(["bench", "--suite", "smol-sentiment", "--algorithms", "dpo", "--seeds", "1", "--steps", "2",
+                   "--model", str(model), "--profile", "quick", "--train", ",".join(TRAIN),
+                   "--results", str(tmp_path / "two"), "--runs", str(tmp_path / "runs-two"),
+                   "--plot", str(tmp_path / "two.png")], env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "data-parallel cells over 2 processes" in out.stdout
+    assert out.stdout.count("result files under") == out.stdout.count("smol-sentiment: dpo") == 1  # one reports
+    one, two = _files(tmp_path / "one"), _files(tmp_path / "two")
+    assert sorted(one) == sorted(two) and len(one) == 2  # the reference's cell and dpo's, same names
+    assert not list((tmp_path / "two").rglob("*.tmp*"))
+    reference = next(name for name in one if "/reference/" in name)
+    for part in ("eval", "train"):  # the split sampling gathers the very samples one process draws
+        assert one[reference][part] == two[reference][part]
+    dpo = next(name for name in one if "/dpo/" in name)
+    a, b = one[dpo], two[dpo]
+    assert a.keys() == b.keys() and a["eval"].keys() == b["eval"].keys()
+    losses = [[h["loss"] for h in doc["train"]["history"]] for doc in (a, b)]
+    assert len(losses[0]) == 2 and losses[0] == pytest.approx(losses[1], rel=1e-4)  # one global batch a step
+    assert a["train"]["tokens"] == b["train"]["tokens"]  # both processes' tokens counted
+    assert a["eval"]["samples"]["prompt_ids"] == b["eval"]["samples"]["prompt_ids"]
+    assert a["eval"]["samples"]["texts"] == b["eval"]["samples"]["texts"]
+    weights = [load_file(Path(doc["adapter"]) / "adapter_model.safetensors") for doc in (a, b)]
+    assert weights[0].keys() == weights[1].keys()
+    for name, value in weights[0].items():  # the same update: gradients averaged over the two processes
+        torch.testing.assert_close(weights[1][name], value, rtol=1e-4, atol=1e-7)
+    assert max(v.abs().max().item() for n, v in weights[0].items() if "lora_B" in n) > 1e-5  # it trained
+
+
+def test_families_and_options_that_stay_single_process_are_refused(monkeypatch):
+    from prefzoo.algorithms.engine import processes
+
+    assert data_parallel_refusal("rl-with-reward", False, "serial") is None  # one process takes everything
+    monkeypatch.setattr(processes, "processes", lambda: 2)
+    assert "single-process" in data_parallel_refusal("rl-with-reward", False, "serial")
+    assert "--tune" in data_parallel_refusal("pairwise", True, "serial")
+    assert "--backend ray" in data_parallel_refusal("pairwise", False, "ray")
+    assert data_parallel_refusal("pairwise", False, "serial") is None
