@@ -133,42 +133,37 @@ def principle_switch_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], li
 
 
 def reward_sections(group: Sequence[dict[str, Any]]) -> list[str]:
-    """Markdown lines of a setting's reward-model and extracted-reward tables (none where it has none)."""
+    """Markdown lines of a setting's reward-model tables: each learner's model, an instructable model
+    asked about each principle, the principle switch, the extracted rewards (each only where it has rows)."""
     from prefzoo.leaderboard.render import markdown_table
 
+    sections = [
+        ("Reward models", reward_model_rows,
+         "Each reward learner trains its own adapter and scalar head on the shared base, on the pairs the step "
+         f"budget reads, for {group[0]['settings'].get('reward_epochs', '?')} epochs (AdamW with the learner's "
+         "α); diagnosed on the held-out pairs against the gold reward. ECE compares σ(r_w − r_l) with the "
+         "labeller's own probability σ((g_w − g_l)/T), in 10 bins; the implied T is the labeller temperature the "
+         "model's margins imply (1 / the slope of r_w − r_l on g_w − g_l), beside the labeller's own. Accuracy by "
+         "gold margin splits the held-out pairs into thirds by g_w − g_l (the low third the labeller itself "
+         "orders nearly by chance). Pearson and Spearman score one response at a time. ± is the interval across "
+         "seeds; with one seed, [low, high] is the bootstrap interval over pairs."),
+        ("An instructable reward model asked about each principle (SALMON, Sun et al. 2023)", principle_rows,
+         "The same reward model with different principles listed in its input: on the held-out pairs where a "
+         "factor prefers one response, the share it orders that factor's way."),
+        ("Principle switch: one reward model, a different principle at RL time", principle_switch_rows,
+         "RL against the same instructable reward model, asked about a different principle per row; each "
+         "factor's gold score of the resulting policy, with its paired change from the reference (intervals and "
+         "tests as in the ranked table)."),
+        ("What each policy learned to want (reward extraction, Joselowitz et al. 2024)", extracted_reward_rows,
+         "A reward model trained by max-margin inverse RL on each policy's samples against the reference's on "
+         "the train prompts (`irl`), judged on the held-out pairs against the gold reward; beside it, the "
+         "accuracy of the algorithm's closed-form implicit reward β·log π/π_ref where it has one."),
+    ]
     lines: list[str] = []
-    reward = reward_model_rows(group)
-    if reward[1]:
-        lines += ["#### Reward models", "",
-                  "Each reward learner trains its own adapter and scalar head on the shared base, on the pairs "
-                  f"the step budget reads, for {group[0]['settings'].get('reward_epochs', '?')} epochs (AdamW "
-                  "with the learner's α); diagnosed on the held-out pairs against the gold reward. ECE compares "
-                  "σ(r_w − r_l) with the labeller's own probability σ((g_w − g_l)/T), in 10 bins; the implied T is "
-                  "the labeller temperature the model's margins imply (1 / the slope of r_w − r_l on g_w − g_l), "
-                  "beside the labeller's own. Accuracy by gold "
-                  "margin splits the held-out pairs into thirds by g_w − g_l (the low third the labeller itself "
-                  "orders nearly by chance). Pearson and Spearman score one response at a time. ± is the "
-                  "interval across seeds; with one seed, [low, high] is the bootstrap interval over pairs.", "",
-                  markdown_table(*reward), ""]
-    principled = principle_rows(group)
-    if principled[1]:
-        lines += ["#### An instructable reward model asked about each principle (SALMON, Sun et al. 2023)", "",
-                  "The same reward model with different principles listed in its input: on the held-out pairs "
-                  "where a factor prefers one response, the share it orders that factor's way.", "",
-                  markdown_table(*principled), ""]
-    switch = principle_switch_rows(group)
-    if switch[1]:
-        lines += ["#### Principle switch: one reward model, a different principle at RL time", "",
-                  "RL against the same instructable reward model, asked about a different principle per row; "
-                  "each factor's gold score of the resulting policy, with its paired change from the "
-                  "reference (intervals and tests as in the ranked table).", "", markdown_table(*switch), ""]
-    extracted = extracted_reward_rows(group)
-    if extracted[1]:
-        lines += ["#### What each policy learned to want (reward extraction, Joselowitz et al. 2024)", "",
-                  "A reward model trained by max-margin inverse RL on each policy's samples against the "
-                  "reference's on the train prompts (`irl`), judged on the held-out pairs against the gold "
-                  "reward; beside it, the accuracy of the algorithm's closed-form implicit reward "
-                  "β·log π/π_ref where it has one.", "", markdown_table(*extracted), ""]
+    for heading, rows_of, text in sections:
+        headers, rows = rows_of(group)
+        if rows:
+            lines += [f"#### {heading}", "", text, "", markdown_table(headers, rows), ""]
     return lines
 
 

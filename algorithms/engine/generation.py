@@ -87,9 +87,9 @@ def sample_everywhere(model, tokenizer, prompts: Sequence[str | list[dict]], n_p
     samples back in order — the same samples one process would draw (on the same kind of device)."""
     from accelerate.utils import gather_object
 
-    from prefzoo.algorithms.engine.processes import _state
+    from prefzoo.algorithms.engine.processes import process_state
 
-    state = _state()
+    state = process_state()
     args = (model, tokenizer, prompts, n_per_prompt, max_new_tokens, batch_size, seed)
     if state.num_processes == 1:
         return sample_responses(*args, **kwargs)

@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 
 
-def _state():
+def process_state():
+    """accelerate's state of this process (one shared object), honouring ``ACCELERATE_USE_CPU``."""
     from accelerate import PartialState
     from accelerate.utils import parse_flag_from_env
 
@@ -26,27 +27,27 @@ def _state():
 
 def processes() -> int:
     """How many processes run this cell (``accelerate launch --num_processes``; 1 otherwise)."""
-    return _state().num_processes
+    return process_state().num_processes
 
 
 def is_main() -> bool:
     """Whether this process saves and writes (the only one, outside ``accelerate launch``)."""
-    return _state().is_main_process
+    return process_state().is_main_process
 
 
 def main_first():
     """A block the main process runs first (e.g. filling a cache) and the others after it."""
-    return _state().main_process_first()
+    return process_state().main_process_first()
 
 
 def wait_for_everyone() -> None:
-    _state().wait_for_everyone()
+    process_state().wait_for_everyone()
 
 
 def run_device() -> torch.device:
     """This process's device: its own GPU (or the CPU) under ``accelerate launch``, else CUDA if present."""
     if processes() > 1:
-        return _state().device
+        return process_state().device
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
