@@ -30,8 +30,8 @@ class InstructableReward(BradleyTerry):
     writes it, ``training/step2_rm_training/aggregate_synthetic_preference.py`` of IBM/SALMON): every
     pair has a relative score s_d per principle d (> 0: the first response is better under d). Per
     training example, k ~ Geometric(0.2) is drawn again while k > ``max_principles``; the first k of
-    the shuffled principles are listed, each stated negated with probability ½ (its score's sign
-    flipped). Scores are divided by their principle's variance over the data (the variance over both
+    the shuffled principles are listed, each stated negated with probability ½ (``negation``; its
+    score's sign flipped). Scores are divided by their principle's variance over the data (the variance over both
     orders of every pair, E[s_d²]); the listed principle with the largest |score| decides the label
     (a 0 drops the example) and the label is flipped with probability ``label_noise``. The code's
     4 passes over the data become the budget's reward epochs: one pass each, each with fresh draws.
@@ -52,6 +52,8 @@ class InstructableReward(BradleyTerry):
         """k, the number of listed principles, is drawn again while above this (the authors' 8)."""
         label_noise: float = param(0.1, ge=0, lt=0.5)
         """The share of drawn labels flipped (the authors' noisy_ratio)."""
+        negation: float = param(0.5, ge=0, le=1, omit_default=True)
+        """The probability that a listed principle is stated negated (the authors' ½; 0: never)."""
 
     @staticmethod
     def variances(scores: Sequence[Sequence[float]]) -> list[float]:
@@ -81,7 +83,7 @@ class InstructableReward(BradleyTerry):
         order = list(range(len(scores)))
         rng.shuffle(order)
         principles = tuple(order[:k])
-        negated = tuple(rng.random() < 0.5 for _ in principles)
+        negated = tuple(rng.random() < c.negation for _ in principles)
         sign = self.preference(scores, variances, principles, negated)
         if sign == 0:
             return None

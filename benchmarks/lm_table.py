@@ -190,8 +190,14 @@ def beats_reference(row: dict) -> bool | None:
 def verdict(rows: Sequence[dict]) -> str:
     """One sentence, from the numbers, on which rows beat the reference and which are indistinguishable."""
     compared = [r for r in rows if r.get("vs_reference")]
-    seeds = min((r["seeds"] for r in rows), default=0)
-    smoke = f"Smoke run ({seeds} seed{'s' if seeds > 1 else ''} per row): not evidence. " if seeds < EVIDENCE_SEEDS else ""
+    seeds = max((r["seeds"] for r in rows), default=0)
+    few = [r["algorithm"] for r in rows if r["seeds"] < EVIDENCE_SEEDS]
+    if seeds < EVIDENCE_SEEDS:
+        smoke = f"Smoke run ({seeds} seed{'s' if seeds > 1 else ''} per row): not evidence. "
+    elif few:  # the rows with enough seeds stay evidence; these do not
+        smoke = f"{_names(few)} ran fewer than {EVIDENCE_SEEDS} seeds: not evidence. "
+    else:
+        smoke = ""
     if not compared:
         return smoke + "No row could be compared with the reference on the same prompts."
     above = [r["algorithm"] for r in compared if beats_reference(r) is True]

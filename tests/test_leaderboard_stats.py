@@ -110,6 +110,12 @@ def test_one_seed_is_labelled_a_smoke_run(tmp_path):
     _write(results, _doc("dpo", base))
     text = render(results, board)[0].read_text()
     assert "Smoke run (1 seed per row): not evidence." in text
+    for seed in (1, 2):  # the reference and dpo at three seeds, a new row at one: only that row is not evidence
+        _write(results, _doc("reference", base, seed))
+        _write(results, _doc("dpo", base, seed))
+    _write(results, _doc("ipo", base))
+    text = render(results, board)[0].read_text()
+    assert "Smoke run" not in text and "`ipo` ran fewer than 3 seeds: not evidence." in text
 
 
 def test_train_overrides_are_parsed_validated_and_change_the_hash():

@@ -58,6 +58,9 @@ def test_draws_follow_the_geometric_count_half_negation_and_the_label_noise():
     single = [d for d in draws if len(d.principles) == 1]
     wrong = sum(d.first_preferred == d.negated[0] for d in single) / len(single)
     assert abs(wrong - 0.1) < 0.015
+    plain = InstructableReward(InstructableReward.Config(negation=0.0))
+    assert not any(n for _ in range(200) for n in plain.draw([1.0, 1.0], [1.0, 1.0], rng).negated)
+    assert "negation" not in InstructableReward.Config().to_dict()  # the default keeps earlier results' hashes
 
 
 def test_relabelled_pairs_put_the_drawn_preferred_response_first_after_the_principles(tiny, tmp_path):  # noqa: F811
