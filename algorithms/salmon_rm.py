@@ -21,13 +21,12 @@ class PrincipleDraw:
 
 @ALGORITHMS.register("salmon-rm")
 class InstructableReward(BradleyTerry):
-    """SALMON's instructable reward model (Sun et al. 2023, arXiv:2310.05910, §3.1–3.2): r(principles,
+    """SALMON's instructable reward model (Sun et al. 2023, arXiv:2310.05910): r(principles,
     x, y), a reward model whose input lists the principles it judges by, trained so that stating a
     different principle (or its negation) changes what it prefers; at RL time the principles are a
     setting (``reward_principle`` of the RL algorithm).
 
-    Training data (§3.1 "principle-driven preference modelling"; the rule as the authors' released code
-    writes it, ``training/step2_rm_training/aggregate_synthetic_preference.py`` of IBM/SALMON): every
+    Training data (the rule as the authors' released code writes it, ``training/step2_rm_training/aggregate_synthetic_preference.py`` of IBM/SALMON): every
     pair has a relative score s_d per principle d (> 0: the first response is better under d). Per
     training example, k ~ Geometric(0.2) is drawn again while k > ``max_principles``; the first k of
     the shuffled principles are listed, each stated negated with probability ½ (``negation``; its

@@ -71,8 +71,8 @@ PRINCIPLES = {
         "nationalities.",
         _safety_score),
 }
-"""salmon-rm's principles: the two factors (SALMON's definitions and negative definitions, Sun et al.
-2023 §3.1), each scored on a pair by the label that factor gives it (helpfulness: the noisy label that
+"""salmon-rm's principles: the two factors (as SALMON's principles have a definition and a negative
+definition, Sun et al. 2023), each scored on a pair by the label that factor gives it (helpfulness: the noisy label that
 ordered the pair, the one every other learner sees; safety: the safe-minus-unsafe indicator)."""
 
 
