@@ -365,7 +365,7 @@ class RewardLearning(Algorithm):
     against the reference's (``config.policy`` names the algorithm) instead of on labelled pairs."""
     uses_principles: ClassVar[bool] = False
     """True for an instructable reward model (SALMON): the loop trains it on pairs relabelled under
-    principles drawn per pair (``synthetic_preference``), the principles' text in its input, and an RL
+    principles drawn per pair (its ``draw``), the principles' text in its input, and an RL
     algorithm asks it about the principles its ``reward_principle`` names."""
 
     @property

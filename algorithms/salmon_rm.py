@@ -26,12 +26,12 @@ class InstructableReward(BradleyTerry):
     different principle (or its negation) changes what it prefers; at RL time the principles are a
     setting (``reward_principle`` of the RL algorithm).
 
-    Training data (the rule as the authors' released code writes it, ``training/step2_rm_training/aggregate_synthetic_preference.py`` of IBM/SALMON): every
-    pair has a relative score s_d per principle d (> 0: the first response is better under d). Per
+    Training data (the rule as the authors' released code writes it,
+    ``training/step2_rm_training/aggregate_synthetic_preference.py`` of IBM/SALMON): every pair has a relative score s_d per principle d (> 0: the first response is better under d). Per
     training example, k ~ Geometric(0.2) is drawn again while k > ``max_principles``; the first k of
     the shuffled principles are listed, each stated negated with probability ½ (``negation``; its
-    score's sign flipped). Scores are divided by their principle's variance over the data (the variance over both
-    orders of every pair, E[s_d²]); the listed principle with the largest |score| decides the label
+    score's sign flipped). Scores are divided by their principle's variance over the data (the variance
+    over both orders of every pair, E[s_d²]); the listed principle with the largest |score| decides the label
     (a 0 drops the example) and the label is flipped with probability ``label_noise``. The code's
     4 passes over the data become the budget's reward epochs: one pass each, each with fresh draws.
 

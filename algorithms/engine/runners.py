@@ -206,20 +206,25 @@ def _principles(learner, ctx: RunContext) -> dict[str, Any]:
     return ctx.principles
 
 
-def _asked(learner, reward_model, principle: str, ctx: RunContext):
-    """The reward model that scores rollouts: an instructable one asked about ``principle`` (with
-    ``reward_model`` None, only the check that the learner and the suite can take ``principle``)."""
+def _principle_prefix(learner, principle: str, ctx: RunContext) -> list[int] | None:
+    """The token ids of the principles an instructable learner is asked about (None for a learner that
+    takes none); an unknown principle, or one given to such a learner, is refused."""
     if not learner.uses_principles:
         if principle:
             raise ValueError(f"reward_principle = {principle!r} asks the reward model about principles, but "
                              f"{learner.name!r} does not take any (salmon-rm does)")
-        return reward_model
-    from prefzoo.algorithms.engine.principles import (InstructedRewardModel, prefix_ids, principle_names,
-                                                      principle_text)
+        return None
+    from prefzoo.algorithms.engine.principles import prefix_ids, principle_names, principle_text
 
     principles = _principles(learner, ctx)
-    text = principle_text(principles, principle_names(principle, principles))
-    return reward_model and InstructedRewardModel.asking(reward_model, prefix_ids(ctx.tokenizer, text))
+    return prefix_ids(ctx.tokenizer, principle_text(principles, principle_names(principle, principles)))
+
+
+def _asked(reward_model, prefix: list[int] | None):
+    """The reward model that scores: asked about the principles of ``prefix`` where there is one."""
+    from prefzoo.algorithms.engine.principles import InstructedRewardModel
+
+    return reward_model if prefix is None else InstructedRewardModel.asking(reward_model, prefix)
 
 
 def run_reward_learning(algorithm, ctx: RunContext) -> CellResult:
@@ -242,7 +247,8 @@ def run_reward_learning(algorithm, ctx: RunContext) -> CellResult:
 
             evaluation["principles"] = principle_agreement(reward_model, list(ctx.eval_data), ctx.principles,
                                                            ctx.tokenizer, ctx.pad_id)
-        chosen, rejected = _asked(algorithm, reward_model, "", ctx).score_pairs(list(ctx.eval_data), ctx.pad_id)
+        asked = _asked(reward_model, _principle_prefix(algorithm, "", ctx))
+        chosen, rejected = asked.score_pairs(list(ctx.eval_data), ctx.pad_id)
         gold = ctx.eval_gold.double()
         evaluation["reward"] = reward_diagnostics(chosen, rejected, gold[:, 0], gold[:, 1], ctx.label_temperature)
         saved = reward_model.save(ctx.out_dir)
@@ -262,7 +268,7 @@ def run_rl(algorithm, ctx: RunContext) -> CellResult:
 
     learner = ALGORITHMS.get(algorithm.reward_learner)()
     principle = algorithm.reward_principle
-    _asked(learner, None, principle, ctx)  # a principle the learner or the suite cannot take fails before training
+    prefix = _principle_prefix(learner, principle, ctx)  # a principle it cannot take fails before training
     rows = _read_rows(ctx)
     adapter = f"reward-{algorithm.name}"
     reward_model, learned, learned_extras = _learn_reward_model(learner, ctx, rows, adapter)
@@ -270,7 +276,7 @@ def run_rl(algorithm, ctx: RunContext) -> CellResult:
         rl = dataclasses.replace(ctx.rl, responses_per_iteration=ctx.train.batch_size,
                                  minibatch_size=ctx.train.micro_batch_size)
         result = train_rl(algorithm, ctx.model, ctx.tokenizer, ctx.train_prompts,
-                          _asked(learner, reward_model, principle, ctx), ctx.model_settings, ctx.train, rl,
+                          _asked(reward_model, prefix), ctx.model_settings, ctx.train, rl,
                           gold=ctx.gold)
     finally:
         ctx.model.delete_adapter(adapter)
