@@ -115,8 +115,7 @@ def bench(
         paths = project_paths()
         results = results or paths["results"]
         suite_obj = SUITES.get(suite)()
-        if preference is not None and hasattr(suite_obj, "preference"):
-            suite_obj.preference = preference  # which algorithms its data can train depends on it
+        data_options = {"preference": preference} if preference is not None else {}  # what the data can train
         if algorithms:
             names = [n.strip() for n in algorithms.split(",") if n.strip()]
             classes = [ALGORITHMS.get(n) for n in names]
@@ -127,7 +126,7 @@ def bench(
             classes = [c for c in ALGORITHMS.load_all().values()
                        if str(c.family) in families and (family is None or str(c.family) == family)]
             for cls in list(classes):
-                reason = getattr(suite_obj, "cannot_train", lambda _: None)(cls)
+                reason = getattr(suite_obj, "cannot_train", lambda *_, **__: None)(cls, **data_options)
                 if reason:
                     console.print(f"[yellow]skipped[/] {cls.name}: {reason}", highlight=False)
                     classes.remove(cls)

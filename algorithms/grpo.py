@@ -3,8 +3,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from prefzoo.algorithms.base import LossOutput, RLWithReward, Rollout, reward_learners
-from prefzoo.algorithms.config import AlgorithmConfig, param
+from prefzoo.algorithms.base import LossOutput, RewardModelChoice, RLWithReward, Rollout
+from prefzoo.algorithms.config import param
 from prefzoo.algorithms.ppo import kl_penalised_rewards, masked_mean
 from prefzoo.registry import ALGORITHMS
 
@@ -40,7 +40,7 @@ class GRPO(RLWithReward):
     paper = "Shao et al. 2024, arXiv:2402.03300"
 
     @dataclass(frozen=True)
-    class Config(AlgorithmConfig):
+    class Config(RewardModelChoice):
         strength = "beta"
         beta: float = param(0.04, ge=0)
         """β, the weight of the k3 KL penalty to π_ref in the loss (DeepSeekMath's 0.04)."""
@@ -56,10 +56,6 @@ class GRPO(RLWithReward):
         """Std normalisation of advantages; auto: none for dr_grpo, group otherwise."""
         kl_ratio_correction: bool = False
         """Weight the k3 term by ρ_t (TRL's use_bias_correction_kl): the KL of π, not of π_old's samples, on later minibatches."""
-        reward_learner: str = param("bt", choices=reward_learners)
-        """Any registered reward-learning algorithm; its RewardModel scores the rollouts."""
-        reward_principle: str = param("", omit_default=True)
-        """An instructable reward learner's principles for the rollouts (salmon-rm: e.g. "safe"; "" all)."""
 
     @property
     def clip_high(self) -> float:

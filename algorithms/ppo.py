@@ -3,8 +3,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from prefzoo.algorithms.base import LossOutput, RLWithReward, Rollout, reward_learners
-from prefzoo.algorithms.config import AlgorithmConfig, param
+from prefzoo.algorithms.base import LossOutput, RewardModelChoice, RLWithReward, Rollout
+from prefzoo.algorithms.config import param
 from prefzoo.registry import ALGORITHMS
 
 
@@ -79,7 +79,7 @@ class PPO(RLWithReward):
     paper = "Ouyang et al. 2022, arXiv:2203.02155; Zheng et al. 2023, arXiv:2307.04964"
 
     @dataclass(frozen=True)
-    class Config(AlgorithmConfig):
+    class Config(RewardModelChoice):
         strength = "kl_coef"
         kl_coef: float = param(0.05, ge=0)
         """β_KL, the weight of the per-token KL penalty to π_ref."""
@@ -108,10 +108,6 @@ class PPO(RLWithReward):
         """c_H, the entropy bonus (PPO-max uses none)."""
         ptx_coef: float = param(0.0, ge=0)
         """Weight of a pretraining (language-modelling) loss where the loop has such data."""
-        reward_learner: str = param("bt", choices=reward_learners)
-        """Any registered reward-learning algorithm; its RewardModel scores the rollouts."""
-        reward_principle: str = param("", omit_default=True)
-        """An instructable reward learner's principles for the rollouts (salmon-rm: e.g. "safe"; "" all)."""
 
     uses_critic = True
 

@@ -3,8 +3,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from prefzoo.algorithms.base import LossOutput, RLWithReward, Rollout, reward_learners
-from prefzoo.algorithms.config import AlgorithmConfig, param
+from prefzoo.algorithms.base import LossOutput, RewardModelChoice, RLWithReward, Rollout
+from prefzoo.algorithms.config import param
 from prefzoo.algorithms.ppo import kl_penalised_rewards, masked_mean, whiten
 from prefzoo.registry import ALGORITHMS
 
@@ -23,7 +23,7 @@ class ReinforcePP(RLWithReward):
     paper = "Hu 2025, arXiv:2501.03262"
 
     @dataclass(frozen=True)
-    class Config(AlgorithmConfig):
+    class Config(RewardModelChoice):
         strength = "kl_coef"
         kl_coef: float = param(0.01, ge=0)
         """β, the weight of the per-token KL penalty in the reward (the paper's 0.01)."""
@@ -33,10 +33,6 @@ class ReinforcePP(RLWithReward):
         """ε, the clip of the token ratio."""
         samples_per_prompt: int = param(1, ge=1)
         """Responses per prompt (the paper's baseline is the batch, not a group)."""
-        reward_learner: str = param("bt", choices=reward_learners)
-        """Any registered reward-learning algorithm; its RewardModel scores the rollouts."""
-        reward_principle: str = param("", omit_default=True)
-        """An instructable reward learner's principles for the rollouts (salmon-rm: e.g. "safe"; "" all)."""
 
     def token_rewards(self, rollout: Rollout) -> Tensor:
         return kl_penalised_rewards(rollout.scores, rollout.logprobs - rollout.ref_logprobs, self.config.kl_coef,

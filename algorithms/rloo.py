@@ -3,8 +3,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from prefzoo.algorithms.base import LossOutput, RLWithReward, Rollout, reward_learners
-from prefzoo.algorithms.config import AlgorithmConfig, param
+from prefzoo.algorithms.base import LossOutput, RewardModelChoice, RLWithReward, Rollout
+from prefzoo.algorithms.config import param
 from prefzoo.algorithms.ppo import kl_penalised_rewards
 from prefzoo.registry import ALGORITHMS
 
@@ -25,7 +25,7 @@ class RLOO(RLWithReward):
     paper = "Ahmadian et al. 2024, arXiv:2402.14740"
 
     @dataclass(frozen=True)
-    class Config(AlgorithmConfig):
+    class Config(RewardModelChoice):
         strength = "beta"
         beta: float = param(0.05, ge=0)
         """β, the weight of the sequence KL penalty in the reward (TRL's RLOOConfig default)."""
@@ -35,10 +35,6 @@ class RLOO(RLWithReward):
         """ε, the clip of the sequence ratio."""
         normalize_advantages: bool = False
         """Whiten advantages over the batch (TRL's normalize_advantages; off in the paper)."""
-        reward_learner: str = param("bt", choices=reward_learners)
-        """Any registered reward-learning algorithm; its RewardModel scores the rollouts."""
-        reward_principle: str = param("", omit_default=True)
-        """An instructable reward learner's principles for the rollouts (salmon-rm: e.g. "safe"; "" all)."""
 
     def token_rewards(self, rollout: Rollout) -> Tensor:
         return kl_penalised_rewards(rollout.scores, rollout.logprobs - rollout.ref_logprobs, self.config.beta,

@@ -4,14 +4,15 @@ then one reference cell per seed, then one cell per (algorithm, seed), which com
 its seed's reference samples (handed over by the driver, so a worker need not see the results folder);
 cells that read other cells' trained policies (reward extraction) come last.
 
-A serial run calls the same cell functions in this process on the driver's own ``_Run`` (the model is
-loaded once). A Ray task receives a pickled ``_Run`` without model or data (``_Run.__getstate__``);
+A serial run calls the same cell functions in this process on the driver's own ``LMRun`` (the model is
+loaded once). A Ray task receives a pickled ``LMRun`` without model or data (``LMRun.__getstate__``);
 ``live`` keeps one loaded copy per worker process, so a CPU worker loads the model once for all the
 cells it runs. (Ray ends a GPU task's worker after each task, so a GPU cell loads its model itself.)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -69,6 +70,24 @@ def _reads_policies(cls, config) -> bool:
     return bool(learner) and ALGORITHMS.get(learner).extracts_policy
 
 
+def _with_learner_config(config, base_configs: dict):
+    """An RL config whose reward learner this run also trains, with a config of its own (``--set``),
+    carries that config (``reward_learner_config``): its cell then trains the same reward model as the
+    learner's cell, and its hash says so."""
+    from prefzoo.algorithms.base import RewardModelChoice
+    from prefzoo.algorithms.rl_family import learner_overrides
+
+    if not isinstance(config, RewardModelChoice) or config.reward_learner not in base_configs:
+        return config
+    overrides = learner_overrides(base_configs[config.reward_learner])
+    if not overrides or overrides == config.reward_learner_config:
+        return config
+    if config.reward_learner_config:
+        raise ValueError(f"two configs for {config.reward_learner}: reward_learner_config = "
+                         f"{config.reward_learner_config!r} and the run's own {overrides!r}; give one")
+    return dataclasses.replace(config, reward_learner_config=overrides)
+
+
 def run_cells(run, algorithms: Sequence[type], seeds: Sequence[int], base_configs: dict, tune: int | None,
               backend: Backend, progress: Callable[[int, int], None] | None) -> list[dict[str, Any]]:
     """Every cell of the run that has no result yet, in waves on ``backend``; the documents of all cells
@@ -77,7 +96,8 @@ def run_cells(run, algorithms: Sequence[type], seeds: Sequence[int], base_config
     from prefzoo.benchmarks.lm_tuning import select_config
 
     serial = backend.name == "serial"
-    configs = {cls.name: base_configs.get(cls.name) or cls.Config() for cls in algorithms}
+    configs = {cls.name: _with_learner_config(base_configs.get(cls.name) or cls.Config(), base_configs)
+               for cls in algorithms}
     selected: dict[str, tuple] = {}
     if tune and algorithms:
         if not serial:  # the trials run on workers; the driver then reads their scores back

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from prefzoo.benchmarks.results import save_figure_atomic
 from prefzoo.benchmarks.lm_table import aggregate, beats_reference, by_setting, setting_id, verdict
-from prefzoo.benchmarks.reward_report import label_budget_rows, reward_model_rows, reward_sections
-from prefzoo.benchmarks.stats import mean_ci
+from prefzoo.benchmarks.reward_report import label_budget_rows, reward_sections
+
 
 def _ci(value: dict | None, digits: int = 3) -> str:
     if value is None:
@@ -267,12 +266,17 @@ def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
 
 
 def missing_algorithms(group: Sequence[dict[str, Any]]) -> list[str]:
-    """Registered algorithms of the families this setting trains that have no row in it."""
-    from prefzoo.registry import ALGORITHMS
+    """Registered algorithms of the families this setting trains that have no row in it and that its
+    suite's data, as this setting ran them, can train (the suite's ``cannot_train``)."""
+    from prefzoo.benchmarks.lm_suite import _LMSuite
+    from prefzoo.registry import ALGORITHMS, SUITES
 
+    if not group:
+        return []
     present = {d["algorithm"] for d in group}
     families = {d["family"] for d in group} - {"reference"}
-    two_factor = group[0]["suite"] == "smol-two-factor" if group else False
+    name = group[0]["suite"]
+    suite = SUITES.get(name)() if name in SUITES else _LMSuite()
+    options = suite.options_of(group[0])
     return sorted(n for n, cls in ALGORITHMS.load_all().items() if str(cls.family) in families and n not in present
-                  and (two_factor or not (getattr(cls, "uses_safety_labels", False)
-                                          or getattr(cls, "uses_principles", False))))
+                  and not suite.cannot_train(cls, **options))

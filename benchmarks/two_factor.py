@@ -131,25 +131,25 @@ class SmolTwoFactorSuite(_LMSuite):
     name = SUITE
     families = (Family.PAIRWISE, Family.REWARD, Family.RL)
     has_safety = True
-    preference = "helpfulness"
 
-    @property
-    def has_principles(self) -> bool:
-        return self.preference == "helpfulness"
-
-    def cannot_train(self, cls):
-        if getattr(cls, "uses_principles", False) and not self.has_principles:
+    def cannot_train(self, cls, preference: str = "helpfulness", **options):
+        if getattr(cls, "uses_principles", False):
+            if preference == "helpfulness":
+                return None
             return ("its principle scores read helpfulness from a pair's order, which --preference "
-                    f"{self.preference} changes; train it on the helpfulness labels")
-        return super().cannot_train(cls)
+                    f"{preference} changes; train it on the helpfulness labels")
+        return super().cannot_train(cls, **options)
 
-    def generated_source(self, data, regenerate: bool):
-        return GeneratedTwoFactor(data, regenerate, self.preference)
+    def options_of(self, doc):
+        return {"preference": doc["data_key"].rsplit("+", 1)[1]}  # the key GeneratedTwoFactor.key made
+
+    def generated_source(self, data, regenerate: bool, preference: str = "helpfulness", **options):
+        return GeneratedTwoFactor(data, regenerate, preference)
 
     def run(self, algorithms, results_root, *, seeds: int | None = None, steps: int | None = None,
             profile: str = "auto", model: str | None = None, base_configs=None, regenerate_data: bool = False,
             train=(), runs=None, seed: int = 0, max_memory: str | None = None, preference: str = "helpfulness",
             backend=None, progress=None, log=print) -> list[dict]:
-        self.preference = preference  # GeneratedTwoFactor refuses an unknown one before the model loads
         return self._run(None, algorithms, results_root, seeds, steps, profile, model, base_configs, progress, log,
-                         regenerate_data, train, runs, seed, None, max_memory, backend or SERIAL)
+                         regenerate_data, train, runs, seed, None, max_memory, backend or SERIAL,
+                         options={"preference": preference})

@@ -138,9 +138,10 @@ def test_register_lazy_imports_on_first_get():
 
 
 def test_builtins_are_discovered_by_walking_the_package():
-    """Every module of algorithms/ but the shared interface (base, config, the unpaired data type, the
-    search space) contributes a registered algorithm."""
-    shared = {"base", "config", "unpaired", "search_space"}
+    """Every module of algorithms/ but the shared interface (base, the families' interfaces, config, the
+    unpaired data type, the search space) contributes a registered algorithm."""
+    shared = {"base", "interface", "pairwise_family", "online_family", "rl_family", "reward_family", "config",
+              "unpaired", "search_space"}
     modules = {m.name for m in pkgutil.iter_modules(prefzoo.algorithms.__path__) if not m.ispkg} - shared
     registered_from = {ALGORITHMS.get(n).__module__.rsplit(".", 1)[-1] for n in ALGORITHMS.names()
                        if ALGORITHMS.get(n).__module__.startswith("prefzoo.")}

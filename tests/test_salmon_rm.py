@@ -146,5 +146,42 @@ def test_suites_that_cannot_train_it_say_why():
     assert "principles" in SmolSentimentSuite().cannot_train(InstructableReward)
     suite = SmolTwoFactorSuite()
     assert suite.cannot_train(InstructableReward) is None
-    suite.preference = "safety-first"
-    assert "--preference safety-first" in suite.cannot_train(InstructableReward)
+    assert suite.cannot_train(InstructableReward, preference="helpfulness") is None
+    assert "--preference safety-first" in suite.cannot_train(InstructableReward, preference="safety-first")
+
+
+def test_the_leaderboard_does_not_call_missing_what_a_setting_cannot_train():
+    from prefzoo.benchmarks.lm_report import missing_algorithms
+
+    def group(suite, key):
+        return [{"suite": suite, "algorithm": "dpo", "family": "pairwise", "data_key": key},
+                {"suite": suite, "algorithm": "bt", "family": "reward-learning", "data_key": key}]
+
+    assert "salmon-rm" in missing_algorithms(group("smol-two-factor", "abc+shipped+helpfulness"))
+    assert "salmon-rm" not in missing_algorithms(group("smol-two-factor", "abc+shipped+safety-first"))
+    sentiment = missing_algorithms(group("smol-sentiment", "abc+shipped"))
+    assert "salmon-rm" not in sentiment and "bfpo" not in sentiment and "ids" in sentiment
+
+
+def test_an_rl_cell_trains_and_hashes_its_reward_learners_config():
+    from prefzoo.algorithms.config import ConfigError
+    from prefzoo.benchmarks.lm_cells import _with_learner_config
+
+    ppo = ALGORITHMS.get("ppo")
+    plain = ppo.Config(reward_learner="salmon-rm")
+    assert ppo(plain).reward_learner_config == InstructableReward.Config()
+    assert _with_learner_config(plain, {"salmon-rm": InstructableReward.Config()}) == plain  # defaults: same hash
+    folded = _with_learner_config(plain, {"salmon-rm": InstructableReward.Config(negation=0.0)})
+    assert folded.reward_learner_config == '{"negation": 0.0}'
+    assert ppo(folded).reward_learner_config == InstructableReward.Config(negation=0.0)
+    assert folded.config_hash() != plain.config_hash() and "reward_learner_config" not in plain.to_dict()
+    assert folded.learner_label() == "salmon-rm[negation=0.0]"
+    assert _with_learner_config(folded, {"salmon-rm": InstructableReward.Config(negation=0.0)}) == folded
+    assert ppo.Config(reward_learner="salmon-rm", reward_learner_config='{"negation": 0}') == folded  # one way
+    assert ppo.Config(reward_learner="salmon-rm", reward_learner_config='{"negation": 0.5}') == plain  # the default
+    with pytest.raises(ValueError, match="two configs for salmon-rm"):
+        _with_learner_config(folded, {"salmon-rm": InstructableReward.Config(negation=0.25)})
+    with pytest.raises(ConfigError, match="no field 'negatoin'; did you mean 'negation'"):
+        ppo.Config(reward_learner="salmon-rm", reward_learner_config='{"negatoin": 0}')
+    with pytest.raises(ConfigError, match="reward_learner_config = '0.5': expected a JSON object"):
+        ppo.Config(reward_learner="salmon-rm", reward_learner_config="0.5")

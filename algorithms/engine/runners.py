@@ -266,7 +266,7 @@ def run_rl(algorithm, ctx: RunContext) -> CellResult:
     against it, recording proxy and gold reward against KL (the overoptimisation curve)."""
     from prefzoo.registry import ALGORITHMS
 
-    learner = ALGORITHMS.get(algorithm.reward_learner)()
+    learner = ALGORITHMS.get(algorithm.reward_learner)(algorithm.reward_learner_config)
     principle = algorithm.reward_principle
     prefix = _principle_prefix(learner, principle, ctx)  # a principle it cannot take fails before training
     rows = _read_rows(ctx)
@@ -282,9 +282,15 @@ def run_rl(algorithm, ctx: RunContext) -> CellResult:
         ctx.model.delete_adapter(adapter)
     return CellResult(result, Costs(result.generated_tokens, result.reward_model_queries,
                                     learned_extras["labelled_pairs"], len(rows), result.reward_model_queries),
-                      label=f"{algorithm.name} ({algorithm.reward_learner}{f': {principle}' if principle else ''})",
+                      label=f"{algorithm.name} ({_learner_label(algorithm)}{f': {principle}' if principle else ''})",
                       extras={"reward_model_wall_time_s": learned.wall_time_s, "curve": result.curve,
                               "reward_learning": learned_extras})
+
+
+def _learner_label(algorithm) -> str:
+    """The reward learner as the RL row's label names it, with the fields it changed from its defaults."""
+    config = algorithm.config
+    return config.learner_label() if hasattr(config, "learner_label") else algorithm.reward_learner
 
 
 RUNNERS: dict[Family, Callable[[Algorithm, RunContext], CellResult]] = {
