@@ -19,6 +19,7 @@ loop scores rollouts.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -129,20 +130,27 @@ def main(results: Path | None = None, setting: str | None = None, learners: str 
     print("| reward model | policy | seeds | Pearson [95%] | Spearman [95%] | proxy − gold shift (sd) [95%] |")
     print("|---|---|---|---|---|---|")
     for (learner, name), stats in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1] != REFERENCE, kv[0][1])):
-        cells = [_pooled([s[k] for s in stats], stats[0][f"{k}_ci"]) for k in ("pearson", "spearman", "gap")]
+        cells = [_pooled([s[k] for s in stats], stats[0][f"{k}_ci"], correlation=k != "gap")
+                 for k in ("pearson", "spearman", "gap")]
         print(f"| {learner} | {name} | {len(stats)} | " + " | ".join(cells) + " |")
 
 
-def _pooled(values: list[float], one_seed_interval: list[float]) -> str:
+def _pooled(values: list[float], one_seed_interval: list[float], correlation: bool = False) -> str:
     """Mean over seeds with a Student-t interval over seeds (each seed has its own reward model); with
-    one seed, its bootstrap interval over prompts."""
+    one seed, its bootstrap interval over prompts. Correlations are pooled in Fisher's z = atanh r
+    (mean and interval there, mapped back by tanh), so an interval stays inside (−1, 1)."""
     from prefzoo.benchmarks.stats import mean_ci
 
     if len(values) == 1:
         low, high = one_seed_interval
         return f"{values[0]:+.2f} [{low:+.2f}, {high:+.2f}]"
-    mean, half = mean_ci(values)
-    return f"{mean:+.2f} [{mean - half:+.2f}, {mean + half:+.2f}]"
+    if correlation:
+        mean, half = mean_ci([math.atanh(max(-1 + 1e-9, min(1 - 1e-9, v))) for v in values])
+        mean, low, high = (math.tanh(z) for z in (mean, mean - half, mean + half))
+    else:
+        mean, half = mean_ci(values)
+        low, high = mean - half, mean + half
+    return f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]"
 
 
 if __name__ == "__main__":

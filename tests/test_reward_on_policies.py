@@ -8,7 +8,7 @@ import torch
 
 from prefzoo.algorithms.engine.data import TokenizationSettings, tokenize_pairs
 from prefzoo.algorithms.engine.reward_model import RewardModel
-from prefzoo.benchmarks.reward_on_policies import on_policy_stats, score_samples
+from prefzoo.benchmarks.reward_on_policies import _pooled, on_policy_stats, score_samples
 from tests.tiny_lm import make_tiny_lm, policy
 
 
@@ -40,3 +40,14 @@ def test_a_sample_is_scored_as_a_training_pairs_response(tmp_path):
              "rejected": [{"role": "assistant", "content": "okay"}]} for p, t in zip([0, 1, 1], texts)]
     expected, _ = reward_model.score_pairs(list(tokenize_pairs(rows, tok, TokenizationSettings())), tok.pad_token_id)
     assert torch.allclose(got, expected, atol=1e-5) and got.unique().numel() == 3
+
+
+def test_correlations_pool_over_seeds_in_fisher_z_and_stay_inside_one():
+    values = [0.45, 0.95, 0.7]
+    z = torch.atanh(torch.tensor(values, dtype=torch.float64))
+    half = 4.302653 * z.std() / 3 ** 0.5  # t(0.975, 2 df)
+    expected = [torch.tanh(z.mean() + d).item() for d in (0, -half, half)]
+    mean, low, high = (float(x) for x in _pooled(values, [0, 0], correlation=True).replace("[", "").replace(
+        "]", "").replace(",", "").split())
+    assert (mean, low, high) == pytest.approx(expected, abs=0.006) and high < 1
+    assert _pooled(values, [0, 0]) == "+0.70 [+0.08, +1.32]"  # the plain t interval a shift gets
