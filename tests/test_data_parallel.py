@@ -1,7 +1,7 @@
 """Data-parallel cells: ``prefzoo.cli bench`` on two CPU processes (torchrun, as ``accelerate launch`` starts
-them on GPUs) on a tiny model
-trains a pairwise cell on both processes (the same global batch), samples the evaluation split across
-them, and the main process alone writes — the same result files, and the same numbers, as one process."""
+them on GPUs) on a tiny model trains a pairwise and a reward-learning cell on both processes (the same
+global batch, the same warm-up), samples the evaluation split across them, and the main process alone
+writes — the same result files, and the same numbers, as one process."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from prefzoo.registry import ALGORITHMS
 from tests.test_ray_backend import _files
 from tests.tiny_lm import make_tiny_lm
 
-TRAIN = ["micro_batch_size=4"]  # the quick profile's batch of 8: 2 micro-batches, one per process
+TRAIN = ["micro_batch_size=4", "warmup_steps=2"]  # the quick profile's batch of 8: 2 micro-batches, one per
+# process; a warm-up longer than one step, which a scheduler stepped once per process would cut short
 
 
 def _launch(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -38,20 +39,20 @@ def test_a_cell_on_two_processes_writes_what_one_process_writes(tmp_path, monkey
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as each launched process: float sums then agree to rounding
     try:
-        SmolSentimentSuite().run([ALGORITHMS.get("dpo")], tmp_path / "one", runs=tmp_path / "runs-one",
+        SmolSentimentSuite().run([ALGORITHMS.get("dpo"), ALGORITHMS.get("bt")], tmp_path / "one", runs=tmp_path / "runs-one",
                                  log=lambda _: None, **common)
     finally:
         torch.set_num_threads(threads)
     env = dict(os.environ, OMP_NUM_THREADS="1", COLUMNS="200")
-    out = _launch(["bench", "--suite", "smol-sentiment", "--algorithms", "dpo", "--seeds", "1", "--steps", "2",
+    out = _launch(["bench", "--suite", "smol-sentiment", "--algorithms", "dpo,bt", "--seeds", "1", "--steps", "2",
                    "--model", str(model), "--profile", "quick", "--train", ",".join(TRAIN),
                    "--results", str(tmp_path / "two"), "--runs", str(tmp_path / "runs-two"),
                    "--plot", str(tmp_path / "two.png")], env)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "data-parallel cells over 2 processes" in out.stdout
-    assert out.stdout.count("result files under") == out.stdout.count("smol-sentiment: dpo") == 1  # one reports
+    assert out.stdout.count("result files under") == out.stdout.count("smol-sentiment: dpo, bt") == 1  # one reports
     one, two = _files(tmp_path / "one"), _files(tmp_path / "two")
-    assert sorted(one) == sorted(two) and len(one) == 2  # the reference's cell and dpo's, same names
+    assert sorted(one) == sorted(two) and len(one) == 3  # the reference's cell, dpo's and bt's, same names
     assert not list((tmp_path / "two").rglob("*.tmp*"))
     reference = next(name for name in one if "/reference/" in name)
     for part in ("eval", "train"):  # the split sampling gathers the very samples one process draws
@@ -69,6 +70,16 @@ def test_a_cell_on_two_processes_writes_what_one_process_writes(tmp_path, monkey
     for name, value in weights[0].items():  # the same update: gradients averaged over the two processes
         torch.testing.assert_close(weights[1][name], value, rtol=1e-4, atol=1e-7)
     assert max(v.abs().max().item() for n, v in weights[0].items() if "lora_B" in n) > 1e-5  # it trained
+    a, b = (doc for name, doc in sorted(one.items()) + sorted(two.items()) if "/bt/" in name)
+    losses = [[h["loss"] for h in doc["train"]["history"]] for doc in (a, b)]
+    # 16 pairs read, 3 epochs of 2 steps of 8 — after dpo's cell in the same process, whose loader must not
+    # leave accelerate syncing every micro-batch (12 steps of 4)
+    assert len(losses[0]) == 6 and losses[0] == pytest.approx(losses[1], rel=1e-4)
+    assert a["train"]["tokens"] == b["train"]["tokens"]
+    assert a["eval"]["reward"]["pair_accuracy"] == b["eval"]["reward"]["pair_accuracy"]
+    heads = [json.loads((Path(doc["reward_model"]) / "reward_head.json").read_text()) for doc in (a, b)]
+    assert heads[1]["weight"] == pytest.approx(heads[0]["weight"], rel=1e-4, abs=1e-7)
+    assert heads[0]["weight"] != pytest.approx([0.0] * len(heads[0]["weight"]), abs=1e-6)  # it trained
 
 
 def test_families_and_options_that_stay_single_process_are_refused(monkeypatch):
@@ -77,6 +88,8 @@ def test_families_and_options_that_stay_single_process_are_refused(monkeypatch):
     assert data_parallel_refusal("rl-with-reward", False, "serial") is None  # one process takes everything
     monkeypatch.setattr(processes, "processes", lambda: 2)
     assert "single-process" in data_parallel_refusal("rl-with-reward", False, "serial")
+    assert "single-process" in data_parallel_refusal("online-preference", False, "serial")
+    assert data_parallel_refusal("reward-learning", False, "serial") is None
     assert "--tune" in data_parallel_refusal("pairwise", True, "serial")
     assert "--backend ray" in data_parallel_refusal("pairwise", False, "ray")
     assert data_parallel_refusal("pairwise", False, "serial") is None

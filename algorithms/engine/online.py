@@ -76,7 +76,7 @@ def train_online(algorithm: OnlinePreference, model, tokenizer, prompts: Sequenc
     rounds = math.ceil(settings.steps / online.updates_per_round)
     order = _prompt_order(len(prompts), rounds * online.prompts_per_round, settings.seed)
     params, optimizer, scheduler = make_optimizer(model, settings)
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    model, optimizer = accelerator.prepare(model, optimizer)  # the scheduler: StepLoop steps it
     steps = StepLoop(accelerator, model, params, optimizer, scheduler, settings, algorithm.name, run_name, progress)
     pad_id = tokenizer.pad_token_id
     generator = torch.Generator().manual_seed(settings.seed)

@@ -1,11 +1,12 @@
 """Data-parallel cells under ``accelerate launch``: which process this is, and what only one of them does.
 
-A pairwise cell trains data-parallel through accelerate (``pairwise.make_accelerator``: the same global
-batch on N processes, gradients averaged across them). Around training, the LM suites make every
+A pairwise or reward-learning cell trains data-parallel through accelerate (``pairwise.make_accelerator``:
+the same global batch on N processes, gradients averaged across them; a reward model's by ``StepLoop``). Around training, the LM suites make every
 other step rank-aware: data and reference log-probs are computed by the main process first and read
 from the cache by the others; evaluation samples are split across the processes by batch and gathered
 (``generation.sample_everywhere``); only the main process scores the gathered samples, saves adapters
-and writes result files. The online, RL and reward-learning loops are single-process.
+and writes result files (a reward model too). The online and RL loops are single-process: their rollouts
+are not sharded.
 
 In one plain process every function here is the single-process answer, so callers need no branch.
 """
@@ -55,9 +56,9 @@ def data_parallel_refusal(family: str, tune: bool, backend: str) -> str | None:
     """Why a run on several processes cannot take this algorithm or option, or None."""
     if processes() == 1:
         return None
-    if family != "pairwise":
-        return (f"data-parallel cells train the pairwise family; the {family} loop is single-process: run it "
-                "without accelerate launch (or on Ray, one cell a GPU)")
+    if family not in ("pairwise", "reward-learning"):
+        return (f"data-parallel cells train the pairwise and reward-learning families; the {family} loop is "
+                "single-process: run it without accelerate launch (or on Ray, one cell a GPU)")
     if tune:
         return "--tune selects on one process: run it without accelerate launch"
     if backend != "serial":

@@ -151,13 +151,14 @@ def train_reward_model(algorithm: RewardLearning, reward_model: RewardModel, row
     lr = algorithm.learning_rate or settings.learning_rate
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=settings.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
-    optimizer, scheduler = accelerator.prepare(optimizer, scheduler)  # steps only when gradients sync
+    optimizer = accelerator.prepare(optimizer)  # steps only when gradients sync; StepLoop steps the scheduler
     steps_per_epoch = len(rows) // settings.batch_size
     if steps_per_epoch == 0:
         raise ValueError(f"{len(rows)} pairs are fewer than one batch ({settings.batch_size})")
     budget = TrainSettings(**{**settings.to_dict(), "steps": epochs * steps_per_epoch})
     steps = StepLoop(accelerator, reward_model.model, params, optimizer, scheduler, budget, algorithm.name,
-                     f"{algorithm.name}-reward")
+                     f"{algorithm.name}-reward", average_gradients=True)
+    rank, world = accelerator.process_index, accelerator.num_processes
     labels = torch.ones(len(rows))
     generator = torch.Generator().manual_seed(settings.seed)
     device = accelerator.device
@@ -166,6 +167,8 @@ def train_reward_model(algorithm: RewardLearning, reward_model: RewardModel, row
         for _ in range(epochs):
             order = torch.randperm(len(rows), generator=generator)[:steps_per_epoch * settings.batch_size].tolist()
             for mb in range(0, len(order), settings.micro_batch_size):
+                if (mb // settings.micro_batch_size) % world != rank:  # data-parallel: every N-th micro-batch
+                    continue
                 picks = order[mb:mb + settings.micro_batch_size]
                 batch = {k: v.to(device) for k, v in collate_pairs([rows[i] for i in picks], pad_id).items()}
                 batch_labels = labels[picks].to(device)

@@ -23,6 +23,7 @@ from prefzoo.algorithms.engine.models import ModelSettings
 from prefzoo.algorithms.engine.online import OnlineSettings, train_online
 from prefzoo.algorithms.engine.oracles import BradleyTerryOracle
 from prefzoo.algorithms.engine.pairwise import TrainResult, TrainSettings, train_pairwise, visit_order
+from prefzoo.algorithms.engine.processes import is_main, wait_for_everyone
 from prefzoo.algorithms.engine.rl import RLSettings, train_rl
 
 NEEDS_GOLD = {
@@ -251,7 +252,8 @@ def run_reward_learning(algorithm, ctx: RunContext) -> CellResult:
         chosen, rejected = asked.score_pairs(list(ctx.eval_data), ctx.pad_id)
         gold = ctx.eval_gold.double()
         evaluation["reward"] = reward_diagnostics(chosen, rejected, gold[:, 0], gold[:, 1], ctx.label_temperature)
-        saved = reward_model.save(ctx.out_dir)
+        saved = reward_model.save(ctx.out_dir) if is_main() else Path(ctx.out_dir) / adapter
+        wait_for_everyone()  # one process writes the files every process names
     finally:
         ctx.model.delete_adapter(adapter)
     return CellResult(result, Costs(oracle_queries=labelled, dataset_pairs=len(rows)),
