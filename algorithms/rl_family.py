@@ -56,7 +56,9 @@ class RLWithReward(Algorithm):
     group size k), ``uses_entropy``. The loop samples ``samples_per_prompt`` responses per prompt,
     scores them with a ``RewardModel`` from any registered reward learner (or an oracle), computes
     π_old and π_ref per-token log-probs, and runs minibatch epochs over ``loss``. Learning rate,
-    gradient clipping, epochs and minibatches are the loop's settings, not the algorithm's.
+    gradient clipping, epochs and minibatches are the loop's settings, not the algorithm's. A member's
+    ``Config`` derives from :class:`RewardModelChoice` (which reward model, configured how, asked about
+    which principles).
     """
 
     family = Family.RL

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from prefzoo.algorithms.base import Algorithm, Family
+from prefzoo.algorithms.base import Algorithm, Family, RewardModelChoice
 from prefzoo.algorithms.engine.cell import NEEDS_GOLD, CellResult, Costs, RunContext  # noqa: F401 (re-exported)
 from prefzoo.algorithms.engine.online import train_online
 from prefzoo.algorithms.engine.oracles import BradleyTerryOracle
@@ -195,7 +195,7 @@ def run_rl(algorithm, ctx: RunContext) -> CellResult:
 def _learner_label(algorithm) -> str:
     """The reward learner as the RL row's label names it, with the fields it changed from its defaults."""
     config = algorithm.config
-    return config.learner_label() if hasattr(config, "learner_label") else algorithm.reward_learner
+    return config.learner_label() if isinstance(config, RewardModelChoice) else algorithm.reward_learner
 
 
 RUNNERS: dict[Family, Callable[[Algorithm, RunContext], CellResult]] = {
