@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prefzoo.algorithms.engine.generation import sample_responses
+from prefzoo.algorithms.engine.generation import sample_everywhere
 
 if TYPE_CHECKING:
     from prefzoo.algorithms.engine.runners import RunContext
@@ -29,8 +29,9 @@ def policy_demonstrations(ctx: RunContext, policy: str, rows: list[int]) -> list
     try:
         model.set_adapter(ADAPTER)
         kwargs = dict(n_per_prompt=1, seed=30_000 + seed, **ctx.sampling)
-        ours = sample_responses(model, ctx.tokenizer, prompts, **kwargs)
-        theirs = sample_responses(model, ctx.tokenizer, prompts, reference=True, **kwargs)
+        # split over a data-parallel run's processes (each gets every sample back), as evaluation is
+        ours = sample_everywhere(model, ctx.tokenizer, prompts, **kwargs)
+        theirs = sample_everywhere(model, ctx.tokenizer, prompts, reference=True, **kwargs)
     finally:
         model.set_adapter(previous)
         model.delete_adapter(ADAPTER)

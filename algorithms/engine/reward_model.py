@@ -89,11 +89,17 @@ class RewardModel:
         return torch.cat(chosen), torch.cat(rejected)
 
     def save(self, folder: Path) -> Path:
-        """The adapter in PEFT format under ``folder/<adapter>`` and the head as JSON beside it."""
+        """The adapter in PEFT format under ``folder/<adapter>`` and the head as JSON beside it; written
+        by the main process alone (a data-parallel run's processes hold the same model), its path
+        returned to every process once written."""
+        from prefzoo.algorithms.engine.processes import is_main, wait_for_everyone
+
         folder = Path(folder)
-        self.model.save_pretrained(folder, selected_adapters=[self.adapter])
-        head = {"weight": self.head.weight.detach().cpu().squeeze(0).tolist(), "bias": self.head.bias.item()}
-        (folder / self.adapter / HEAD_FILE).write_text(json.dumps(head))
+        if is_main():
+            self.model.save_pretrained(folder, selected_adapters=[self.adapter])
+            head = {"weight": self.head.weight.detach().cpu().squeeze(0).tolist(), "bias": self.head.bias.item()}
+            (folder / self.adapter / HEAD_FILE).write_text(json.dumps(head))
+        wait_for_everyone()
         return folder / self.adapter
 
     @classmethod

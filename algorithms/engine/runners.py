@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -22,7 +21,6 @@ from prefzoo.algorithms.engine.cell import NEEDS_GOLD, CellResult, Costs, RunCon
 from prefzoo.algorithms.engine.online import train_online
 from prefzoo.algorithms.engine.oracles import BradleyTerryOracle
 from prefzoo.algorithms.engine.pairwise import train_pairwise
-from prefzoo.algorithms.engine.processes import is_main, wait_for_everyone
 from prefzoo.algorithms.engine.rl import train_rl
 
 def _read_rows(ctx: RunContext) -> list[dict]:
@@ -155,8 +153,7 @@ def run_reward_learning(algorithm, ctx: RunContext) -> CellResult:
         chosen, rejected = asked.score_pairs(list(ctx.eval_data), ctx.pad_id)
         gold = ctx.eval_gold.double()
         evaluation["reward"] = reward_diagnostics(chosen, rejected, gold[:, 0], gold[:, 1], ctx.label_temperature)
-        saved = reward_model.save(ctx.out_dir) if is_main() else Path(ctx.out_dir) / adapter
-        wait_for_everyone()  # one process writes the files every process names
+        saved = reward_model.save(ctx.out_dir)
     finally:
         ctx.model.delete_adapter(adapter)
     return CellResult(result, Costs(oracle_queries=labelled, dataset_pairs=len(rows)),
