@@ -53,9 +53,9 @@ class _LMSuite:
             raise ValueError(f"--labels {labels}: the labelled share of the pairs must be in (0, 1]")
         if not is_main():  # one process of a data-parallel run speaks
             log = lambda _: None  # noqa: E731
+        if reason := data_parallel_refusal(bool(tune), backend.name):
+            raise ValueError(reason)
         for cls in algorithms:
-            if reason := data_parallel_refusal(str(cls.family), bool(tune), backend.name):
-                raise ValueError(f"{cls.name!r}: {reason}")
             if labels is not None and labels < 1 and cls.family not in (Family.REWARD, Family.RL):
                 raise ValueError(f"--labels sets the label budget of reward learning (reward learners and the RL "
                                  f"family's reward model); {cls.name!r} is {cls.family}: run it without --labels")

@@ -106,6 +106,31 @@ def test_ppo_trains_the_policy_only_and_records_the_overoptimisation_curve(tiny)
         assert torch.equal(reward_model.score(batch), scores_before)
 
 
+def test_a_minibatch_of_rows_with_longer_prompts_keeps_the_rollouts_columns(tiny):
+    """A minibatch's first response column can lie right of the rollout's (its prompts are longer): its
+    log-probs and values must still be laid out on the rollout's columns, or the ratio π/π_old pairs
+    different tokens (and shapes differ)."""
+    from prefzoo.algorithms.engine.logprobs import response_start
+
+    settings, tok, model = policy(tiny, quantize=False)
+    prompts = [[{"role": "user", "content": "hi"}],
+               [{"role": "user", "content": "write a long and careful review about the new pizza place"}]]
+    batch = collate_sequences([prompt_token_ids(tok, p) for p in prompts], [[8, 9], [10, 11]], tok.pad_token_id)
+    start, second = response_start(batch), {k: v[[1]] for k, v in batch.items()}
+    assert response_start(second) > start
+    critic = Critic.create(model, settings, adapter="value", seed=0)
+    model.eval()
+    with torch.no_grad():
+        whole, part = response_token_logps(model, batch)[0], response_token_logps(model, second, start=start)[0]
+        torch.testing.assert_close(part[0], whole[1])
+        torch.testing.assert_close(critic.values(second, start)[0], critic.values(batch)[1])
+    model.delete_adapter("value")
+    # the loop itself: PPO (critic and all) with one row a minibatch, on prompts of different lengths
+    result = train_rl(PPO(PPO.Config()), model, tok, prompts, scored_reward_model(model, settings), settings,
+                      TrainSettings(steps=1), RLSettings(responses_per_iteration=2, minibatch_size=1, max_new_tokens=3))
+    assert len(result.history) == 2
+
+
 def test_a_pretraining_loss_without_a_corpus_is_refused(tiny):
     settings, tok, model = policy(tiny, quantize=False)
     with pytest.raises(ValueError, match="ptx_coef = 0.5, but this loop has no pretraining corpus"):

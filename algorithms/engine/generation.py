@@ -104,6 +104,15 @@ def sample_everywhere(model, tokenizer, prompts: Sequence[str | list[dict]], n_p
     return out
 
 
+def split_batch_size(batch_size: int, jobs: int) -> int:
+    """A generation batch for ``jobs`` samples that gives each process of a data-parallel run a share
+    (at most ⌈jobs / N⌉, and at most ``batch_size``). In one process the batching is unchanged: a single
+    batch is still batch 0, seeded as before."""
+    from prefzoo.algorithms.engine.processes import processes
+
+    return max(1, min(batch_size, -(-jobs // processes())))
+
+
 def _until_eos(ids: list[int], eos: int, pad: int) -> list[int]:
     """The generated tokens up to and including the first end-of-sequence token."""
     for i, t in enumerate(ids):

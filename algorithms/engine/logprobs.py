@@ -72,16 +72,17 @@ def rows_per_group(n_rows: int, positions: int, vocab: int, budget: int | None =
     return max(1, min(n_rows, budget // max(1, positions * vocab * 4)))
 
 
-def response_token_logps(model, batch: dict[str, Tensor], with_entropy: bool = False):
+def response_token_logps(model, batch: dict[str, Tensor], with_entropy: bool = False, start: int | None = None):
     """log π(y_t | x, y_<t) at every column from :func:`response_start` on, with the response mask there
-    and, if asked, the policy's entropy at each of those positions; ``(N, L − start)`` each.
+    and, if asked, the policy's entropy at each of those positions; ``(N, L − start)`` each. A minibatch
+    of a larger batch passes the batch's ``start``, so its columns line up with the batch's.
 
     Hidden states are kept only from the first response position of the batch on (``logits_to_keep``):
     prompt positions predict nothing that is scored. Each token's log-prob is its logit minus the row's
     log-sum-exp, so the full log-softmax over the vocabulary is never stored, and the projection runs
     in row groups of at most ``LOGITS_CHUNK_BYTES`` of logits (see the module's docstring).
     """
-    start = response_start(batch)
+    start = response_start(batch) if start is None else start
     keep = batch["completion_mask"].shape[1] - start + 1  # positions start-1 … L-1; t predicts token t+1
     labels = batch["input_ids"][:, start:]
     mask = batch["completion_mask"][:, start:].float()

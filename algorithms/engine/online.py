@@ -8,7 +8,11 @@ minibatches drawn from D (every pair so far, the round's fresh pairs for an on-p
 the newest ``replay_capacity`` pairs). The step machinery is the pairwise loop's (``StepLoop``).
 Generated tokens, sampled responses and oracle queries are counted.
 
-Single-process: generation and labelling are not sharded across ``accelerate launch`` ranks.
+Data-parallel under ``accelerate launch``: the round's generation is split across the processes by
+batch and gathered, so every process holds the round's pairs; the oracle labels them once, on the main
+process; each process computes the pairs' reference log-probs (a round's few pairs: cheaper than
+sending them) and trains on its share of every step's pairs, DistributedDataParallel averaging the
+gradients — the same global batch as one process.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ import torch
 
 from prefzoo.algorithms.base import OnlinePreference, PairOrigins
 from prefzoo.algorithms.engine.data import collate_pairs, prompt_token_ids
-from prefzoo.algorithms.engine.generation import sample_responses
+from prefzoo.algorithms.engine.generation import sample_everywhere, split_batch_size
 from prefzoo.algorithms.engine.memory import PeakMemory
 from prefzoo.algorithms.engine.oracles import PreferenceOracle
-from prefzoo.algorithms.engine.pairwise import StepLoop, TrainResult, TrainSettings, make_accelerator, make_optimizer, pair_logps
+from prefzoo.algorithms.engine.pairwise import (StepLoop, TrainResult, TrainSettings, make_accelerator, make_optimizer,
+                                                 pair_logps)
+from prefzoo.algorithms.engine.processes import from_main, process_share
 from prefzoo.algorithms.engine.reference import compute_reference_logps
 
 
@@ -76,6 +82,7 @@ def train_online(algorithm: OnlinePreference, model, tokenizer, prompts: Sequenc
     rounds = math.ceil(settings.steps / online.updates_per_round)
     order = _prompt_order(len(prompts), rounds * online.prompts_per_round, settings.seed)
     params, optimizer, scheduler = make_optimizer(model, settings)
+    policy = model  # sampling and π_ref's log-probs use the peft model, not a distributed wrapper of it
     model, optimizer = accelerator.prepare(model, optimizer)  # the scheduler: StepLoop steps it
     steps = StepLoop(accelerator, model, params, optimizer, scheduler, settings, algorithm.name, run_name, progress)
     pad_id = tokenizer.pad_token_id
@@ -86,12 +93,12 @@ def train_online(algorithm: OnlinePreference, model, tokenizer, prompts: Sequenc
         start = time.perf_counter()
         for t in range(rounds):
             batch_prompts = [prompts[i] for i in order[t * online.prompts_per_round:(t + 1) * online.prompts_per_round]]
-            first, second = _generate_pairs(algorithm, model, tokenizer, batch_prompts, online, seed=(settings.seed, t))
+            first, second = _generate_pairs(algorithm, policy, tokenizer, batch_prompts, online, seed=(settings.seed, t))
             generated += sum(len(s.completion_ids) for s in first + second)
             sampled += len(first) + len(second)
-            first_wins = oracle(batch_prompts, [s.text for s in first], [s.text for s in second])
+            first_wins = from_main(lambda: oracle(batch_prompts, [s.text for s in first], [s.text for s in second]))
             new = _labelled_rows(algorithm, tokenizer, batch_prompts, first, second, first_wins)
-            refs = compute_reference_logps(model, new, pad_id)
+            refs = compute_reference_logps(policy, new, pad_id)
             for row, (ref_c, ref_r) in zip(new, refs.tolist()):
                 row["ref_chosen"], row["ref_rejected"] = ref_c, ref_r
             data += new
@@ -106,8 +113,9 @@ def train_online(algorithm: OnlinePreference, model, tokenizer, prompts: Sequenc
                 picks = (torch.randperm(len(pool), generator=generator)[:settings.batch_size]
                          if len(pool) >= settings.batch_size else
                          torch.randint(len(pool), (settings.batch_size,), generator=generator)).tolist()
-                for mb in range(0, settings.batch_size, settings.micro_batch_size):
-                    rows = [pool[i] for i in picks[mb:mb + settings.micro_batch_size]]
+                mine = process_share(picks)
+                for mb in range(0, len(mine), settings.micro_batch_size):
+                    rows = [pool[i] for i in mine[mb:mb + settings.micro_batch_size]]
                     batch = {k: v.to(accelerator.device) for k, v in collate_pairs(rows, pad_id).items()}
                     origins = PairOrigins(*(torch.tensor([r[k] for r in rows], device=accelerator.device)
                                             for k in ("chosen_from_reference", "rejected_from_reference")))
@@ -115,16 +123,17 @@ def train_online(algorithm: OnlinePreference, model, tokenizer, prompts: Sequenc
         wall = time.perf_counter() - start
     steps.close()
     return OnlineResult(steps.history, wall, steps.tokens, memory.peak, generated_tokens=generated,
-                        responses_sampled=sampled, oracle_queries=oracle.queries, dataset_sizes=sizes,
-                        trained_sizes=trained)
+                        responses_sampled=sampled, oracle_queries=from_main(lambda: oracle.queries),
+                        dataset_sizes=sizes, trained_sizes=trained)
 
 
 def _generate_pairs(algorithm: OnlinePreference, model, tokenizer, prompts, online: OnlineSettings, seed):
     """One response per prompt from each sampler; an unchanged pair of samplers is one generate call."""
     def draw(sampler: str, n: int, salt: int):
-        return sample_responses(model, tokenizer, prompts, n, online.max_new_tokens, online.generation_batch_size,
-                                seed=hash((*seed, salt)) & 0x7FFF_FFFF, reference=sampler == "reference",
-                                temperature=online.temperature)
+        return sample_everywhere(model, tokenizer, prompts, n, online.max_new_tokens,
+                                 split_batch_size(online.generation_batch_size, n * len(prompts)),
+                                 seed=hash((*seed, salt)) & 0x7FFF_FFFF, reference=sampler == "reference",
+                                 temperature=online.temperature)
 
     a, b = algorithm.samplers
     if a == b:

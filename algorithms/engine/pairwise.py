@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
+from prefzoo.algorithms.engine import processes
 from prefzoo.algorithms.engine.checkpointing import choose_gradient_checkpointing, longest_rows
 from prefzoo.algorithms.engine.data import DatasetError, collate_pairs, unprefixed
 from prefzoo.algorithms.engine.logprobs import sequence_logps
@@ -156,10 +157,10 @@ def make_accelerator(settings: TrainSettings, logging_dir: Path | None = None):
     from accelerate import Accelerator, PartialState
     from accelerate.utils import ProjectConfiguration
 
-    processes = PartialState().num_processes
-    if settings.batch_size % (settings.micro_batch_size * processes):
+    n_processes = PartialState().num_processes
+    if settings.batch_size % (settings.micro_batch_size * n_processes):
         raise ValueError(f"batch_size={settings.batch_size} is not a multiple of micro_batch_size="
-                         f"{settings.micro_batch_size} × {processes} processes")
+                         f"{settings.micro_batch_size} × {n_processes} processes")
 
     trackers = []
     if logging_dir is not None:
@@ -169,7 +170,7 @@ def make_accelerator(settings: TrainSettings, logging_dir: Path | None = None):
         except ImportError:
             pass
     return Accelerator(
-        gradient_accumulation_steps=settings.batch_size // (settings.micro_batch_size * processes),
+        gradient_accumulation_steps=settings.batch_size // (settings.micro_batch_size * n_processes),
         mixed_precision=resolved_mixed_precision(settings.mixed_precision), log_with=trackers or None,
         project_config=ProjectConfiguration(project_dir=str(logging_dir)) if logging_dir else None)
 
@@ -201,10 +202,7 @@ class StepLoop:
             out = loss_fn()
             acc.backward(out.loss)
             if acc.sync_gradients and self.average_gradients:
-                for p in self.params:
-                    if p.grad is not None:
-                        torch.distributed.all_reduce(p.grad)
-                        p.grad.div_(acc.num_processes)
+                processes.average_gradients(self.params)
             if acc.sync_gradients and self.settings.max_grad_norm:
                 acc.clip_grad_norm_(self.params, self.settings.max_grad_norm)
             self.optimizer.step()

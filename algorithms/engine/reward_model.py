@@ -132,10 +132,12 @@ class Critic(RewardModel):
             critic.head.load_state_dict(reward_model.head.state_dict())
         return critic
 
-    def values(self, batch: dict[str, Tensor]) -> Tensor:
+    def values(self, batch: dict[str, Tensor], start: int | None = None) -> Tensor:
+        """V at the state before each response token, ``(N, L − start)``, as ``response_token_logps`` lays
+        them out (a minibatch passes its batch's ``start``)."""
         from prefzoo.algorithms.engine.logprobs import response_start
 
-        start = response_start(batch)
+        start = response_start(batch) if start is None else start
         hidden = self.hidden(batch)[:, start - 1:-1]  # the state before each response token
         return self.head(hidden.float()).squeeze(-1)
 

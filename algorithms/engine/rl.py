@@ -15,7 +15,13 @@ overoptimisation curve of Gao, Schulman & Hilton 2022.
 Every iteration samples ``responses_per_iteration`` responses, so algorithms with groups of k see
 responses / k prompts an iteration and every RL algorithm pays the same generation budget.
 
-Single-process: rollouts are not sharded across ``accelerate launch`` ranks.
+Data-parallel under ``accelerate launch``: an iteration's sampling is split across the processes by
+generation batch and gathered, so every process holds the whole rollout; each then scores it and reads
+its log-probs (the same few forward passes everywhere, cheaper than sending them) and computes the same
+advantages over the whole batch — group baselines and whitening see every response, as in one process.
+Each process backpropagates its share of every minibatch and the gradients are averaged across them
+before the one clip and step, so a step sees the global minibatch. (A loss normalised by its minibatch's
+token count, such as GRPO's ``dapo``, is normalised by each share's count.)
 """
 
 from __future__ import annotations
@@ -30,11 +36,12 @@ import torch
 
 from prefzoo.algorithms.base import RLWithReward, Rollout
 from prefzoo.algorithms.engine.data import collate_sequences, prompt_token_ids
-from prefzoo.algorithms.engine.logprobs import response_token_logps
-from prefzoo.algorithms.engine.generation import sample_responses
+from prefzoo.algorithms.engine.logprobs import response_start, response_token_logps
+from prefzoo.algorithms.engine.generation import sample_everywhere, split_batch_size
 from prefzoo.algorithms.engine.memory import PeakMemory
 from prefzoo.algorithms.engine.models import ModelSettings, eval_mode, reference_mode
 from prefzoo.algorithms.engine.pairwise import TrainResult, TrainSettings
+from prefzoo.algorithms.engine.processes import average_gradients, mean_across, process_share, processes
 from prefzoo.algorithms.engine.reward_model import Critic, RewardModel
 
 Scorer = RewardModel | Callable[[list[str]], torch.Tensor]
@@ -126,8 +133,9 @@ def train_rl(algorithm: RLWithReward, model, tokenizer, prompts: Sequence[Any], 
         start_time = time.perf_counter()
         for it, picks in enumerate(batches):
             batch_prompts = [prompts[i] for i in picks]
-            samples = sample_responses(model, tokenizer, batch_prompts, k, rl.max_new_tokens, rl.generation_batch_size,
-                                       seed=hash((settings.seed, it)) & 0x7FFF_FFFF, temperature=rl.temperature)
+            samples = sample_everywhere(model, tokenizer, batch_prompts, k, rl.max_new_tokens,
+                                        split_batch_size(rl.generation_batch_size, k * len(batch_prompts)),
+                                        seed=hash((settings.seed, it)) & 0x7FFF_FFFF, temperature=rl.temperature)
             completions = [s.completion_ids or [tokenizer.eos_token_id] for s in samples]
             texts = [s.text for s in samples]
             generated += sum(len(c) for c in completions)
@@ -154,32 +162,36 @@ def train_rl(algorithm: RLWithReward, model, tokenizer, prompts: Sequence[Any], 
             if gold is not None:
                 point["gold_reward"] = float(gold(texts).float().mean())
             curve.append(point)
+            start = response_start(batch)  # a minibatch's columns: those of the whole rollout
             model.train()
             for _ in range(rl.epochs):
                 shuffled = torch.randperm(len(samples), generator=generator).tolist()
                 for mb in range(0, len(shuffled), rl.minibatch_size):
-                    rows = shuffled[mb:mb + rl.minibatch_size]
+                    rows = process_share(shuffled[mb:mb + rl.minibatch_size])
                     sub = {key: v[rows] for key, v in batch.items()}
                     old = rollout.rows(rows)
-                    logps, _, entropy = response_token_logps(model, sub, with_entropy=algorithm.uses_entropy)
+                    logps, _, entropy = response_token_logps(model, sub, algorithm.uses_entropy, start)
                     policy_out = algorithm.loss(logps, old.values, old, advantages[rows], returns[rows], entropy)
                     policy_out.loss.backward()  # the critic's output enters detached: no path to the policy
                     entry = {"step": len(history) + 1, "loss": policy_out.loss.item(),
                              **{key: v.float().mean().item() for key, v in policy_out.metrics.items()
                                 if key != "value_loss"}}
                     if critic is not None:
-                        new_values = critic.values(sub)
+                        new_values = critic.values(sub, start)
                         with critic.active():
                             critic_out = algorithm.loss(logps.detach(), new_values, old, advantages[rows],
                                                         returns[rows])
                             critic_out.loss.backward()  # with the critic's adapter trainable while it runs
                         entry["value_loss"] = critic_out.metrics["value_loss"].float().mean().item()
+                    average_gradients(policy_params + critic_params)
                     if settings.max_grad_norm:
                         torch.nn.utils.clip_grad_norm_(policy_params + critic_params, settings.max_grad_norm)
                     optimizer.step()
                     optimizer.zero_grad(set_to_none=True)
-                    tokens += int(sub["attention_mask"].sum())
-                    history.append(entry)
+                    # the whole data-parallel minibatch's history and tokens (one process: unchanged)
+                    shared = mean_across({**entry, "tokens": float(sub["attention_mask"].sum())})
+                    tokens += round(shared.pop("tokens") * processes())
+                    history.append({**shared, "step": entry["step"]})
             if progress is not None:
                 progress(it + 1, settings.steps)
         wall = time.perf_counter() - start_time
