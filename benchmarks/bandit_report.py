@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from prefzoo.benchmarks import bandit_plot
 from prefzoo.benchmarks.bandit import DATASETS, SUITE, fixed_point
+from prefzoo.benchmarks.bandit_docs import algorithm_of, by_config, fmt_ci, shown_arms, strength_label
 from prefzoo.benchmarks.online_bandit import OnlineBanditSettings
-from prefzoo.benchmarks.results import save_figure_atomic
 from prefzoo.benchmarks.stats import mean_ci
 from prefzoo.leaderboard.render import markdown_table
 
@@ -18,14 +19,14 @@ def table(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """One row per (algorithm, config): final key-arm probabilities, mean ± 95% CI over seeds."""
     headers = ["algorithm", "strength", "steps", "seeds"]
     for ds in DATASETS:
-        headers += [f"{ds.name} π({arm})" for arm in _shown_arms(ds)]
+        headers += [f"{ds.name} π({arm})" for arm in shown_arms(ds)]
     rows = []
-    for (name, _), group in _by_config([d for d in docs if "datasets" in d]).items():
+    for (name, _), group in by_config([d for d in docs if "datasets" in d]).items():
         first = group[0]
-        row = [name, _strength_label(first), f"{first['settings']['steps']:,}", str(len(group))]
+        row = [name, strength_label(first), f"{first['settings']['steps']:,}", str(len(group))]
         for ds in DATASETS:
-            for arm in _shown_arms(ds):
-                row.append(_fmt_ci([g["datasets"][ds.name]["final"][ds.arms.index(arm)] for g in group]))
+            for arm in shown_arms(ds):
+                row.append(fmt_ci([g["datasets"][ds.name]["final"][ds.arms.index(arm)] for g in group]))
         rows.append(row)
     return headers, rows
 
@@ -35,8 +36,8 @@ def fixed_point_table(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[l
     probability against it."""
     headers = ["algorithm", "strength", "dataset", "arm", "closed form", "measured (mean ± 95% CI)", "|error|"]
     rows = []
-    for (name, _), group in _by_config([d for d in docs if "datasets" in d]).items():
-        algorithm = _algorithm(group[0])
+    for (name, _), group in by_config([d for d in docs if "datasets" in d]).items():
+        algorithm = algorithm_of(group[0])
         for ds in DATASETS:
             expected = fixed_point(algorithm, ds) if algorithm is not None else None
             if expected is None:
@@ -44,8 +45,8 @@ def fixed_point_table(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[l
             expected = expected[ds.key_arm].item()
             values = [g["datasets"][ds.name]["final"][ds.key_arm] for g in group]
             mean, _ = mean_ci(values)
-            rows.append([name, _strength_label(group[0]), ds.name, ds.arms[ds.key_arm], f"{expected:.4f}",
-                         _fmt_ci(values), f"{abs(mean - expected):.1e}"])
+            rows.append([name, strength_label(group[0]), ds.name, ds.arms[ds.key_arm], f"{expected:.4f}",
+                         fmt_ci(values), f"{abs(mean - expected):.1e}"])
     return headers, rows
 
 
@@ -54,12 +55,12 @@ def online_table(docs: Sequence[dict[str, Any]], key: str = "online") -> tuple[l
     headers = ["algorithm", "strength", "rounds", "seeds", "final E_π[r]", "π(best arm)", "KL(π‖π_ref)",
                "cumulative regret", "oracle queries" if key == "online" else "reward queries", "responses sampled"]
     rows = []
-    for (name, _), group in _by_config([d for d in docs if key in d]).items():
+    for (name, _), group in by_config([d for d in docs if key in d]).items():
         first = group[0]
         o = [g[key] for g in group]
-        rows.append([name, _strength_label(first), str(first["settings"]["rounds"]), str(len(group)),
-                     *(_fmt_ci([x[k] for x in o]) for k in ("final_reward", "best_arm_prob", "kl")),
-                     _fmt_ci([x["regret"] for x in o], 1), f"{o[0]['oracle_queries']:,}",
+        rows.append([name, strength_label(first), str(first["settings"]["rounds"]), str(len(group)),
+                     *(fmt_ci([x[k] for x in o]) for k in ("final_reward", "best_arm_prob", "kl")),
+                     fmt_ci([x["regret"] for x in o], 1), f"{o[0]['oracle_queries']:,}",
                      f"{o[0]['responses_sampled']:,}"])
     return headers, rows
 
@@ -67,7 +68,7 @@ def online_table(docs: Sequence[dict[str, Any]], key: str = "online") -> tuple[l
 def reward_table(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """Centred RMSE of the learned reward against the truth, on rarely compared arms at each
     checkpoint epoch and on every arm at the last; mean ± 95% CI over seeds."""
-    groups = _by_config([d for d in docs if "reward" in d])
+    groups = by_config([d for d in docs if "reward" in d])
     if not groups:
         return [], []
     epochs = next(iter(groups.values()))[0]["reward"]["epochs"]
@@ -82,8 +83,8 @@ def reward_table(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[s
         self_labelled = (f"{mean_ci([g['reward']['self_labelled'] for g in group])[0]:.1f} "
                          f"({mean_ci([g['reward']['rounds'] for g in group])[0]:.1f})" if "rounds" in out else "—")
         rows.append([name, config, labels, self_labelled, str(len(group))]
-                    + [_fmt_ci([g["reward"]["error_rare"][i] for g in group], 3) for i in range(len(epochs))]
-                    + [_fmt_ci([g["reward"]["error_all"][-1] for g in group], 3)])
+                    + [fmt_ci([g["reward"]["error_rare"][i] for g in group], 3) for i in range(len(epochs))]
+                    + [fmt_ci([g["reward"]["error_all"][-1] for g in group], 3)])
     return headers, rows
 
 
@@ -151,55 +152,6 @@ def _trials_table(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[
     return headers, rows
 
 
-def plot(docs: Sequence[dict[str, Any]], path: Path) -> Path | None:
-    """Key-arm probability against steps: a row per dataset, a column per algorithm, a line per
-    strength (mean over seeds, shaded 95% CI); None without pairwise runs."""
-    if not any("datasets" in d for d in docs):
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    groups = _by_config([d for d in docs if "datasets" in d])
-    algorithms = sorted({name for name, _ in groups})
-    fig, axes = plt.subplots(len(DATASETS), len(algorithms), figsize=(2.9 * len(algorithms), 2.3 * len(DATASETS)),
-                             squeeze=False)  # shared limits set by hand: sharing 80 axes makes autoscaling slow
-    for col, name in enumerate(algorithms):
-        configs = [(key, g) for key, g in groups.items() if key[0] == name]
-        for row, ds in enumerate(DATASETS):
-            ax = axes[row][col]
-            for i, (_, group) in enumerate(configs):
-                steps = group[0]["steps"]
-                stats = [mean_ci([g["datasets"][ds.name]["curve"][t][ds.key_arm] for g in group])
-                         for t in range(len(steps))]
-                mean = [m for m, _ in stats]
-                ax.plot(steps, mean, color=f"C{i}", lw=1.3, label=_strength_label(group[0]))
-                ax.fill_between(steps, [m - h for m, h in stats], [m + h for m, h in stats],
-                                color=f"C{i}", alpha=0.2, lw=0)
-            for i, (_, group) in enumerate(configs):
-                algorithm = _algorithm(group[0])
-                expected = fixed_point(algorithm, ds) if algorithm is not None else None
-                if expected is not None:
-                    ax.axhline(expected[ds.key_arm].item(), color=f"C{i}", ls=":", lw=1)
-            ax.set_xscale("symlog", linthresh=10)
-            ax.set_xlim(0, max(g[0]["steps"][-1] for _, g in configs))
-            ax.set_ylim(-0.03, 1.03)
-            ax.label_outer()
-            if row == 0:
-                ax.set_title(name, fontsize=10)
-            if col == 0:
-                ax.set_ylabel(f"{ds.name}\nπ({ds.arms[ds.key_arm]})", fontsize=9)
-            if row == len(DATASETS) - 1:
-                ax.set_xlabel("step", fontsize=9)
-            ax.tick_params(labelsize=7)
-        axes[0][col].legend(fontsize=6, loc="best")
-    fig.suptitle("Bandit suite: key-arm probability (mean, 95% CI over seeds; dotted: IPO's fixed point)",
-                 fontsize=10)
-    fig.tight_layout()
-    return save_figure_atomic(fig, path, dpi=90)
-
-
 def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
     """The suite's leaderboard section (Markdown); writes its plot into ``out_dir``."""
     untuned = [d for d in docs if not d.get("tuning")]
@@ -209,7 +161,7 @@ def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
     reward = [d for d in untuned if "reward" in d]
     lines = ["## Bandit suite", ""]
     if pairwise:
-        figure = plot(pairwise, Path(out_dir) / "bandit.png")
+        figure = bandit_plot.plot(pairwise, Path(out_dir) / "bandit.png")
         s = pairwise[0]["settings"]
         walls = sorted({d["suite_wall_time_s"] for d in pairwise})
         lines += [
@@ -281,31 +233,3 @@ def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
             "",
         ]
     return "\n".join(lines + tuned_section(docs))
-
-def _shown_arms(ds) -> list[str]:
-    return list(ds.arms) if ds.show_all_arms else [ds.arms[ds.key_arm]]
-def _algorithm(doc: dict[str, Any]):
-    """The algorithm a result document ran, rebuilt from its config; None if it is no longer registered."""
-    from prefzoo.registry import ALGORITHMS, RegistryError
-
-    try:
-        cls = ALGORITHMS.get(doc["algorithm"])
-        return cls(cls.Config.from_dict(doc["config"]))
-    except (RegistryError, ValueError):
-        return None
-def _by_config(docs: Sequence[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for doc in sorted(docs, key=lambda d: (d["algorithm"], _strength_value(d), d["hash"], d["seed"])):
-        groups[(doc["algorithm"], doc["hash"])].append(doc)
-    return dict(groups)
-def _strength_value(doc: dict[str, Any]) -> float:
-    return doc["strength"]["value"] if doc["strength"] else 0.0
-def _strength_label(doc: dict[str, Any]) -> str:
-    greek = {"beta": "β", "tau": "τ"}
-    st = doc["strength"]
-    return f"{greek.get(st['field'], st['field'])}={st['value']:g}" if st else "default"
-def _fmt_ci(values: Sequence[float], digits: int = 4) -> str:
-    mean, half = mean_ci(values)
-    if len(values) == 1:  # one seed has no interval across seeds; "± 0" would claim one
-        return f"{mean:.{digits}f} (1 seed)"
-    return f"{mean:.{digits}f} ± {half:.{digits}f}"

@@ -18,7 +18,7 @@ from typing import Any
 from prefzoo import __version__
 from prefzoo.algorithms.base import Algorithm, Family
 from prefzoo.algorithms.config import AlgorithmConfig
-from prefzoo.benchmarks import bandit_report, bandit_tuning
+from prefzoo.benchmarks import bandit_plot, bandit_report, bandit_tuning
 from prefzoo.benchmarks.backends import SERIAL, Backend, Cell, Written
 from prefzoo.benchmarks.bandit import DATASETS, SUITE, BanditSettings, run_bandit, sweep_configs
 from prefzoo.benchmarks.online_bandit import OnlineBanditSettings, run_online_bandit
@@ -119,7 +119,7 @@ class BanditSuite:
         return bandit_report.table(docs)
 
     def plot(self, docs: Sequence[dict[str, Any]], path: Path) -> Path | None:
-        return bandit_report.plot(docs, path)
+        return bandit_plot.plot(docs, path)
 
     def section(self, docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
         return bandit_report.section(docs, out_dir)

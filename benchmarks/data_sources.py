@@ -22,11 +22,13 @@ from prefzoo.benchmarks.smol_sentiment import DataSettings, build_pairs, data_ke
 
 @dataclass
 class PreferenceData:
-    """Train pairs, held-out pairs, and the held-out prompts the policies are sampled on."""
+    """Train pairs, held-out pairs, and the held-out prompts the policies are sampled on; where the
+    source has them, out-of-distribution held-out pairs (``sentiment_ood``)."""
 
     train: list[dict]
     eval: list[dict]
     eval_prompts: list
+    ood: list[dict] | None = None
 
 
 SHIPPED_DATA = Path(__file__).parent / "data"
@@ -65,7 +67,20 @@ class GeneratedSentiment:
             data = json.loads(gzip.decompress(shipped.read_bytes()))
         else:
             data = build_pairs(model, tokenizer, self.settings, generated)
-        return PreferenceData(data["train"], data["eval"], data["eval_prompts"])
+        return PreferenceData(data["train"], data["eval"], data["eval_prompts"],
+                              self._ood(model, tokenizer, key.removesuffix("+shipped")))
+
+    def _ood(self, model, tokenizer, base_key: str) -> list[dict]:
+        """The out-of-distribution pairs: this machine's, else the shipped copy (unless regenerating), else
+        sampled now."""
+        from prefzoo.benchmarks.sentiment_ood import build_ood_pairs, ood_file_name
+
+        name = ood_file_name(base_key)
+        generated = cache_dir() / "data" / f"{SENTIMENT_SUITE}-{name}.json"
+        shipped = SHIPPED_DATA / f"{SENTIMENT_SUITE}-{name}.json.gz"
+        if not generated.exists() and shipped.exists() and not self.regenerate:
+            return json.loads(gzip.decompress(shipped.read_bytes()))["pairs"]
+        return build_ood_pairs(model, tokenizer, self.settings, generated)
 
     def gold(self, texts: list[str]) -> torch.Tensor:
         return gold_reward(texts, self.settings.length_weight)

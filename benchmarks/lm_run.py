@@ -49,7 +49,7 @@ class LMRun:
         self.unpickled = False
 
     _LOADED = ("memory_budget", "tokenizer", "model", "eval_prompts", "train_prompts", "eval_gold", "accelerator",
-               "train_data", "eval_data")
+               "train_data", "eval_data", "ood_data", "ood_gold")
 
     def __getstate__(self) -> dict[str, Any]:
         """What a Ray task receives: the run's settings, not its loaded model and data (a worker loads its own)."""
@@ -96,6 +96,11 @@ class LMRun:
         tokenize_train = tokenize_unpaired if self.source.unpaired else tokenize_pairs
         train = tokenize_train(data.train, self.tokenizer, p.tokenization, f"{self.source.name} train")
         held_out = tokenize_pairs(data.eval, self.tokenizer, p.tokenization, f"{self.source.name} held-out")
+        self.ood_data = self.ood_gold = None
+        if data.ood and self.source.has_gold:
+            self.ood_data = list(tokenize_pairs(data.ood, self.tokenizer, p.tokenization,
+                                                f"{self.source.name} out-of-distribution held-out"))
+            self.ood_gold = torch.tensor([(r["gold_chosen"], r["gold_rejected"]) for r in data.ood], dtype=torch.float64)
         self.accelerator = make_accelerator(p.train, logging_dir=self.runs_root / self.source.suite / "logs")
         read = set().union(*(visit_order(len(train), dataclasses.replace(p.train, seed=s)) for s in self.seeds))
         with main_first():  # reference log-probs likewise
@@ -193,6 +198,7 @@ class LMRun:
             train_prompts=self.train_prompts, eval_data=self.eval_data, out_dir=out_dir, run_name=name,
             gold=self.source.gold if self.source.has_gold else None,
             eval_gold=torch.tensor(self.eval_gold, dtype=torch.float64) if self.eval_gold else None,
+            ood_data=self.ood_data, ood_gold=self.ood_gold,
             label_temperature=p.data.label_temperature,
             online=dataclasses.replace(p.online, max_new_tokens=p.data.max_new_tokens),
             rl=dataclasses.replace(p.rl, max_new_tokens=p.data.max_new_tokens), reward_epochs=p.reward_epochs,

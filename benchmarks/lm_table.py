@@ -33,8 +33,9 @@ def setting_id(doc: dict[str, Any], tuning: bool = True) -> str:
 
 
 def by_setting(docs: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """The documents split by ``setting_id``; settings with more seeds per row first, then larger. A
-    tuned setting shares the reference cells of the setting it was tuned in (the reference has no config)."""
+    """The documents split by ``setting_id``; settings with more seeds per row first (the median row's:
+    one row still running its first seed does not demote a setting), then larger. A tuned setting shares
+    the reference cells of the setting it was tuned in (the reference has no config)."""
     groups: dict[str, list[dict]] = defaultdict(list)
     for doc in docs:
         groups[setting_id(doc)].append(doc)
@@ -50,7 +51,8 @@ def by_setting(docs: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         seeds = defaultdict(set)
         for d in group:
             seeds[d["algorithm"]].add(d["seed"])
-        return (-min(len(s) for s in seeds.values()), -len(group), setting_id(group[0]))
+        counts = sorted(len(s) for s in seeds.values())
+        return (-counts[(len(counts) - 1) // 2], -len(group), setting_id(group[0]))
     return sorted(groups.values(), key=weight)
 
 

@@ -11,13 +11,17 @@ from typing import Any
 from prefzoo.benchmarks.stats import mean_ci
 
 
-def _stat(group: Sequence[dict[str, Any]], key: str, within_run: bool = False) -> str:
+def _stat(group: Sequence[dict[str, Any]], key: str, within_run: bool = False, part: str = "reward") -> str:
     """A reward diagnostic over a group's seeds: the mean ± the interval across seeds; with one seed the
-    mean alone, or with ``within_run`` its bootstrap interval over pairs where the document has one."""
-    mean, half = mean_ci([d["eval"]["reward"][key] for d in group])
+    mean alone, or with ``within_run`` its bootstrap interval over pairs where the document has one.
+    ``part``: ``reward`` (the held-out pairs) or ``reward_ood`` (the out-of-distribution ones; "—" unless
+    every seed has them)."""
+    if not all(part in d["eval"] for d in group):
+        return "—"
+    mean, half = mean_ci([d["eval"][part][key] for d in group])
     if len(group) > 1:
         return f"{mean:.3f} ± {half:.3f}"
-    ci = group[0]["eval"]["reward"].get(f"{key}_ci") if within_run else None
+    ci = group[0]["eval"][part].get(f"{key}_ci") if within_run else None
     return f"{mean:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{mean:.3f}"
 
 
@@ -32,7 +36,7 @@ def reward_model_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[l
     if not groups:
         return [], []
     headers = ["reward learner", "config", "seeds", "labelled pairs × epochs", "held-out pair accuracy (gold)",
-               "accuracy by gold margin (low / mid / high third)", "Pearson with gold", "Spearman with gold", "ECE",
+               "out-of-distribution pair accuracy (gold)", "accuracy by gold margin (low / mid / high third)", "Pearson with gold", "Spearman with gold", "ECE",
                "implied T (labeller's)",
                "train time (s)", "paper"]
     rows = []
@@ -63,7 +67,7 @@ def reward_model_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[l
                         else "")
                      + (f" ({train['relabelled_examples']} relabelled under drawn principles, once each)"
                         if "relabelled_examples" in train else ""),
-                     stat("pair_accuracy"), by_margin(),
+                     stat("pair_accuracy"), _stat(group, "pair_accuracy", True, "reward_ood"), by_margin(),
                      stat("correlation"), stat("spearman") if "spearman" in first["eval"]["reward"] else "—",
                      stat("ece"), implied(), f'{sum(d["train"]["wall_time_s"] for d in group) / len(group):.0f}',
                      first["paper"]])
@@ -145,8 +149,10 @@ def reward_sections(group: Sequence[dict[str, Any]]) -> list[str]:
          "labeller's own probability σ((g_w − g_l)/T), in 10 bins; the implied T is the labeller temperature the "
          "model's margins imply (1 / the slope of r_w − r_l on g_w − g_l), beside the labeller's own. Accuracy by "
          "gold margin splits the held-out pairs into thirds by g_w − g_l (the low third the labeller itself "
-         "orders nearly by chance). Pearson and Spearman score one response at a time. ± is the interval across "
-         "seeds; with one seed, [low, high] is the bootstrap interval over pairs."),
+         "orders nearly by chance). Out-of-distribution pairs are made as the held-out pairs are, on prompts "
+         "from templates and subjects no train or held-out prompt uses (`benchmarks/sentiment_ood.py`; "
+         "\"incorrect generalisation\", Chaudhari et al. 2024). Pearson and Spearman score one response at a "
+         "time. ± is the interval across seeds; with one seed, [low, high] is the bootstrap interval over pairs."),
         ("An instructable reward model asked about each principle (SALMON, Sun et al. 2023)", principle_rows,
          "The same reward model with different principles listed in its input: on the held-out pairs where a "
          "factor prefers one response, the share it orders that factor's way."),
@@ -179,7 +185,7 @@ def label_budget_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[l
         key = json.dumps([base, doc.get("data_key"), doc["algorithm"], doc["config"]], sort_keys=True, default=str)
         curves[(doc["algorithm"], key)][doc["settings"].get("reward_labels", 1.0)].append(doc)
     headers = ["reward learner", "labels", "labelled pairs", "seeds", "held-out pair accuracy (gold)",
-               "Pearson with gold", "ECE"]
+               "out-of-distribution pair accuracy (gold)", "Pearson with gold", "ECE"]
     rows = []
     for (name, _), by_share in sorted(curves.items()):
         if len(by_share) < 2:
@@ -187,5 +193,6 @@ def label_budget_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[l
         for share, group in sorted(by_share.items(), reverse=True):
             train = group[0]["train"]
             rows.append([name, f"{share:.0%}", str(train.get("labelled_pairs", train["pairs"])), str(len(group)),
-                         *(_stat(group, key) for key in ("pair_accuracy", "correlation", "ece"))])
+                         _stat(group, "pair_accuracy"), _stat(group, "pair_accuracy", part="reward_ood"),
+                         *(_stat(group, key) for key in ("correlation", "ece"))])
     return headers, rows

@@ -138,44 +138,51 @@ def best_and_worst(rewards: torch.Tensor) -> tuple[int, int] | None:
     return None if rewards[best] == rewards[worst] else (best, worst)
 
 
+def reference_pairs(model, tokenizer, prompts: list, settings: DataSettings, progress=None) -> tuple[list[dict], dict]:
+    """Each prompt's best and worst reference sample by gold reward, chosen = best: rows in TRL's
+    conversational format with both gold rewards and the prompt's index, and the counts of prompts
+    dropped (every sample tied, or fewer than two non-empty samples)."""
+    from prefzoo.algorithms.engine.generation import sample_responses
+
+    k = settings.samples_per_prompt
+    samples = sample_responses(model, tokenizer, prompts, k, settings.max_new_tokens, settings.generation_batch_size,
+                               settings.seed, reference=True, progress=progress, **sampler(settings))
+    texts = [s.text for s in samples]
+    rewards = gold_reward(texts, settings.length_weight).view(len(prompts), k)
+    rows, dropped = [], {"dropped_ties": 0, "dropped_empty": 0}
+    for i in range(len(prompts)):
+        # an empty response says nothing about sentiment: it never enters a pair
+        usable = [j for j in range(k) if texts[i * k + j]]
+        pair = best_and_worst(rewards[i, usable]) if len(usable) >= 2 else None
+        if pair is None:
+            dropped["dropped_ties" if len(usable) >= 2 else "dropped_empty"] += 1
+            continue
+        b, w = usable[pair[0]], usable[pair[1]]
+        rows.append({"prompt": prompts[i], "chosen": [{"role": "assistant", "content": texts[i * k + b]}],
+                     "rejected": [{"role": "assistant", "content": texts[i * k + w]}],
+                     "gold_chosen": float(rewards[i, b]), "gold_rejected": float(rewards[i, w]), "index": i})
+    return rows, dropped
+
+
 def build_pairs(model, tokenizer, settings: DataSettings, cache_file: Path, progress=None) -> dict:
     """Generate (or read from ``cache_file``) the suite's data:
     ``{"train": rows, "eval": rows, "eval_prompts": prompts}``, rows in TRL's conversational format with
     the gold rewards of both responses and, for train rows, the noisy label that ordered them."""
     if cache_file.exists():
         return json.loads(cache_file.read_text())
-    from prefzoo.algorithms.engine.generation import sample_responses
     from prefzoo.benchmarks.results import write_json_atomic
 
     train_prompts, eval_prompts = make_prompts(settings)
-    prompts = train_prompts + eval_prompts
-    k = settings.samples_per_prompt
-    samples = sample_responses(model, tokenizer, prompts, k, settings.max_new_tokens, settings.generation_batch_size,
-                               settings.seed, reference=True, progress=progress, **sampler(settings))
-    texts = [s.text for s in samples]
-    rewards = gold_reward(texts, settings.length_weight).view(len(prompts), k)
-    data = {"train": [], "eval": [], "eval_prompts": eval_prompts, "settings": settings.to_dict(),
-            "dropped_ties": 0, "dropped_empty": 0}
-    picked = []
-    for i in range(len(prompts)):
-        # an empty response says nothing about sentiment: it never enters a pair
-        usable = [j for j in range(k) if texts[i * k + j]]
-        pair = best_and_worst(rewards[i, usable]) if len(usable) >= 2 else None
-        if pair is None:
-            data["dropped_ties" if len(usable) >= 2 else "dropped_empty"] += 1
-            continue
-        picked.append((i, usable[pair[0]], usable[pair[1]]))
-    best = torch.stack([rewards[i, b] for i, b, _ in picked])
-    worst = torch.stack([rewards[i, w] for i, _, w in picked])
+    rows, dropped = reference_pairs(model, tokenizer, train_prompts + eval_prompts, settings, progress)
+    best = torch.tensor([r["gold_chosen"] for r in rows], dtype=torch.float64)
+    worst = torch.tensor([r["gold_rejected"] for r in rows], dtype=torch.float64)
     labels = bradley_terry_labels(best, worst, settings.label_temperature, settings.seed)
-    for (i, b, w), label in zip(picked, labels.tolist()):
-        is_train = i < len(train_prompts)
-        (cw, cr), (lw, lr) = ((b, rewards[i, b]), (w, rewards[i, w]))
+    data = {"train": [], "eval": [], "eval_prompts": eval_prompts, "settings": settings.to_dict(), **dropped}
+    for row, label in zip(rows, labels.tolist()):
+        is_train = row.pop("index") < len(train_prompts)
         if is_train and not label:
-            (cw, cr), (lw, lr) = (lw, lr), (cw, cr)
-        data["train" if is_train else "eval"].append({
-            "prompt": prompts[i], "chosen": [{"role": "assistant", "content": texts[i * k + cw]}],
-            "rejected": [{"role": "assistant", "content": texts[i * k + lw]}],
-            "gold_chosen": float(cr), "gold_rejected": float(lr)})
+            row = {**row, "chosen": row["rejected"], "rejected": row["chosen"], "gold_chosen": row["gold_rejected"],
+                   "gold_rejected": row["gold_chosen"]}
+        data["train" if is_train else "eval"].append(row)
     write_json_atomic(cache_file, data)
     return data

@@ -111,8 +111,9 @@ class GeneratedTwoFactor(GeneratedSentiment):
 
     def load(self, model, tokenizer, key: str) -> PreferenceData:
         data = super().load(model, tokenizer, key.rsplit("+", 1)[0])
-        return PreferenceData(with_safety(data.train, self.preference, True), with_safety(data.eval, self.preference,
-                                                                                            False), data.eval_prompts)
+        return PreferenceData(with_safety(data.train, self.preference, True),
+                              with_safety(data.eval, self.preference, False), data.eval_prompts,
+                              with_safety(data.ood, self.preference, False) if data.ood else None)
 
     def safety(self, texts: list[str]) -> torch.Tensor:
         return is_safe(texts)

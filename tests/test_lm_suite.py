@@ -262,12 +262,15 @@ def test_online_reward_and_rl_families_run_as_cells_and_reach_the_leaderboard(ti
     xpo, ids, ppo = docs["xpo"], docs["ids"], docs["ppo"]
     assert xpo["train"]["oracle_queries"] == 2 * 8 and xpo["train"]["dataset_pairs"] == 16
     assert 0 <= ids["eval"]["reward"]["pair_accuracy"] <= 1 and ids["train"]["epochs"] == 3
+    # and on prompts of templates and subjects no train prompt uses, the same diagnostics
+    assert 0 <= ids["eval"]["reward_ood"]["pair_accuracy"] <= 1 and "ece" in ids["eval"]["reward_ood"]
     assert ppo["label"] == "ppo (bt)" and len(ppo["train"]["curve"]) == 2
     assert "pair_accuracy" not in ppo["eval"] and ppo["eval"]["kl"]["mean"] is not None
     board = run_cli("leaderboard", "--results", str(results), "--out", str(env / "board"), cwd=env)
     assert board.returncode == 0, board.stderr
     readme = (env / "board" / "README.md").read_text()
     assert "| ppo (bt) | rl-with-reward |" in readme and "### Reward models" in readme
+    assert "out-of-distribution pair accuracy (gold)" in readme
     assert list((env / "board").glob("smol-sentiment-*-overoptimisation.png"))
 
 

@@ -143,5 +143,5 @@ def test_the_label_budget_curve_lines_up_settings_that_differ_only_in_the_share_
             doc("bt", 0.3, 0.70, lr=2e-3)]  # another budget: not on bt's curve
     headers, rows = label_budget_rows(docs)
     assert [r[:4] for r in rows] == [["bt", "100%", "96", "2"], ["bt", "10%", "10", "1"]]
-    assert rows[0][4].startswith("0.820 ± ") and rows[1][4] == "0.600"
+    assert rows[0][4].startswith("0.820 ± ") and rows[1][4] == "0.600" and rows[0][5] == "—"  # no OOD pairs
     assert label_budget_rows([doc("ser", 0.1, 0.65)]) == (headers, [])  # one share: no curve

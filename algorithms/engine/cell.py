@@ -45,6 +45,11 @@ class RunContext:
     gold: Callable[[list[str]], torch.Tensor] | None = None
     eval_gold: torch.Tensor | None = None
     """Gold rewards of the held-out pairs, ``(n, 2)`` (chosen, rejected)."""
+    ood_data: Any = None
+    """Tokenised out-of-distribution held-out pairs (prompts of templates and subjects training never
+    saw), or None where the suite has none."""
+    ood_gold: torch.Tensor | None = None
+    """Their gold rewards, ``(n, 2)``."""
     label_temperature: float = 1.0
     online: OnlineSettings = OnlineSettings()
     rl: RLSettings = RLSettings()

@@ -153,6 +153,10 @@ def run_reward_learning(algorithm, ctx: RunContext) -> CellResult:
         chosen, rejected = asked.score_pairs(list(ctx.eval_data), ctx.pad_id)
         gold = ctx.eval_gold.double()
         evaluation["reward"] = reward_diagnostics(chosen, rejected, gold[:, 0], gold[:, 1], ctx.label_temperature)
+        if ctx.ood_data:  # the same diagnostics on prompts of templates and subjects training never saw
+            chosen, rejected = asked.score_pairs(ctx.ood_data, ctx.pad_id)
+            evaluation["reward_ood"] = reward_diagnostics(chosen, rejected, ctx.ood_gold[:, 0], ctx.ood_gold[:, 1],
+                                                          ctx.label_temperature)
         saved = reward_model.save(ctx.out_dir)
     finally:
         ctx.model.delete_adapter(adapter)
