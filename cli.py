@@ -126,7 +126,8 @@ def bench(
             classes = [c for c in ALGORITHMS.load_all().values()
                        if str(c.family) in families and (family is None or str(c.family) == family)]
             for cls in list(classes):
-                reason = getattr(suite_obj, "cannot_train", lambda *_, **__: None)(cls, **data_options)
+                budget = {"labels": labels} if labels is not None else {}
+                reason = getattr(suite_obj, "cannot_train", lambda *_, **__: None)(cls, **data_options, **budget)
                 if reason:
                     console.print(f"[yellow]skipped[/] {cls.name}: {reason}", highlight=False)
                     classes.remove(cls)

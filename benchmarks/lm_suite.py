@@ -64,7 +64,7 @@ class _LMSuite:
                                  "reward model: run it without --tune")
             if cls.family not in self.families:
                 raise ValueError(f"the {self.name} suite does not train {cls.family} algorithms ({cls.name!r})")
-            if reason := self.cannot_train(cls, **options):
+            if reason := self.cannot_train(cls, labels=1.0 if labels is None else labels, **options):
                 raise ValueError(f"the {self.name} suite cannot train {cls.name!r}: {reason}")
             if source is not None and source.unpaired and not accepts_unpaired(cls):
                 takers = [n for n, c in ALGORITHMS.load_all().items() if accepts_unpaired(c)]
@@ -94,10 +94,13 @@ class _LMSuite:
                    parse_bytes(max_memory) if max_memory else None)
         return run_cells(run, algorithms, seed_list, base_configs or {}, tune, backend, progress)
 
-    def cannot_train(self, cls: type[Algorithm], **options: Any) -> str | None:
+    def cannot_train(self, cls: type[Algorithm], labels: float = 1.0, **options: Any) -> str | None:
         """Why this suite's data, under the run's ``options`` (the suite's ``run`` keywords that decide
-        what its data are, e.g. smol-two-factor's ``preference``), cannot train ``cls``, or None: a
-        family run skips it, a named one is refused, the leaderboard does not call it missing."""
+        what its data are, e.g. smol-two-factor's ``preference``) and label budget, cannot train ``cls``,
+        or None: a family run skips it, a named one is refused, the leaderboard does not call it missing."""
+        if getattr(cls, "uses_unlabelled", False) and labels >= 1:
+            return ("it labels the pairs whose labels it does not see, and with every label seen there are none: "
+                    "run it with --labels below 1")
         if getattr(cls, "uses_safety_labels", False) and not self.has_safety:
             return "it trains on safety labels, which the smol-two-factor suite has"
         if getattr(cls, "uses_principles", False):
@@ -106,7 +109,7 @@ class _LMSuite:
 
     def options_of(self, doc: dict[str, Any]) -> dict[str, Any]:
         """The ``cannot_train`` options a result document was run under."""
-        return {}
+        return {"labels": doc.get("settings", {}).get("reward_labels", 1.0)}
 
     def generated_source(self, data, regenerate: bool, **options: Any):
         """The suite's own generated data, when no dataset is given."""

@@ -142,7 +142,7 @@ class SmolTwoFactorSuite(_LMSuite):
         return super().cannot_train(cls, **options)
 
     def options_of(self, doc):
-        return {"preference": doc["data_key"].rsplit("+", 1)[1]}  # the key GeneratedTwoFactor.key made
+        return {**super().options_of(doc), "preference": doc["data_key"].rsplit("+", 1)[1]}  # GeneratedTwoFactor.key's
 
     def generated_source(self, data, regenerate: bool, preference: str = "helpfulness", **options):
         return GeneratedTwoFactor(data, regenerate, preference)

@@ -152,6 +152,7 @@ def test_suites_that_cannot_train_it_say_why():
 
 def test_the_leaderboard_does_not_call_missing_what_a_setting_cannot_train():
     from prefzoo.benchmarks.lm_report import missing_algorithms
+    from prefzoo.benchmarks.lm_suite import SmolSentimentSuite
 
     def group(suite, key):
         return [{"suite": suite, "algorithm": "dpo", "family": "pairwise", "data_key": key},
@@ -161,6 +162,15 @@ def test_the_leaderboard_does_not_call_missing_what_a_setting_cannot_train():
     assert "salmon-rm" not in missing_algorithms(group("smol-two-factor", "abc+shipped+safety-first"))
     sentiment = missing_algorithms(group("smol-sentiment", "abc+shipped"))
     assert "salmon-rm" not in sentiment and "bfpo" not in sentiment and "ids" in sentiment
+    # a self-labelling learner has nothing to label with every label seen: not missing there, and refused
+    assert "ser" not in sentiment
+    budget = group("smol-sentiment", "abc+shipped")
+    for doc in budget:
+        doc["settings"] = {"reward_labels": 0.1}
+    assert "ser" in missing_algorithms(budget)
+    ser = ALGORITHMS.get("ser")
+    assert "--labels below 1" in SmolSentimentSuite().cannot_train(ser)
+    assert SmolSentimentSuite().cannot_train(ser, labels=0.3) is None
 
 
 def test_an_rl_cell_trains_and_hashes_its_reward_learners_config():
