@@ -59,7 +59,7 @@ def test_bradley_terry_labels_follow_the_temperature():
 def test_suite_runs_every_cell_once_and_resumes(tiny, env):
     results = env / "results"
     out = run_cli(*ARGS, "--algorithms", "dpo,simpo", "--model", str(tiny), "--results", str(results),
-                  "--plot", str(env / "p.png"), cwd=env)
+                  "--plot", str(env / "p.png"), cwd=env, timeout=600)  # the data of a fresh cache, then 3 cells
     assert out.returncode == 0, out.stdout + out.stderr
     docs = {d["algorithm"]: d for d in load_results(results, "smol-sentiment")}
     assert set(docs) == {"reference", "dpo", "simpo"}

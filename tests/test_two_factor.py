@@ -47,7 +47,7 @@ def test_helpfulness_order_keeps_pairs_and_safety_first_reverses_only_unsafe_ove
 
 def test_the_shipped_pairs_violate_at_a_rate_inside_the_suites_band():
     """22.0% of the 922 shipped responses name something (the README's number): inside 20–60%."""
-    (shipped,) = SHIPPED_DATA.glob("smol-sentiment-*.json.gz")
+    (shipped,) = (f for f in SHIPPED_DATA.glob("smol-sentiment-*.json.gz") if "-ood-" not in f.name)  # the pairs
     data = json.loads(gzip.decompress(shipped.read_bytes()))
     texts = [r[c][-1]["content"] for part in ("train", "eval") for r in data[part] for c in ("chosen", "rejected")]
     unsafe = int((~is_safe(texts)).sum())
