@@ -75,9 +75,7 @@ class GeneratedSentiment:
         sampled now."""
         from prefzoo.benchmarks.sentiment_ood import build_ood_pairs, ood_file_name
 
-        name = ood_file_name(base_key)
-        generated = cache_dir() / "data" / f"{SENTIMENT_SUITE}-{name}.json"
-        shipped = SHIPPED_DATA / f"{SENTIMENT_SUITE}-{name}.json.gz"
+        generated, shipped = self._files(ood_file_name(base_key))
         if not generated.exists() and shipped.exists() and not self.regenerate:
             return json.loads(gzip.decompress(shipped.read_bytes()))["pairs"]
         return build_ood_pairs(model, tokenizer, self.settings, generated)

@@ -17,7 +17,8 @@ import json
 import random
 from pathlib import Path
 
-from prefzoo.benchmarks.smol_sentiment import QUALIFIERS, SUBJECTS, SYSTEM, TEMPLATES, DataSettings, reference_pairs
+from prefzoo.benchmarks.smol_sentiment import (QUALIFIERS, SUBJECTS, SYSTEM, TEMPLATES, DataSettings, conversations,
+                                               reference_pairs)
 
 OOD_TEMPLATES = (
     "Post a short tweet about {q} {s}.",
@@ -33,8 +34,7 @@ def ood_prompts(settings: DataSettings) -> list[list[dict]]:
     """As many prompts as the held-out set has (``eval_prompts``), from the out-of-distribution pool."""
     every = [t.format(q=q, s=s) for t in OOD_TEMPLATES for s in OOD_SUBJECTS for q in QUALIFIERS]
     n = min(settings.eval_prompts, len(every))
-    chosen = random.Random(f"ood:{settings.seed}").sample(every, n)
-    return [[{"role": "system", "content": SYSTEM}, {"role": "user", "content": c}] for c in chosen]
+    return conversations(random.Random(f"ood:{settings.seed}").sample(every, n))
 
 
 def ood_file_name(base_key: str) -> str:

@@ -78,8 +78,7 @@ def make_prompts(settings: DataSettings) -> tuple[list[list[dict]], list[list[di
     need = settings.train_prompts + settings.eval_prompts
     if need > len(every):
         raise ValueError(f"{SUITE}: {need} prompts asked for, {len(every)} distinct ones exist")
-    chosen = random.Random(settings.seed).sample(every, need)
-    convo = [[{"role": "system", "content": SYSTEM}, {"role": "user", "content": c}] for c in chosen]
+    convo = conversations(random.Random(settings.seed).sample(every, need))
     return convo[:settings.train_prompts], convo[settings.train_prompts:]
 
 
@@ -92,8 +91,12 @@ def validation_prompts(settings: DataSettings, n: int) -> list[list[dict]]:
     rest = sorted(set(every) - used)
     if n > len(rest):
         raise ValueError(f"{SUITE}: {n} validation prompts asked for, {len(rest)} remain beside the data's")
-    chosen = random.Random(f"validation:{settings.seed}").sample(rest, n)
-    return [[{"role": "system", "content": SYSTEM}, {"role": "user", "content": c}] for c in chosen]
+    return conversations(random.Random(f"validation:{settings.seed}").sample(rest, n))
+
+
+def conversations(requests: list[str]) -> list[list[dict]]:
+    """Each request as the suite's conversational prompt (its short system message, then the request)."""
+    return [[{"role": "system", "content": SYSTEM}, {"role": "user", "content": c}] for c in requests]
 
 
 @cache
