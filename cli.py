@@ -101,6 +101,7 @@ def bench(
     max_memory: Annotated[Optional[str], typer.Option(help="LM suites on CUDA: cap the device memory (e.g. 24GiB); gradient checkpointing \"auto\" turns on when a step would not fit.")] = None,
     regenerate_data: Annotated[bool, typer.Option("--regenerate-data", help="smol-sentiment: sample the pairs on this machine instead of reading the shipped copy.")] = False,
     labels: Annotated[Optional[float], typer.Option(help="smol-sentiment: the share of the read pairs whose labels reward learning sees (reward learners, the RL family's reward model); a semi-supervised learner (ser) gets the rest unlabelled. Default 1.")] = None,
+    labeller_temperature: Annotated[Optional[float], typer.Option(help="smol-sentiment, smol-two-factor: draw the train pairs' Bradley–Terry labels again at this temperature instead of the data's own (0.1), from the same pairs and random draws, so the labels come from a labeller other than the one the suite declares (misspecification).")] = None,
     preference: Annotated[Optional[str], typer.Option(help="smol-two-factor: which factor orders a training pair: helpfulness (the default; BFPO reads the safety labels beside it) or safety-first (the safe response preferred where exactly one is safe).")] = None,
     backend: Annotated[str, typer.Option(help="Where the cells run: serial (this process) or ray (Ray tasks; pip install 'prefzoo[ray]').")] = "serial",
     address: Annotated[Optional[str], typer.Option(help="--backend ray: the cluster to join (auto, HOST:PORT, ray://...); default: a local Ray instance.")] = None,
@@ -141,6 +142,7 @@ def bench(
             profile=profile, model=model, dataset=dataset,
             train=[t for t in train.split(",") if t.strip()] if train else None, runs=runs, columns=columns,
             seed=seed, tune=tune, max_memory=max_memory, labels=labels, preference=preference,
+            labeller_temperature=labeller_temperature,
             regenerate_data=regenerate_data or None).items() if v is not None}
         if backend != "serial" or address or gpus_per_cell is not None or cpus_per_cell != 1.0:
             suite_options["backend"] = Backend(backend, address, gpus_per_cell, cpus_per_cell)

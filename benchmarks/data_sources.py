@@ -17,7 +17,7 @@ from prefzoo.algorithms.engine.unpaired_data import UNPAIRED_COLUMNS, parse_labe
 from prefzoo.benchmarks.user_files import is_unpaired_file
 from prefzoo.algorithms.engine.models import cache_dir
 from prefzoo.benchmarks.smol_sentiment import SUITE as SENTIMENT_SUITE
-from prefzoo.benchmarks.smol_sentiment import DataSettings, build_pairs, data_key, gold_reward
+from prefzoo.benchmarks.smol_sentiment import DataSettings, build_pairs, data_key, gold_reward, relabelled_train
 
 
 @dataclass
@@ -41,6 +41,10 @@ class GeneratedSentiment:
     ``benchmarks/data`` for the same data key (same model file and settings: the quick profile's pairs
     ship, so every machine trains on identical pairs and no run pays the sampling twice), else sampled
     now. ``regenerate=True`` ignores the shipped copy. The key says which origin a result used.
+
+    ``labeller_temperature``: the train pairs' labels drawn again at this temperature instead of the data's
+    own (``smol_sentiment.relabelled_train``: the same pairs and draws, only the labeller differs); the
+    key then ends in ``+labeller-T<value>``.
     """
 
     suite = SENTIMENT_SUITE
@@ -49,8 +53,17 @@ class GeneratedSentiment:
     has_safety = False
     unpaired = False
 
-    def __init__(self, settings: DataSettings, regenerate: bool = False):
+    def __init__(self, settings: DataSettings, regenerate: bool = False, labeller_temperature: float | None = None):
+        if labeller_temperature is not None and not labeller_temperature > 0:
+            raise ValueError(f"--labeller-temperature {labeller_temperature}: a Bradley–Terry labeller's temperature "
+                             "must be > 0")
         self.settings, self.regenerate = settings, regenerate
+        self.relabel_at = None if labeller_temperature in (None, settings.label_temperature) else labeller_temperature
+
+    @property
+    def label_temperature(self) -> float:
+        """The temperature of the labeller whose labels order the train pairs (and that labels online samples)."""
+        return self.relabel_at or self.settings.label_temperature
 
     def _files(self, base_key: str) -> tuple[Path, Path]:
         return (cache_dir() / "data" / f"{SENTIMENT_SUITE}-{base_key}.json",
@@ -59,16 +72,18 @@ class GeneratedSentiment:
     def key(self, model_fingerprint: str) -> str:
         base = data_key(model_fingerprint, self.settings)
         generated, shipped = self._files(base)
-        return f"{base}+shipped" if not generated.exists() and shipped.exists() and not self.regenerate else base
+        origin = "+shipped" if not generated.exists() and shipped.exists() and not self.regenerate else ""
+        return base + origin + (f"+labeller-T{self.relabel_at:g}" if self.relabel_at else "")
 
     def load(self, model, tokenizer, key: str) -> PreferenceData:
-        generated, shipped = self._files(key.removesuffix("+shipped"))
-        if key.endswith("+shipped"):
+        base, *parts = key.split("+")
+        generated, shipped = self._files(base)
+        if "shipped" in parts:
             data = json.loads(gzip.decompress(shipped.read_bytes()))
         else:
             data = build_pairs(model, tokenizer, self.settings, generated)
-        return PreferenceData(data["train"], data["eval"], data["eval_prompts"],
-                              self._ood(model, tokenizer, key.removesuffix("+shipped")))
+        train = relabelled_train(data, self.relabel_at, self.settings.seed) if self.relabel_at else data["train"]
+        return PreferenceData(train, data["eval"], data["eval_prompts"], self._ood(model, tokenizer, base))
 
     def _ood(self, model, tokenizer, base_key: str) -> list[dict]:
         """The out-of-distribution pairs: this machine's, else the shipped copy (unless regenerating), else

@@ -8,7 +8,8 @@ from typing import Any
 
 from prefzoo.benchmarks.results import save_figure_atomic
 from prefzoo.benchmarks.lm_table import aggregate, beats_reference, by_setting, setting_id, verdict
-from prefzoo.benchmarks.reward_report import label_budget_rows, reward_sections
+from prefzoo.benchmarks.reward_report import (label_budget_rows, labeller_temperature, misspecification_rows,
+                                              reward_sections)
 
 
 def _ci(value: dict | None, digits: int = 3) -> str:
@@ -181,10 +182,12 @@ def describe_setting(doc: dict[str, Any]) -> str:
                  f"Bradley–Terry draw on the gold reward at temperature {d['label_temperature']} (gold ties by a "
                  f"coin flip); {d['eval_prompts']} held-out prompts. Ranked by gold reward.")
     elif doc.get("has_gold", True):
+        relabelled = (f" (labels drawn again from the data's own draws; the data's labeller: {d['label_temperature']})"
+                      if "labeller_temperature" in doc else "")
         pairs = (f"{d['train_prompts']} train prompts with {d['samples_per_prompt']} reference samples each; "
                  "a prompt's pair is its best and worst sample by gold reward (VADER compound), labelled by a "
-                 f"Bradley–Terry draw at temperature {d['label_temperature']}, prompts whose samples all tie "
-                 f"dropped; {d['eval_prompts']} held-out prompts. Ranked by gold reward.")
+                 f"Bradley–Terry draw at temperature {labeller_temperature(doc)}{relabelled}, prompts whose samples "
+                 f"all tie dropped; {d['eval_prompts']} held-out prompts. Ranked by gold reward.")
     else:
         pairs = ("A dataset without a gold reward: gold reward and win rate cannot be measured, so the ranking "
                  "uses held-out pair accuracy of each algorithm's implicit reward.")
@@ -262,6 +265,16 @@ def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
                   "The same reward learners in settings that differ only in the share of the read pairs whose "
                   "labels they see (`--labels`; `ser` also gets the rest unlabelled); held-out pairs and gold as "
                   "above, ± across seeds.", "", markdown_table(*curve), ""]
+    misspecified = misspecification_rows(docs)
+    if misspecified[1]:
+        lines += ["### Reward learning from a misspecified labeller", "",
+                  "The same reward learners in settings that differ only in the temperature of the labeller that "
+                  "ordered the train pairs (`--labeller-temperature`: the same pairs and random draws, labelled "
+                  "again), while every learner's settings stay those chosen for the suite's own labeller "
+                  "(\"misspecification\", Chaudhari et al. 2024, §5). Train labels against gold: the share of the "
+                  "train pairs whose label prefers the response with the lower gold reward. ECE against the "
+                  "labeller's own probability; the implied T should follow the labeller's. Held-out pairs and gold "
+                  "as above, ± across seeds.", "", markdown_table(*misspecified), ""]
     return "\n".join(lines)
 
 

@@ -49,7 +49,7 @@ class LMRun:
         self.unpickled = False
 
     _LOADED = ("memory_budget", "tokenizer", "model", "eval_prompts", "train_prompts", "eval_gold", "accelerator",
-               "train_data", "eval_data", "ood_data", "ood_gold")
+               "train_data", "eval_data", "ood_data", "ood_gold", "labels_against_gold")
 
     def __getstate__(self) -> dict[str, Any]:
         """What a Ray task receives: the run's settings, not its loaded model and data (a worker loads its own)."""
@@ -90,6 +90,8 @@ class LMRun:
         self.train_prompts = [row["prompt"] for row in data.train]
         self.eval_gold = ([(row["gold_chosen"], row["gold_rejected"]) for row in data.eval]
                           if self.source.has_gold else None)
+        self.labels_against_gold = (sum(r["gold_chosen"] < r["gold_rejected"] for r in data.train) / len(data.train)
+                                    if self.source.has_gold and "gold_chosen" in data.train[0] else None)
         fp = model_fingerprint(p.model)
         if self.engine_revision != ENGINE_REVISION:  # reference log-probs of another arithmetic
             fp = f"{fp}-r{self.engine_revision}"
@@ -145,6 +147,8 @@ class LMRun:
             "algorithm": name, "seed": seed, "hash": digest, "profile": self.profile_name,
             "settings": p.to_dict(), "data_key": self.data_key, "prefzoo_version": __version__,
             "engine_revision": self.engine_revision,
+            **({"labeller_temperature": self.source.relabel_at} if getattr(self.source, "relabel_at", None) else {}),
+            **({"labels_against_gold": self.labels_against_gold} if self.labels_against_gold is not None else {}),
             "device": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
             "config": config.to_dict() if config else {},
             "family": str(cls.family) if cls else "reference", **({"tuning": tuning} if tuning else {}),
@@ -199,7 +203,7 @@ class LMRun:
             gold=self.source.gold if self.source.has_gold else None,
             eval_gold=torch.tensor(self.eval_gold, dtype=torch.float64) if self.eval_gold else None,
             ood_data=self.ood_data, ood_gold=self.ood_gold,
-            label_temperature=p.data.label_temperature,
+            label_temperature=getattr(self.source, "label_temperature", p.data.label_temperature),
             online=dataclasses.replace(p.online, max_new_tokens=p.data.max_new_tokens),
             rl=dataclasses.replace(p.rl, max_new_tokens=p.data.max_new_tokens), reward_epochs=p.reward_epochs,
             reward_labels=p.reward_labels, policy_adapter=lambda policy: self.policy_adapter(policy, seed),

@@ -111,9 +111,9 @@ class _LMSuite:
         """The ``cannot_train`` options a result document was run under."""
         return {"labels": doc.get("settings", {}).get("reward_labels", 1.0)}
 
-    def generated_source(self, data, regenerate: bool, **options: Any):
+    def generated_source(self, data, regenerate: bool, labeller_temperature: float | None = None, **options: Any):
         """The suite's own generated data, when no dataset is given."""
-        return GeneratedSentiment(data, regenerate=regenerate)
+        return GeneratedSentiment(data, regenerate=regenerate, labeller_temperature=labeller_temperature)
 
     def tables(self, docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
         """(title, headers, rows): a ranked table and a reward-model table per setting."""
@@ -149,9 +149,11 @@ class SmolSentimentSuite(_LMSuite):
             base_configs: dict[str, AlgorithmConfig] | None = None, regenerate_data: bool = False,
             train: Sequence[str] = (), runs: Path | None = None, seed: int = 0, tune: int | None = None,
             max_memory: str | None = None, backend: Backend = SERIAL, labels: float | None = None,
+            labeller_temperature: float | None = None,
             progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> list[dict]:
         return self._run(None, algorithms, results_root, seeds, steps, profile, model, base_configs, progress, log,
-                         regenerate_data, train, runs, seed, tune, max_memory, backend, labels)
+                         regenerate_data, train, runs, seed, tune, max_memory, backend, labels,
+                         options={"labeller_temperature": labeller_temperature})
 
 
 class PreferenceDatasetSuite(_LMSuite):

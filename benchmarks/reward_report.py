@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from prefzoo.benchmarks.stats import mean_ci
@@ -54,7 +54,7 @@ def reward_model_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[l
 
         def implied() -> str:
             values = [d["eval"]["reward"].get("implied_temperature") for d in group]
-            label = first["settings"]["data"].get("label_temperature")
+            label = labeller_temperature(first)
             if any(v is None for v in values):
                 return "—"
             return f"{mean_ci(values)[0]:.3g}" + (f" ({label:g})" if label is not None else "")
@@ -173,26 +173,61 @@ def reward_sections(group: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def labeller_temperature(doc: dict[str, Any]) -> float | None:
+    """The temperature of the labeller that ordered a result's train pairs (``--labeller-temperature``, else
+    the data's own)."""
+    return doc.get("labeller_temperature", doc["settings"].get("data", {}).get("label_temperature"))
+
+
+def _curves(docs: Sequence[dict[str, Any]], value_of: Callable[[dict], Any],
+            setting_of: Callable[[dict], Any]) -> list[tuple[str, list[tuple[Any, list[dict]]]]]:
+    """Reward learners' results grouped into curves: one per learner, config and setting (``setting_of``:
+    everything the curve holds fixed), each a list of (value of the varied knob, its seeds' documents),
+    kept only where the knob takes two values or more."""
+    curves: dict[tuple[str, str], dict[Any, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for doc in docs:
+        if "reward" not in (doc.get("eval") or {}) or not doc.get("train") or "demonstrations" in doc["train"]:
+            continue
+        key = json.dumps([setting_of(doc), doc["algorithm"], doc["config"]], sort_keys=True, default=str)
+        curves[(doc["algorithm"], key)][value_of(doc)].append(doc)
+    return [(name, sorted(by_value.items(), key=lambda kv: kv[0])) for (name, _), by_value in sorted(curves.items())
+            if len(by_value) > 1]
+
+
 def label_budget_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """The label-budget curve across settings that differ only in ``reward_labels``: one row per reward
     learner and share of labels (the same learner at 10%, 30% and 100% side by side). Empty unless some
     learner ran at two shares or more."""
-    curves: dict[tuple[str, str], dict[float, list[dict]]] = defaultdict(lambda: defaultdict(list))
-    for doc in docs:
-        if "reward" not in (doc.get("eval") or {}) or not doc.get("train") or "demonstrations" in doc["train"]:
-            continue
-        base = {k: v for k, v in doc["settings"].items() if k != "reward_labels"}
-        key = json.dumps([base, doc.get("data_key"), doc["algorithm"], doc["config"]], sort_keys=True, default=str)
-        curves[(doc["algorithm"], key)][doc["settings"].get("reward_labels", 1.0)].append(doc)
     headers = ["reward learner", "labels", "labelled pairs", "seeds", "held-out pair accuracy (gold)",
                "out-of-distribution pair accuracy (gold)", "Pearson with gold", "ECE"]
     rows = []
-    for (name, _), by_share in sorted(curves.items()):
-        if len(by_share) < 2:
-            continue
-        for share, group in sorted(by_share.items(), reverse=True):
+    for name, curve in _curves(docs, lambda d: d["settings"].get("reward_labels", 1.0),
+                               lambda d: [{k: v for k, v in d["settings"].items() if k != "reward_labels"},
+                                          d.get("data_key")]):
+        for share, group in reversed(curve):
             train = group[0]["train"]
             rows.append([name, f"{share:.0%}", str(train.get("labelled_pairs", train["pairs"])), str(len(group)),
                          _stat(group, "pair_accuracy"), _stat(group, "pair_accuracy", part="reward_ood"),
                          *(_stat(group, key) for key in ("correlation", "ece"))])
+    return headers, rows
+
+
+def misspecification_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """The same reward learners on train pairs labelled at different labeller temperatures, everything else
+    equal (settings that differ only in ``--labeller-temperature``): one row per learner and temperature.
+    Empty unless some learner ran at two temperatures or more."""
+    headers = ["reward learner", "labeller's T", "train labels against gold", "seeds", "held-out pair accuracy (gold)",
+               "out-of-distribution pair accuracy (gold)", "Pearson with gold", "ECE (labeller's own)",
+               "implied T"]
+    rows = []
+    for name, curve in _curves(docs, labeller_temperature,
+                               lambda d: [d["settings"], d.get("data_key", "").split("+labeller-T")[0]]):
+        for temperature, group in curve:
+            implied = [d["eval"]["reward"].get("implied_temperature") for d in group]
+            against = [d.get("labels_against_gold") for d in group]
+            rows.append([name, f"{temperature:g}", "—" if None in against else f"{mean_ci(against)[0]:.0%}",
+                         str(len(group)), _stat(group, "pair_accuracy"),
+                         _stat(group, "pair_accuracy", part="reward_ood"),
+                         *(_stat(group, key) for key in ("correlation", "ece")),
+                         "—" if None in implied else f"{mean_ci(implied)[0]:.3g}"])
     return headers, rows

@@ -120,6 +120,26 @@ def bradley_terry_labels(r1: torch.Tensor, r2: torch.Tensor, temperature: float,
     return torch.rand(p.shape, generator=g, dtype=torch.float64) < p
 
 
+def relabelled_train(data: dict, temperature: float, seed: int) -> list[dict]:
+    """``data``'s train pairs (``build_pairs``' output) labelled again by a Bradley–Terry labeller at
+    ``temperature``, with the uniform draws ``build_pairs`` labelled them with (same seed, same rows in the
+    same order: the train pairs, then the held-out ones), so the labels change only where the new
+    probability crosses a pair's draw; at the data's own temperature the rows come back as they were.
+    A labeller at another temperature than the one the data declare is what the "misspecification" rows
+    of the reward-model leaderboard train on (Chaudhari et al. 2024, §5)."""
+    rows = data["train"] + data["eval"]
+    best = torch.tensor([max(r["gold_chosen"], r["gold_rejected"]) for r in rows], dtype=torch.float64)
+    worst = torch.tensor([min(r["gold_chosen"], r["gold_rejected"]) for r in rows], dtype=torch.float64)
+    labels = bradley_terry_labels(best, worst, temperature, seed)
+    out = []
+    for row, best_preferred in zip(data["train"], labels.tolist()):
+        if (row["gold_chosen"] > row["gold_rejected"]) != best_preferred:  # no gold ties: build_pairs drops them
+            row = {**row, "chosen": row["rejected"], "rejected": row["chosen"], "gold_chosen": row["gold_rejected"],
+                   "gold_rejected": row["gold_chosen"]}
+        out.append(row)
+    return out
+
+
 def data_key(model_fingerprint: str, settings: DataSettings) -> str:
     """Identifies the generated data: the model, the settings, and the prompt pool itself (so editing a
     template never reuses data generated from the old one)."""

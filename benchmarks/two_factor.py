@@ -100,8 +100,9 @@ class GeneratedTwoFactor(GeneratedSentiment):
     name = SUITE
     has_safety = True
 
-    def __init__(self, settings, regenerate: bool = False, preference: str = "helpfulness"):
-        super().__init__(settings, regenerate)
+    def __init__(self, settings, regenerate: bool = False, preference: str = "helpfulness",
+                 labeller_temperature: float | None = None):
+        super().__init__(settings, regenerate, labeller_temperature)
         if preference not in PREFERENCES:
             raise ValueError(f"--preference {preference!r}: one of {', '.join(PREFERENCES)}")
         self.preference = preference
@@ -144,13 +145,14 @@ class SmolTwoFactorSuite(_LMSuite):
     def options_of(self, doc):
         return {**super().options_of(doc), "preference": doc["data_key"].rsplit("+", 1)[1]}  # GeneratedTwoFactor.key's
 
-    def generated_source(self, data, regenerate: bool, preference: str = "helpfulness", **options):
-        return GeneratedTwoFactor(data, regenerate, preference)
+    def generated_source(self, data, regenerate: bool, preference: str = "helpfulness",
+                         labeller_temperature: float | None = None, **options):
+        return GeneratedTwoFactor(data, regenerate, preference, labeller_temperature)
 
     def run(self, algorithms, results_root, *, seeds: int | None = None, steps: int | None = None,
             profile: str = "auto", model: str | None = None, base_configs=None, regenerate_data: bool = False,
             train=(), runs=None, seed: int = 0, max_memory: str | None = None, preference: str = "helpfulness",
-            backend=None, progress=None, log=print) -> list[dict]:
+            labeller_temperature: float | None = None, backend=None, progress=None, log=print) -> list[dict]:
         return self._run(None, algorithms, results_root, seeds, steps, profile, model, base_configs, progress, log,
                          regenerate_data, train, runs, seed, None, max_memory, backend or SERIAL,
-                         options={"preference": preference})
+                         options={"preference": preference, "labeller_temperature": labeller_temperature})
