@@ -120,6 +120,12 @@ def bradley_terry_labels(r1: torch.Tensor, r2: torch.Tensor, temperature: float,
     return torch.rand(p.shape, generator=g, dtype=torch.float64) < p
 
 
+def swapped(row: dict) -> dict:
+    """The pair with chosen and rejected (and their gold rewards) exchanged."""
+    return {**row, "chosen": row["rejected"], "rejected": row["chosen"], "gold_chosen": row["gold_rejected"],
+            "gold_rejected": row["gold_chosen"]}
+
+
 def relabelled_train(data: dict, temperature: float, seed: int) -> list[dict]:
     """``data``'s train pairs (``build_pairs``' output) labelled again by a Bradley–Terry labeller at
     ``temperature``, with the uniform draws ``build_pairs`` labelled them with (same seed, same rows in the
@@ -134,8 +140,7 @@ def relabelled_train(data: dict, temperature: float, seed: int) -> list[dict]:
     out = []
     for row, best_preferred in zip(data["train"], labels.tolist()):
         if (row["gold_chosen"] > row["gold_rejected"]) != best_preferred:  # no gold ties: build_pairs drops them
-            row = {**row, "chosen": row["rejected"], "rejected": row["chosen"], "gold_chosen": row["gold_rejected"],
-                   "gold_rejected": row["gold_chosen"]}
+            row = swapped(row)
         out.append(row)
     return out
 
@@ -204,8 +209,7 @@ def build_pairs(model, tokenizer, settings: DataSettings, cache_file: Path, prog
     for row, label in zip(rows, labels.tolist()):
         is_train = row.pop("index") < len(train_prompts)
         if is_train and not label:
-            row = {**row, "chosen": row["rejected"], "rejected": row["chosen"], "gold_chosen": row["gold_rejected"],
-                   "gold_rejected": row["gold_chosen"]}
+            row = swapped(row)
         data["train" if is_train else "eval"].append(row)
     write_json_atomic(cache_file, data)
     return data
