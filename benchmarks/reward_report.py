@@ -74,28 +74,46 @@ def reward_model_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[l
     return headers, rows
 
 
+def _is_default(doc: dict[str, Any]) -> bool:
+    """Whether a policy's result is at its algorithm's default config: the policy whose adapter ``irl``
+    extracts from (``policy_adapter`` reads the default config's)."""
+    from prefzoo.registry import ALGORITHMS
+
+    try:
+        default = ALGORITHMS.get(doc["algorithm"]).Config().to_dict()
+    except (KeyError, ValueError):  # a result of an algorithm this installation does not have
+        return False
+    return json.loads(json.dumps(doc["config"], default=str)) == json.loads(json.dumps(default, default=str))
+
+
 def extracted_reward_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """One row per policy whose reward was extracted (``irl`` cells with ``policy`` = it): how well the
-    extracted reward, and where the algorithm has one its implicit reward, order the held-out pairs as
-    the gold reward does (means over seeds)."""
+    """One row per policy of the setting (algorithm and config, the ranked table's rows): how well the
+    reward it learned orders the held-out pairs as the gold reward does — its closed-form implicit reward
+    where the algorithm has one (mean ± the interval across seeds), and the reward ``irl`` extracted from
+    it where that ran (at the algorithm's default config). Empty unless some policy has either."""
     extracted: dict[str, list[dict]] = defaultdict(list)
+    policies: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for doc in docs:
-        if "reward" in doc["eval"] and doc["train"] and "demonstrations" in doc["train"]:
+        evaluation = doc.get("eval") or {}
+        if "reward" in evaluation and doc["train"] and "demonstrations" in doc["train"]:
             extracted[doc["config"]["policy"]].append(doc)
-    if not extracted:
-        return [], []
-    implicit: dict[str, list[float]] = defaultdict(list)
-    for doc in docs:
-        if (doc.get("eval") or {}).get("pair_accuracy"):
-            implicit[doc["algorithm"]].append(doc["eval"]["pair_accuracy"]["mean"])
+        elif "reward" not in evaluation and doc.get("train") and "gold_reward" in evaluation:
+            policies[(doc.get("label", doc["algorithm"]), doc["hash"])].append(doc)
     headers = ["policy", "implicit reward: held-out pair accuracy", "extracted reward: held-out pair accuracy",
-               "extracted reward: Pearson with gold", "extractor", "seeds"]
-    rows = []
-    for policy, group in sorted(extracted.items()):
-        rows.append([policy, f"{mean_ci(implicit[policy])[0]:.3f}" if implicit.get(policy) else "—",
-                     _stat(group, "pair_accuracy"), _stat(group, "correlation"),
-                     f"irl ({group[0]['config']['loss']})", str(len(group))])
-    return headers, rows
+               "extracted reward: Pearson with gold", "extractor", "seeds (policy / extraction)"]
+    ranked = []
+    for (label, _), group in policies.items():
+        implicit = [d["eval"]["pair_accuracy"]["mean"] for d in group if d["eval"].get("pair_accuracy")]
+        mine = extracted.get(group[0]["algorithm"], []) if _is_default(group[0]) else []
+        mean, half = mean_ci(implicit) if implicit else (float("nan"), 0.0)
+        cells = [label, "— (none in closed form)" if not implicit
+                 else f"{mean:.3f}" + (f" ± {half:.3f}" if len(implicit) > 1 else ""),
+                 _stat(mine, "pair_accuracy") if mine else "—", _stat(mine, "correlation") if mine else "—",
+                 f"irl ({mine[0]['config']['loss']})" if mine else "—", f"{len(group)} / {len(mine)}"]
+        ranked.append(((not mine, not implicit, -mean if implicit else 0.0, label), cells))
+    if all(key[0] and key[1] for key, _ in ranked):
+        return [], []
+    return headers, [cells for _, cells in sorted(ranked)]
 
 
 def principle_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
@@ -161,9 +179,12 @@ def reward_sections(group: Sequence[dict[str, Any]]) -> list[str]:
          "factor's gold score of the resulting policy, with its paired change from the reference (intervals and "
          "tests as in the ranked table)."),
         ("What each policy learned to want (reward extraction, Joselowitz et al. 2024)", extracted_reward_rows,
-         "A reward model trained by max-margin inverse RL on each policy's samples against the reference's on "
-         "the train prompts (`irl`), judged on the held-out pairs against the gold reward; beside it, the "
-         "accuracy of the algorithm's closed-form implicit reward β·log π/π_ref where it has one."),
+         "Every policy of the setting: how well the reward it learned orders the held-out pairs as the gold "
+         "reward does. The implicit reward is the algorithm's own closed form (β·log π/π_ref for the "
+         "reference-based ones, the reference-free ones' own score), ± across seeds. The extracted reward is a "
+         "reward model trained by max-margin inverse RL on the policy's samples against the reference's on the "
+         "train prompts (`irl` with `policy=<algorithm>`, at the algorithm's default config); \"—\" where it "
+         "has not run."),
     ]
     lines: list[str] = []
     for heading, rows_of, text in sections:
@@ -194,12 +215,36 @@ def _curves(docs: Sequence[dict[str, Any]], value_of: Callable[[dict], Any],
             if len(by_value) > 1]
 
 
+def _downstream(docs: Sequence[dict[str, Any]], group: Sequence[dict[str, Any]]) -> str:
+    """The policies RL trained against ``group``'s reward learner in ``group``'s setting (its config, its
+    share of labels): each one's gold reward and its paired difference to the reference, both as the
+    ranked table computes them (bootstrap over seeds and prompts); "—" where none ran."""
+    from prefzoo.benchmarks.lm_table import REFERENCE, aggregate, setting_id
+
+    learner, setting = group[0], setting_id(group[0])
+    same = [d for d in docs if setting_id(d) == setting]
+    policies = [d for d in same if (d.get("config") or {}).get("reward_learner") == learner["algorithm"]
+                and all(learner["config"].get(k) == v for k, v in (d["config"].get("reward_learner_config") or {}).items())]
+    if not policies:
+        return "—"
+    rows = aggregate([d for d in same if d["algorithm"] == REFERENCE] + policies)
+    cells = []
+    for row in rows:
+        gold, delta = row["gold_reward"], row.get("vs_reference")
+        if row["name"] != REFERENCE and gold:
+            cells.append(f"{row['name']} {gold['mean']:.3f} [{gold['low']:.3f}, {gold['high']:.3f}]"
+                         + (f", Δ {delta['mean']:+.3f} [{delta['low']:+.3f}, {delta['high']:+.3f}]" if delta else ""))
+    return "; ".join(cells) or "—"
+
+
 def label_budget_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """The label-budget curve across settings that differ only in ``reward_labels``: one row per reward
-    learner and share of labels (the same learner at 10%, 30% and 100% side by side). Empty unless some
-    learner ran at two shares or more."""
+    learner and share of labels (the same learner at 10%, 30% and 100% side by side), with the gold reward
+    of the policies RL trained against it at that share. Empty unless some learner ran at two shares or
+    more."""
     headers = ["reward learner", "labels", "labelled pairs", "seeds", "held-out pair accuracy (gold)",
-               "out-of-distribution pair accuracy (gold)", "Pearson with gold", "ECE"]
+               "out-of-distribution pair accuracy (gold)", "Pearson with gold", "ECE",
+               "RL on it: gold reward, Δ vs reference [95% CI]"]
     rows = []
     for name, curve in _curves(docs, lambda d: d["settings"].get("reward_labels", 1.0),
                                lambda d: [{k: v for k, v in d["settings"].items() if k != "reward_labels"},
@@ -208,7 +253,7 @@ def label_budget_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[l
             train = group[0]["train"]
             rows.append([name, f"{share:.0%}", str(train.get("labelled_pairs", train["pairs"])), str(len(group)),
                          _stat(group, "pair_accuracy"), _stat(group, "pair_accuracy", part="reward_ood"),
-                         *(_stat(group, key) for key in ("correlation", "ece"))])
+                         *(_stat(group, key) for key in ("correlation", "ece")), _downstream(docs, group)])
     return headers, rows
 
 

@@ -51,3 +51,30 @@ def test_extraction_from_a_trained_policy_through_the_suite(tmp_path, monkeypatc
     assert "What each policy learned to want" in readme
     dpo_accuracy = docs["dpo"]["eval"]["pair_accuracy"]["mean"]
     assert f"| dpo | {dpo_accuracy:.3f} | {irl['eval']['reward']['pair_accuracy']:.3f} |" in readme
+
+
+def test_every_policy_gets_a_row_with_its_implicit_and_extracted_reward():
+    from prefzoo.benchmarks.reward_report import extracted_reward_rows
+
+    def doc(name, config, seed=0, accuracy=None, reward=None, label=None):
+        evaluation = {"gold_reward": {"mean": 0.5}}
+        if accuracy is not None:
+            evaluation["pair_accuracy"] = {"mean": accuracy}
+        if reward is not None:
+            evaluation = {"reward": {"pair_accuracy": reward, "correlation": 0.2}}
+        return {"algorithm": name, "label": label or name, "config": config, "hash": label or name, "seed": seed,
+                "train": {"demonstrations": 16} if reward is not None else {"wall_time_s": 1.0}, "eval": evaluation}
+
+    ppo_default = ALGORITHMS.get("ppo").Config().to_dict()
+    docs = [doc("dpo", {}, 0, 0.70), doc("dpo", {}, 1, 0.60), doc("ppo", ppo_default, label="ppo (bt)"),
+            doc("ppo", {**ppo_default, "reward_learner": "ser"}, label="ppo (ser)"), doc("grpo", {}),
+            doc("irl", {"policy": "ppo", "loss": "max_margin"}, 0, reward=0.75),
+            doc("irl", {"policy": "ppo", "loss": "max_margin"}, 1, reward=0.65),
+            {"algorithm": "reference", "config": {}, "seed": 0, "train": None, "eval": {"gold_reward": {"mean": 0.3}}}]
+    headers, rows = extracted_reward_rows(docs)
+    assert [r[0] for r in rows] == ["ppo (bt)", "dpo", "grpo", "ppo (ser)"]  # extracted first, then by implicit
+    assert rows[0][1:] == ["— (none in closed form)", rows[0][2], "0.200 ± 0.000", "irl (max_margin)", "1 / 2"]
+    assert rows[0][2].startswith("0.700 ± ")  # the extracted reward's accuracy over its two seeds
+    assert rows[1][1].startswith("0.650 ± ") and rows[1][2:5] == ["—"] * 3 and rows[1][5] == "2 / 0"
+    assert rows[3][2] == "—"  # irl reads the default config's policy: not ppo on ser's reward
+    assert extracted_reward_rows([doc("grpo", {})]) == ([], [])  # nothing learned in closed form or extracted
