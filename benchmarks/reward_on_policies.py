@@ -103,8 +103,9 @@ def main(results: Path | None = None, setting: str | None = None, learners: str 
     wanted = set(learners.split(",")) if learners else None
     models = [d for d in group if d.get("reward_model") and Path(d["reward_model"]).exists()
               and (wanted is None or d["algorithm"] in wanted)]
-    policies = {(d["algorithm"], d["seed"]): d for d in group if d["eval"].get("samples", {}).get("texts")
-                and "reward" not in d["eval"]}
+    # keyed by the row's label: one algorithm at two configs (PPO on two reward models) is two policies
+    policies = {(d.get("label", d["algorithm"]), d["seed"]): d for d in group
+                if d["eval"].get("samples", {}).get("texts") and "reward" not in d["eval"]}
     first = group[0]
     settings = ModelSettings(**first["settings"]["model"])
     source = GeneratedSentiment(DataSettings(**first["settings"]["data"]))
