@@ -115,6 +115,8 @@ def bench(
     try:
         paths = project_paths()
         results = results or paths["results"]
+        if plot is not None and plot.is_dir():  # found before the cells run, not when the figure is saved
+            _fail(f"--plot {plot}: a folder; give the path of the image file to write (e.g. {plot / (suite + '.png')})")
         suite_obj = SUITES.get(suite)()
         data_options = {"preference": preference} if preference is not None else {}  # what the data can train
         if algorithms:

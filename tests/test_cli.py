@@ -46,6 +46,14 @@ def test_bench_refuses_an_invalid_override_naming_field_and_value(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_a_folder_given_as_the_plot_is_refused_before_any_cell_runs(tmp_path):
+    (tmp_path / "plots").mkdir()
+    result = runner.invoke(app, ["bench", "--suite", "bandit", "--algorithms", "dpo", "--results", str(tmp_path / "r"),
+                                 "--plot", str(tmp_path / "plots")], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and f"--plot {tmp_path / 'plots'}: a folder" in result.output
+    assert not (tmp_path / "r").exists()
+
+
 def test_unknown_suite_is_refused(tmp_path):
     result = runner.invoke(app, ["bench", "--suite", "bandits", "--results", str(tmp_path)])
     assert result.exit_code == 2 and "did you mean 'bandit'" in result.output
