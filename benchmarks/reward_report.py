@@ -81,7 +81,7 @@ def _is_default(doc: dict[str, Any]) -> bool:
 
     try:
         default = ALGORITHMS.get(doc["algorithm"]).Config().to_dict()
-    except (KeyError, ValueError):  # a result of an algorithm this installation does not have
+    except LookupError:  # a result of an algorithm this installation does not have (UnknownNameError)
         return False
     return json.loads(json.dumps(doc["config"], default=str)) == json.loads(json.dumps(default, default=str))
 

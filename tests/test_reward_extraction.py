@@ -78,3 +78,5 @@ def test_every_policy_gets_a_row_with_its_implicit_and_extracted_reward():
     assert rows[1][1].startswith("0.650 ± ") and rows[1][2:5] == ["—"] * 3 and rows[1][5] == "2 / 0"
     assert rows[3][2] == "—"  # irl reads the default config's policy: not ppo on ser's reward
     assert extracted_reward_rows([doc("grpo", {})]) == ([], [])  # nothing learned in closed form or extracted
+    # a result of an algorithm this installation no longer has still gets its implicit reward's row
+    assert extracted_reward_rows([doc("gone-plugin", {}, 0, 0.6)])[1] == [["gone-plugin", "0.600", "—", "—", "—", "1 / 0"]]

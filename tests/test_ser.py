@@ -156,7 +156,7 @@ def test_the_label_budget_curve_lines_up_settings_that_differ_only_in_the_share_
     assert rows[0][8] == rows[1][8] == "—"  # no policy was trained on either model
     assert label_budget_rows([doc("ser", 0.1, 0.65)]) == (headers, [])  # one share: no curve
     # PPO on bt's 10% model in bt's 10% setting, paired with that setting's reference on the same prompts;
-    # a policy on a differently configured bt, or on another setting's, is not bt's at 10%.
+    # a policy on a differently configured bt, or on another learner's model, is not bt's at 10%.
     reference = policy("reference", 0.1, [0.0, 0.1, 0.2, 0.3])
     reference.update(algorithm="reference", config={}, train=None)
     docs += [reference, policy("ppo", 0.1, [0.5, 0.6, 0.7, 0.8]), policy("grpo", 0.1, [0.0] * 4, "bt", {"alpha": 0.5}),
