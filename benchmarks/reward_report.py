@@ -219,6 +219,7 @@ def _downstream(docs: Sequence[dict[str, Any]], group: Sequence[dict[str, Any]])
     """The policies RL trained against ``group``'s reward learner in ``group``'s setting (its config, its
     share of labels): each one's gold reward and its paired difference to the reference, both as the
     ranked table computes them (bootstrap over seeds and prompts); "—" where none ran."""
+    from prefzoo.benchmarks.lm_report import _ci, _delta  # here: lm_report imports this module
     from prefzoo.benchmarks.lm_table import REFERENCE, aggregate, setting_id
 
     learner, setting = group[0], setting_id(group[0])
@@ -228,12 +229,9 @@ def _downstream(docs: Sequence[dict[str, Any]], group: Sequence[dict[str, Any]])
     if not policies:
         return "—"
     rows = aggregate([d for d in same if d["algorithm"] == REFERENCE] + policies)
-    cells = []
-    for row in rows:
-        gold, delta = row["gold_reward"], row.get("vs_reference")
-        if row["name"] != REFERENCE and gold:
-            cells.append(f"{row['name']} {gold['mean']:.3f} [{gold['low']:.3f}, {gold['high']:.3f}]"
-                         + (f", Δ {delta['mean']:+.3f} [{delta['low']:+.3f}, {delta['high']:+.3f}]" if delta else ""))
+    cells = [f"{row['name']} {_ci(row['gold_reward'])}"
+             + (f", Δ {_delta(row['vs_reference'])}" if row.get("vs_reference") else "")
+             for row in rows if row["name"] != REFERENCE and row["gold_reward"]]
     return "; ".join(cells) or "—"
 
 
