@@ -126,6 +126,29 @@ class AlgorithmConfig:
         return hashlib.sha256(payload.encode()).hexdigest()[:8]
 
 
+def changed_fields(config: AlgorithmConfig) -> str:
+    """The fields of ``config`` that differ from its class's defaults, as a JSON object ("" when none
+    differ): how one algorithm's config names another's (an RL algorithm's reward learner, the policy a
+    reward is extracted from) without changing the hash of the default."""
+    defaults = type(config)().to_dict()
+    changed = {k: v for k, v in config.to_dict().items() if defaults.get(k) != v}
+    return json.dumps(changed, sort_keys=True) if changed else ""
+
+
+def config_from_changes(cls: type[AlgorithmConfig], changes: str, where: str) -> AlgorithmConfig:
+    """``cls``'s defaults with the JSON object ``changes`` (as ``changed_fields`` writes it) applied;
+    ``where`` names the field that holds it in an error."""
+    if not changes:
+        return cls()
+    try:
+        values = json.loads(changes)
+    except json.JSONDecodeError as exc:
+        values = exc
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where} = {changes!r}: expected a JSON object of {cls.__qualname__}'s fields")
+    return cls.from_dict(values)
+
+
 def replace_fields(settings: Any, overrides: Sequence[str], where: str, frozen: Sequence[str] = ()) -> Any:
     """A copy of the dataclass ``settings`` with ``field=value`` strings applied (as typed on a command
     line, parsed to each field's type); an unknown field, or one of ``frozen``, is an error naming the

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from prefzoo.algorithms.base import LossOutput, RewardLearning
-from prefzoo.algorithms.config import AlgorithmConfig, param
+from prefzoo.algorithms.config import AlgorithmConfig, changed_fields, config_from_changes, param
 from prefzoo.registry import ALGORITHMS
 
 
@@ -19,8 +19,8 @@ class InverseRLReward(RewardLearning):
     Algorithm 1): "what did this policy learn to want?"
 
     The demonstrations are the trained policy's samples o⁺ and the reference's samples o⁻ on the same
-    train prompts (the policy of algorithm ``policy`` at the cell's seed and setting, its default
-    config; both sampled with the suite's sampler). A reward model r̂ (the family's adapter and scalar
+    train prompts (the policy of algorithm ``policy`` at the cell's seed and setting, at its defaults
+    with ``policy_config`` applied; both sampled with the suite's sampler). A reward model r̂ (the family's adapter and scalar
     head) minimises f(r̂(o⁺) − r̂(o⁻)) so that the policy's behaviour scores above the reference's:
 
     - ``max_margin``, the paper's loss as its released code writes it (``get_irl_loss``):
@@ -46,6 +46,18 @@ class InverseRLReward(RewardLearning):
         """The algorithm whose trained policy the reward is extracted from."""
         loss: str = param("max_margin", choices=("max_margin", "logistic"))
         """f: the paper's asymmetric max-margin loss, or the logistic (Bradley–Terry) one."""
+        policy_config: str = param("", omit_default=True)
+        """The policy's Config fields that differ from its defaults, a JSON object ('{"reward_learner": "ids"}'); a run that includes the policy with --set fills it in."""
+
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            # validated against the policy's Config and written one way: one policy config, one hash
+            object.__setattr__(self, "policy_config", changed_fields(self.policy_settings()))
+
+        def policy_settings(self) -> AlgorithmConfig:
+            """The Config of the policy whose samples are the demonstrations."""
+            return config_from_changes(ALGORITHMS.get(self.policy).Config, self.policy_config,
+                                       self._where("policy_config"))
 
     @property
     def learning_rate(self) -> float:

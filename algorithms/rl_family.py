@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from torch import Tensor
 
-from prefzoo.algorithms.config import AlgorithmConfig, ConfigError, param
+from prefzoo.algorithms.config import AlgorithmConfig, changed_fields, config_from_changes, param
 from prefzoo.algorithms.interface import Algorithm, Family, LossOutput
 
 
@@ -130,14 +130,6 @@ def reward_learners() -> list[str]:
     return sorted(n for n, cls in ALGORITHMS.load_all().items() if cls.family == Family.REWARD)
 
 
-def learner_overrides(config: AlgorithmConfig) -> str:
-    """The fields of a reward learner's ``config`` that differ from its defaults, as the JSON object
-    ``RewardModelChoice.reward_learner_config`` holds ("" when none differ)."""
-    defaults = type(config)().to_dict()
-    changed = {k: v for k, v in config.to_dict().items() if defaults.get(k) != v}
-    return json.dumps(changed, sort_keys=True) if changed else ""
-
-
 @dataclass(frozen=True)
 class RewardModelChoice(AlgorithmConfig):
     """The Config fields that say which reward model scores an RL algorithm's rollouts; an RL
@@ -155,23 +147,14 @@ class RewardModelChoice(AlgorithmConfig):
         super().__post_init__()
         # validated (a field the learner lacks fails here, naming it) and written one way, so that one
         # learner config is one hash: '{"negation": 0}' and '{"negation": 0.0}' alike become the latter
-        object.__setattr__(self, "reward_learner_config", learner_overrides(self.learner_config()))
+        object.__setattr__(self, "reward_learner_config", changed_fields(self.learner_config()))
 
     def learner_config(self) -> AlgorithmConfig:
         """The reward learner's Config: its defaults with ``reward_learner_config`` applied."""
         from prefzoo.registry import ALGORITHMS
 
-        learner = ALGORITHMS.get(self.reward_learner)
-        if not self.reward_learner_config:
-            return learner.Config()
-        try:
-            values = json.loads(self.reward_learner_config)
-        except json.JSONDecodeError as exc:
-            values = exc
-        if not isinstance(values, dict):
-            raise ConfigError(f"{self._where('reward_learner_config')} = {self.reward_learner_config!r}: expected "
-                              f"a JSON object of {self.reward_learner}'s Config fields")
-        return learner.Config.from_dict(values)
+        return config_from_changes(ALGORITHMS.get(self.reward_learner).Config, self.reward_learner_config,
+                                   self._where("reward_learner_config"))
 
     def learner_label(self) -> str:
         """The learner's name, with the fields that differ from its defaults: ``salmon-rm[negation=0.0]``."""

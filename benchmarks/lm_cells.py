@@ -75,17 +75,64 @@ def _with_learner_config(config, base_configs: dict):
     carries that config (``reward_learner_config``): its cell then trains the same reward model as the
     learner's cell, and its hash says so."""
     from prefzoo.algorithms.base import RewardModelChoice
-    from prefzoo.algorithms.rl_family import learner_overrides
+    from prefzoo.algorithms.config import changed_fields
 
     if not isinstance(config, RewardModelChoice) or config.reward_learner not in base_configs:
         return config
-    overrides = learner_overrides(base_configs[config.reward_learner])
+    overrides = changed_fields(base_configs[config.reward_learner])
     if not overrides or overrides == config.reward_learner_config:
         return config
     if config.reward_learner_config:
         raise ValueError(f"two configs for {config.reward_learner}: reward_learner_config = "
                          f"{config.reward_learner_config!r} and the run's own {overrides!r}; give one")
     return dataclasses.replace(config, reward_learner_config=overrides)
+
+
+def _with_policy_config(config, configs: dict):
+    """A reward-extraction config whose policy this run also trains, with a config of its own
+    (``--set``), carries that config (``policy_config``): its cell then reads that policy's adapter, and
+    its hash says so. ``configs``: the policy's complete config by name."""
+    from prefzoo.algorithms.config import changed_fields
+
+    policy = getattr(config, "policy", None)
+    if not hasattr(config, "policy_config") or policy not in configs:
+        return config
+    overrides = changed_fields(configs[policy])
+    if not overrides or overrides == config.policy_config:
+        return config
+    if config.policy_config:
+        raise ValueError(f"two configs for {policy}: policy_config = {config.policy_config!r} and the run's "
+                         f"own {overrides!r}; give one")
+    return dataclasses.replace(config, policy_config=overrides)
+
+
+def _complete_configs(configs: dict) -> dict:
+    """The run's configs by algorithm, each with the configs of the algorithms it names that this run
+    also trains folded in (an RL algorithm's reward learner, an extractor's policy), each of those
+    complete first: irl on PPO's policy reads the PPO trained on ``--set``'s reward learner, and PPO on
+    irl's reward trains the irl that reads ``--set``'s policy."""
+    done: dict = {}
+    busy: list[str] = []
+
+    def complete(name: str):
+        if name in done:
+            return done[name]
+        if name in busy:
+            raise ValueError(f"the configs of {' → '.join(busy[busy.index(name):] + [name])} name each other "
+                             "in a cycle: no order can train them")
+        busy.append(name)
+        config = configs[name]
+        learner = getattr(config, "reward_learner", None)
+        if learner in configs:
+            config = _with_learner_config(config, {learner: complete(learner)})
+        policy = getattr(config, "policy", None)
+        if policy in configs:
+            config = _with_policy_config(config, {policy: complete(policy)})
+        busy.pop()
+        done[name] = config
+        return config
+
+    return {name: complete(name) for name in configs}
 
 
 def run_cells(run, algorithms: Sequence[type], seeds: Sequence[int], base_configs: dict, tune: int | None,
@@ -96,8 +143,7 @@ def run_cells(run, algorithms: Sequence[type], seeds: Sequence[int], base_config
     from prefzoo.benchmarks.lm_tuning import select_config
 
     serial = backend.name == "serial"
-    configs = {cls.name: _with_learner_config(base_configs.get(cls.name) or cls.Config(), base_configs)
-               for cls in algorithms}
+    configs = _complete_configs({cls.name: base_configs.get(cls.name) or cls.Config() for cls in algorithms})
     selected: dict[str, tuple] = {}
     if tune and algorithms:
         if not serial:  # the trials run on workers; the driver then reads their scores back

@@ -183,15 +183,16 @@ class LMRun:
     def reset_policy(self, seed: int) -> None:
         reset_adapter(self.model, seed)
 
-    def policy_adapter(self, name: str, seed: int) -> Path:
-        """The saved adapter of ``name``'s policy (its default config) at ``seed`` in this setting."""
-        cls = ALGORITHMS.get(name)
-        path = self.result_path(name, cls.Config(), seed)
+    def policy_adapter(self, name: str, seed: int, config: AlgorithmConfig | None = None) -> Path:
+        """The saved adapter of ``name``'s policy at ``config`` (default: its defaults) and ``seed`` in
+        this setting."""
+        config = config or ALGORITHMS.get(name).Config()
+        path = self.result_path(name, config, seed)
         folder = self.run_dir(name, path)
         if not path.exists() or not (folder / "adapter_config.json").exists():
-            raise ValueError(f"reward extraction reads {name!r}'s trained policy at seed {seed} of this setting, "
-                             f"which has no result and adapter yet ({path.name}, {folder}): run "
-                             f"--algorithms {name} first, or both in one run")
+            raise ValueError(f"reward extraction reads {name!r}'s trained policy at seed {seed} of this setting "
+                             f"and config {config.to_dict()}, which has no result and adapter yet ({path.name}, "
+                             f"{folder}): run --algorithms {name} first with that config, or both in one run")
         return folder
 
     def context(self, name: str, seed: int, out_dir: Path) -> RunContext:
@@ -206,7 +207,7 @@ class LMRun:
             label_temperature=getattr(self.source, "label_temperature", p.data.label_temperature),
             online=dataclasses.replace(p.online, max_new_tokens=p.data.max_new_tokens),
             rl=dataclasses.replace(p.rl, max_new_tokens=p.data.max_new_tokens), reward_epochs=p.reward_epochs,
-            reward_labels=p.reward_labels, policy_adapter=lambda policy: self.policy_adapter(policy, seed),
+            reward_labels=p.reward_labels, policy_adapter=lambda policy, config: self.policy_adapter(policy, seed, config),
             sampling={"max_new_tokens": p.data.max_new_tokens, "batch_size": p.eval_batch_size, **sampler(p.data)},
             max_completion_length=p.tokenization.max_completion_length, log=self.log,
             memory_budget=self.memory_budget, principles=getattr(self.source, "principles", None))

@@ -74,29 +74,38 @@ def reward_model_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[l
     return headers, rows
 
 
-def _is_default(doc: dict[str, Any]) -> bool:
-    """Whether a policy's result is at its algorithm's default config: the policy whose adapter ``irl``
-    extracts from (``policy_adapter`` reads the default config's)."""
+def _same_config(doc: dict[str, Any], changes: str) -> bool:
+    """Whether ``doc``'s result is at its algorithm's defaults with ``changes`` applied (a JSON object, as
+    ``reward_learner_config`` and ``policy_config`` hold the config of the algorithm they name)."""
+    from prefzoo.algorithms.config import ConfigError, config_from_changes
     from prefzoo.registry import ALGORITHMS
 
     try:
-        default = ALGORITHMS.get(doc["algorithm"]).Config().to_dict()
-    except LookupError:  # a result of an algorithm this installation does not have (UnknownNameError)
+        named = config_from_changes(ALGORITHMS.get(doc["algorithm"]).Config, changes or "", "config").to_dict()
+    except (LookupError, ConfigError):  # a result of an algorithm (or a field) this installation lacks
         return False
-    return json.loads(json.dumps(doc["config"], default=str)) == json.loads(json.dumps(default, default=str))
+    return json.loads(json.dumps(doc["config"], default=str)) == json.loads(json.dumps(named, default=str))
+
+
+def _extracted_from(extraction: dict[str, Any], policy: dict[str, Any]) -> bool:
+    """Whether the ``irl`` result ``extraction`` read ``policy``'s adapter: the same algorithm, at its
+    defaults with the extraction's ``policy_config`` applied."""
+    return (extraction["config"].get("policy") == policy["algorithm"]
+            and _same_config(policy, extraction["config"].get("policy_config", "")))
 
 
 def extracted_reward_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """One row per policy of the setting (algorithm and config, the ranked table's rows): how well the
-    reward it learned orders the held-out pairs as the gold reward does — its closed-form implicit reward
-    where the algorithm has one (mean ± the interval across seeds), and the reward ``irl`` extracted from
-    it where that ran (at the algorithm's default config). Empty unless some policy has either."""
-    extracted: dict[str, list[dict]] = defaultdict(list)
+    """One row per policy of the setting (algorithm and config, the ranked table's rows) and reward
+    extracted from it: how well the reward it learned orders the held-out pairs as the gold reward does
+    — its closed-form implicit reward where the algorithm has one (mean ± the interval across seeds),
+    and the reward ``irl`` extracted from that policy (its algorithm and config) where that ran. Empty
+    unless some policy has either."""
+    extractions: dict[str, list[dict]] = defaultdict(list)
     policies: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for doc in docs:
         evaluation = doc.get("eval") or {}
         if "reward" in evaluation and doc["train"] and "demonstrations" in doc["train"]:
-            extracted[doc["config"]["policy"]].append(doc)
+            extractions[doc["hash"]].append(doc)
         elif "reward" not in evaluation and doc.get("train") and "gold_reward" in evaluation:
             policies[(doc.get("label", doc["algorithm"]), doc["hash"])].append(doc)
     headers = ["policy", "implicit reward: held-out pair accuracy", "extracted reward: held-out pair accuracy",
@@ -104,13 +113,16 @@ def extracted_reward_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], li
     ranked = []
     for (label, _), group in policies.items():
         implicit = [d["eval"]["pair_accuracy"]["mean"] for d in group if d["eval"].get("pair_accuracy")]
-        mine = extracted.get(group[0]["algorithm"], []) if _is_default(group[0]) else []
         mean, half = mean_ci(implicit) if implicit else (float("nan"), 0.0)
-        cells = [label, "— (none in closed form)" if not implicit
-                 else f"{mean:.3f}" + (f" ± {half:.3f}" if len(implicit) > 1 else ""),
-                 _stat(mine, "pair_accuracy") if mine else "—", _stat(mine, "correlation") if mine else "—",
-                 f"irl ({mine[0]['config']['loss']})" if mine else "—", f"{len(group)} / {len(mine)}"]
-        ranked.append(((not mine, not implicit, -mean if implicit else 0.0, label), cells))
+        implicit_cell = ("— (none in closed form)" if not implicit
+                         else f"{mean:.3f}" + (f" ± {half:.3f}" if len(implicit) > 1 else ""))
+        mine = [e for e in extractions.values() if _extracted_from(e[0], group[0])] or [[]]
+        for extraction in mine:
+            cells = [label, implicit_cell, _stat(extraction, "pair_accuracy") if extraction else "—",
+                     _stat(extraction, "correlation") if extraction else "—",
+                     f"irl ({extraction[0]['config']['loss']})" if extraction else "—",
+                     f"{len(group)} / {len(extraction)}"]
+            ranked.append(((not extraction, not implicit, -mean if implicit else 0.0, label, cells[4]), cells))
     if all(key[0] and key[1] for key, _ in ranked):
         return [], []
     return headers, [cells for _, cells in sorted(ranked)]
@@ -225,7 +237,7 @@ def _downstream(docs: Sequence[dict[str, Any]], group: Sequence[dict[str, Any]])
     learner, setting = group[0], setting_id(group[0])
     same = [d for d in docs if setting_id(d) == setting]
     policies = [d for d in same if (d.get("config") or {}).get("reward_learner") == learner["algorithm"]
-                and all(learner["config"].get(k) == v for k, v in (d["config"].get("reward_learner_config") or {}).items())]
+                and _same_config(learner, d["config"].get("reward_learner_config", ""))]
     if not policies:
         return "—"
     rows = aggregate([d for d in same if d["algorithm"] == REFERENCE] + policies)
@@ -262,12 +274,17 @@ def misspecification_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], li
     headers = ["reward learner", "labeller's T", "train labels against gold", "seeds", "held-out pair accuracy (gold)",
                "out-of-distribution pair accuracy (gold)", "Pearson with gold", "ECE (labeller's own)",
                "implied T"]
+    from prefzoo.benchmarks.lm_table import setting_id
+
+    # a property of the setting's train pairs, so any result of the setting gives it to those written
+    # before results carried it
+    of_setting = {setting_id(d): d["labels_against_gold"] for d in docs if "labels_against_gold" in d}
     rows = []
     for name, curve in _curves(docs, labeller_temperature,
                                lambda d: [d["settings"], d.get("data_key", "").split("+labeller-T")[0]]):
         for temperature, group in curve:
             implied = [d["eval"]["reward"].get("implied_temperature") for d in group]
-            against = [d.get("labels_against_gold") for d in group]
+            against = [d.get("labels_against_gold", of_setting.get(setting_id(d))) for d in group]
             rows.append([name, f"{temperature:g}", "—" if None in against else f"{mean_ci(against)[0]:.0%}",
                          str(len(group)), _stat(group, "pair_accuracy"),
                          _stat(group, "pair_accuracy", part="reward_ood"),

@@ -84,7 +84,7 @@ def context(tiny, tmp_path):
                       out_dir=tmp_path / "out", run_name="test", gold=gold, eval_gold=eval_gold,
                       label_temperature=0.5, online=OnlineSettings(prompts_per_round=4, max_new_tokens=5),
                       rl=RLSettings(max_new_tokens=5), reward_epochs=1, log=lambda _: None,
-                      policy_adapter=lambda name: _saved_policy(model, tmp_path / "policy"),
+                      policy_adapter=lambda name, config: _saved_policy(model, tmp_path / "policy"),
                       sampling={"max_new_tokens": 5, "batch_size": 4}, principles=PRINCIPLES)
 
 

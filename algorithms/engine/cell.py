@@ -56,9 +56,9 @@ class RunContext:
     reward_epochs: int = 3
     reward_labels: float = 1.0
     """The share of the read pairs whose labels a reward learner sees (see ``label_budget``)."""
-    policy_adapter: Callable[[str], Path] | None = None
-    """The saved adapter of an algorithm's trained policy at this cell's seed and setting (reward
-    extraction reads it); raises where there is none."""
+    policy_adapter: Callable[[str, Any], Path] | None = None
+    """The saved adapter of an algorithm's trained policy at a config, this cell's seed and setting
+    (reward extraction reads it); raises where there is none."""
     sampling: dict[str, Any] = field(default_factory=dict)
     """``sample_responses`` keywords of the suite's sampler (max_new_tokens, batch_size, temperature, ...)."""
     max_completion_length: int | None = None

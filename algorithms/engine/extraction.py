@@ -8,20 +8,21 @@ from typing import TYPE_CHECKING
 from prefzoo.algorithms.engine.generation import sample_everywhere
 
 if TYPE_CHECKING:
+    from prefzoo.algorithms.config import AlgorithmConfig
     from prefzoo.algorithms.engine.runners import RunContext
 
 ADAPTER = "extracted-policy"
 
 
-def policy_demonstrations(ctx: RunContext, policy: str, rows: list[int]) -> list[dict]:
-    """One pair per train row index in ``rows``: (prompt, o⁺ a sample of ``policy``'s trained adapter
-    at this cell's seed, o⁻ a sample of the reference), tokenised as the family's loop reads pairs
+def policy_demonstrations(ctx: RunContext, policy: str, config: AlgorithmConfig, rows: list[int]) -> list[dict]:
+    """One pair per train row index in ``rows``: (prompt, o⁺ a sample of the trained adapter of
+    ``policy`` at ``config`` and this cell's seed, o⁻ a sample of the reference), tokenised as the family's loop reads pairs
     (``chosen_ids`` the policy's). Both sides come from the same sampler and length limit, so nothing
     but the policies' difference tells them apart; the train pairs' own responses are not used, as
     they were sampled under the data's settings, not the evaluation's."""
     if ctx.policy_adapter is None:
         raise ValueError(f"reward extraction needs trained policies; this suite has none to give ({policy!r})")
-    folder = ctx.policy_adapter(policy)
+    folder = ctx.policy_adapter(policy, config)
     model, seed = ctx.model, ctx.train.seed
     prompts = [ctx.train_prompts[i] for i in rows]
     previous = model.active_adapter

@@ -75,7 +75,8 @@ def _learn_reward_model(learner, ctx: RunContext, rows: list[dict], adapter: str
     if learner.extracts_policy:  # demonstrations, not labels: no label budget applies
         from prefzoo.algorithms.engine.extraction import policy_demonstrations
 
-        labelled, unlabelled = policy_demonstrations(ctx, learner.config.policy, ctx.rows_read()), []
+        labelled, unlabelled = policy_demonstrations(ctx, learner.config.policy, learner.config.policy_settings(),
+                                                     ctx.rows_read()), []
         extras: dict[str, Any] = {"labelled_pairs": 0, "demonstrations": len(labelled), "unlabelled_pairs": 0}
     else:
         labelled, unlabelled = label_budget(rows, ctx.reward_labels, ctx.train.seed)
