@@ -70,40 +70,24 @@ def _reads_policies(cls, config) -> bool:
     return bool(learner) and ALGORITHMS.get(learner).extracts_policy
 
 
-def _with_learner_config(config, base_configs: dict):
-    """An RL config whose reward learner this run also trains, with a config of its own (``--set``),
-    carries that config (``reward_learner_config``): its cell then trains the same reward model as the
-    learner's cell, and its hash says so."""
-    from prefzoo.algorithms.base import RewardModelChoice
+# (field naming another algorithm, field holding that algorithm's changed fields) in a config
+NAMED_CONFIGS = (("reward_learner", "reward_learner_config"), ("policy", "policy_config"))
+
+
+def _with_named_config(config, name_field: str, config_field: str, named):
+    """``config`` carrying ``named``, the complete config of the algorithm its ``name_field`` names and
+    this run also trains (``--set``), as that config's fields that differ from its defaults
+    (``config_field``): an RL cell then trains the same reward model as its learner's cell, an extractor
+    reads the adapter of its policy's cell, and the hash says so."""
     from prefzoo.algorithms.config import changed_fields
 
-    if not isinstance(config, RewardModelChoice) or config.reward_learner not in base_configs:
+    overrides, held = changed_fields(named), getattr(config, config_field)
+    if not overrides or overrides == held:
         return config
-    overrides = changed_fields(base_configs[config.reward_learner])
-    if not overrides or overrides == config.reward_learner_config:
-        return config
-    if config.reward_learner_config:
-        raise ValueError(f"two configs for {config.reward_learner}: reward_learner_config = "
-                         f"{config.reward_learner_config!r} and the run's own {overrides!r}; give one")
-    return dataclasses.replace(config, reward_learner_config=overrides)
-
-
-def _with_policy_config(config, configs: dict):
-    """A reward-extraction config whose policy this run also trains, with a config of its own
-    (``--set``), carries that config (``policy_config``): its cell then reads that policy's adapter, and
-    its hash says so. ``configs``: the policy's complete config by name."""
-    from prefzoo.algorithms.config import changed_fields
-
-    policy = getattr(config, "policy", None)
-    if not hasattr(config, "policy_config") or policy not in configs:
-        return config
-    overrides = changed_fields(configs[policy])
-    if not overrides or overrides == config.policy_config:
-        return config
-    if config.policy_config:
-        raise ValueError(f"two configs for {policy}: policy_config = {config.policy_config!r} and the run's "
-                         f"own {overrides!r}; give one")
-    return dataclasses.replace(config, policy_config=overrides)
+    if held:
+        raise ValueError(f"two configs for {getattr(config, name_field)}: {config_field} = {held!r} and the "
+                         f"run's own {overrides!r}; give one")
+    return dataclasses.replace(config, **{config_field: overrides})
 
 
 def _complete_configs(configs: dict) -> dict:
@@ -122,12 +106,10 @@ def _complete_configs(configs: dict) -> dict:
                              "in a cycle: no order can train them")
         busy.append(name)
         config = configs[name]
-        learner = getattr(config, "reward_learner", None)
-        if learner in configs:
-            config = _with_learner_config(config, {learner: complete(learner)})
-        policy = getattr(config, "policy", None)
-        if policy in configs:
-            config = _with_policy_config(config, {policy: complete(policy)})
+        for name_field, config_field in NAMED_CONFIGS:
+            named = getattr(config, name_field, None)
+            if hasattr(config, config_field) and named in configs:
+                config = _with_named_config(config, name_field, config_field, complete(named))
         busy.pop()
         done[name] = config
         return config

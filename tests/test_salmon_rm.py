@@ -175,22 +175,26 @@ def test_the_leaderboard_does_not_call_missing_what_a_setting_cannot_train():
 
 def test_an_rl_cell_trains_and_hashes_its_reward_learners_config():
     from prefzoo.algorithms.config import ConfigError
-    from prefzoo.benchmarks.lm_cells import _with_learner_config
+    from prefzoo.benchmarks.lm_cells import _complete_configs
 
     ppo = ALGORITHMS.get("ppo")
     plain = ppo.Config(reward_learner="salmon-rm")
     assert ppo(plain).reward_learner_config == InstructableReward.Config()
-    assert _with_learner_config(plain, {"salmon-rm": InstructableReward.Config()}) == plain  # defaults: same hash
-    folded = _with_learner_config(plain, {"salmon-rm": InstructableReward.Config(negation=0.0)})
+
+    def with_learner_config(config, learner_config):  # ppo's config in a run of ppo and salmon-rm
+        return _complete_configs({"ppo": config, "salmon-rm": learner_config})["ppo"]
+
+    assert with_learner_config(plain, InstructableReward.Config()) == plain  # defaults: same hash
+    folded = with_learner_config(plain, InstructableReward.Config(negation=0.0))
     assert folded.reward_learner_config == '{"negation": 0.0}'
     assert ppo(folded).reward_learner_config == InstructableReward.Config(negation=0.0)
     assert folded.config_hash() != plain.config_hash() and "reward_learner_config" not in plain.to_dict()
     assert folded.learner_label() == "salmon-rm[negation=0.0]"
-    assert _with_learner_config(folded, {"salmon-rm": InstructableReward.Config(negation=0.0)}) == folded
+    assert with_learner_config(folded, InstructableReward.Config(negation=0.0)) == folded
     assert ppo.Config(reward_learner="salmon-rm", reward_learner_config='{"negation": 0}') == folded  # one way
     assert ppo.Config(reward_learner="salmon-rm", reward_learner_config='{"negation": 0.5}') == plain  # the default
     with pytest.raises(ValueError, match="two configs for salmon-rm"):
-        _with_learner_config(folded, {"salmon-rm": InstructableReward.Config(negation=0.25)})
+        with_learner_config(folded, InstructableReward.Config(negation=0.25))
     with pytest.raises(ConfigError, match="no field 'negatoin'; did you mean 'negation'"):
         ppo.Config(reward_learner="salmon-rm", reward_learner_config='{"negatoin": 0}')
     with pytest.raises(ConfigError, match="reward_learner_config = '0.5': expected a JSON object"):
