@@ -20,8 +20,8 @@ class InverseRLReward(RewardLearning):
 
     The demonstrations are the trained policy's samples o⁺ and the reference's samples o⁻ on the same
     train prompts (the policy of algorithm ``policy`` at the cell's seed and setting, at its defaults
-    with ``policy_config`` applied; both sampled with the suite's sampler). A reward model r̂ (the family's adapter and scalar
-    head) minimises f(r̂(o⁺) − r̂(o⁻)) so that the policy's behaviour scores above the reference's:
+    with ``policy_config`` applied; both sampled with the suite's sampler). A reward model r̂ (the
+    family's adapter and scalar head) minimises f(r̂(o⁺) − r̂(o⁻)) so that the policy's behaviour scores above the reference's:
 
     - ``max_margin``, the paper's loss as its released code writes it (``get_irl_loss``):
       f(Δ) = −Δ for Δ > 0 and −2Δ for Δ < 0, a margin pushed up without bound, twice as hard where the

@@ -207,7 +207,8 @@ class LMRun:
             label_temperature=getattr(self.source, "label_temperature", p.data.label_temperature),
             online=dataclasses.replace(p.online, max_new_tokens=p.data.max_new_tokens),
             rl=dataclasses.replace(p.rl, max_new_tokens=p.data.max_new_tokens), reward_epochs=p.reward_epochs,
-            reward_labels=p.reward_labels, policy_adapter=lambda policy, config: self.policy_adapter(policy, seed, config),
+            reward_labels=p.reward_labels,
+            policy_adapter=lambda policy, config: self.policy_adapter(policy, seed, config),
             sampling={"max_new_tokens": p.data.max_new_tokens, "batch_size": p.eval_batch_size, **sampler(p.data)},
             max_completion_length=p.tokenization.max_completion_length, log=self.log,
             memory_budget=self.memory_budget, principles=getattr(self.source, "principles", None))

@@ -69,8 +69,10 @@ def test_extraction_from_a_trained_policy_through_the_suite(tmp_path, monkeypatc
     irl, ppo = docs["irl"], docs["ppo"]
     assert irl["train"]["demonstrations"] == 16 and irl["train"]["oracle_queries"] == 0  # 2 steps × 8 prompts
     assert 0 <= irl["eval"]["reward"]["pair_accuracy"] <= 1 and irl["config"]["policy"] == "dpo"
-    assert irl["config"]["policy_config"] == '{"beta": 0.2}' == json.loads(ppo["config"]["reward_learner_config"])["policy_config"]
-    assert ppo["label"] == 'ppo (irl[policy_config={"beta": 0.2}])' and ppo["train"]["reward_learning"]["demonstrations"] == 16
+    assert irl["config"]["policy_config"] == '{"beta": 0.2}'  # dpo's config in this run
+    assert json.loads(ppo["config"]["reward_learner_config"]) == {"policy_config": '{"beta": 0.2}'}  # that irl's
+    assert ppo["label"] == 'ppo (irl[policy_config={"beta": 0.2}])'
+    assert ppo["train"]["reward_learning"]["demonstrations"] == 16
     assert "dpo: 16 demonstrations sampled from its policy and from the reference" in out.stdout
     board = run_cli("leaderboard", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "board"),
                     cwd=tmp_path)

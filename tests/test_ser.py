@@ -159,7 +159,8 @@ def test_the_label_budget_curve_lines_up_settings_that_differ_only_in_the_share_
     # a policy on a differently configured bt, or on another learner's model, is not bt's at 10%.
     reference = policy("reference", 0.1, [0.0, 0.1, 0.2, 0.3])
     reference.update(algorithm="reference", config={}, train=None)
-    docs += [reference, policy("ppo", 0.1, [0.5, 0.6, 0.7, 0.8]), policy("grpo", 0.1, [0.0] * 4, "bt", '{"alpha": 0.5}'),
+    docs += [reference, policy("ppo", 0.1, [0.5, 0.6, 0.7, 0.8]),
+             policy("grpo", 0.1, [0.0] * 4, "bt", '{"alpha": 0.5}'),
              policy("rloo", 1.0, [0.0] * 4, "ser")]
     rows = label_budget_rows(docs)[1]
     assert rows[0][8] == "—" and rows[1][8].startswith("ppo 0.650 [") and ", Δ +0.500 [+0.500, +0.500]" in rows[1][8]

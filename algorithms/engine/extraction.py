@@ -16,8 +16,8 @@ ADAPTER = "extracted-policy"
 
 def policy_demonstrations(ctx: RunContext, policy: str, config: AlgorithmConfig, rows: list[int]) -> list[dict]:
     """One pair per train row index in ``rows``: (prompt, o⁺ a sample of the trained adapter of
-    ``policy`` at ``config`` and this cell's seed, o⁻ a sample of the reference), tokenised as the family's loop reads pairs
-    (``chosen_ids`` the policy's). Both sides come from the same sampler and length limit, so nothing
+    ``policy`` at ``config`` and this cell's seed, o⁻ a sample of the reference), tokenised as the
+    family's loop reads pairs (``chosen_ids`` the policy's). Both sides come from the same sampler and length limit, so nothing
     but the policies' difference tells them apart; the train pairs' own responses are not used, as
     they were sampled under the data's settings, not the evaluation's."""
     if ctx.policy_adapter is None:
