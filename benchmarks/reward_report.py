@@ -271,11 +271,11 @@ def misspecification_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], li
     """The same reward learners on train pairs labelled at different labeller temperatures, everything else
     equal (settings that differ only in ``--labeller-temperature``): one row per learner and temperature.
     Empty unless some learner ran at two temperatures or more."""
+    from prefzoo.benchmarks.lm_table import setting_id
+
     headers = ["reward learner", "labeller's T", "train labels against gold", "seeds", "held-out pair accuracy (gold)",
                "out-of-distribution pair accuracy (gold)", "Pearson with gold", "ECE (labeller's own)",
                "implied T"]
-    from prefzoo.benchmarks.lm_table import setting_id
-
     # a property of the setting's train pairs, so any result of the setting gives it to those written
     # before results carried it
     of_setting = {setting_id(d): d["labels_against_gold"] for d in docs if "labels_against_gold" in d}
