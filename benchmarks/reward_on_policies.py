@@ -19,6 +19,7 @@ loop scores rollouts.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -87,6 +88,19 @@ def score_samples(reward_model, tokenizer, prompts: list, prompt_ids: list[int],
     return torch.cat(scores)
 
 
+def learner_label(doc: dict) -> str:
+    """A reward model's row name: its algorithm, with the config fields that differ from the defaults
+    (``irl (policy=grpo)``), so one learner at two configs (extractions from two policies) is two rows."""
+    from prefzoo.algorithms.config import changed_fields
+    from prefzoo.registry import ALGORITHMS
+
+    changed = changed_fields(ALGORITHMS.get(doc["algorithm"]).Config.from_dict(doc["config"]))
+    if not changed:
+        return doc["algorithm"]
+    fields = ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in json.loads(changed).items())
+    return f"{doc['algorithm']} ({fields})"
+
+
 def main(results: Path | None = None, setting: str | None = None, learners: str | None = None) -> None:
     from prefzoo.algorithms.engine.models import ModelSettings, add_adapter, load_base, load_tokenizer
     from prefzoo.algorithms.engine.reward_model import RewardModel
@@ -127,7 +141,7 @@ def main(results: Path | None = None, setting: str | None = None, learners: str 
         ref_proxy, ref_gold, ref_ids = scored[REFERENCE]
         for name, (proxy, gold, ids) in scored.items():
             if ids == ref_ids:
-                rows[(m["algorithm"], name)].append(on_policy_stats(proxy, gold, ref_proxy, ref_gold, ids))
+                rows[(learner_label(m), name)].append(on_policy_stats(proxy, gold, ref_proxy, ref_gold, ids))
     print("| reward model | policy | seeds | Pearson [95%] | Spearman [95%] | proxy − gold shift (sd) [95%] |")
     print("|---|---|---|---|---|---|")
     for (learner, name), stats in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1] != REFERENCE, kv[0][1])):

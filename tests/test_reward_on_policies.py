@@ -8,7 +8,7 @@ import torch
 
 from prefzoo.algorithms.engine.data import TokenizationSettings, tokenize_pairs
 from prefzoo.algorithms.engine.reward_model import RewardModel
-from prefzoo.benchmarks.reward_on_policies import _pooled, on_policy_stats, score_samples
+from prefzoo.benchmarks.reward_on_policies import _pooled, learner_label, on_policy_stats, score_samples
 from tests.tiny_lm import make_tiny_lm, policy
 
 
@@ -51,3 +51,12 @@ def test_correlations_pool_over_seeds_in_fisher_z_and_stay_inside_one():
         "]", "").replace(",", "").split())
     assert (mean, low, high) == pytest.approx(expected, abs=0.006) and high < 1
     assert _pooled(values, [0, 0]) == "+0.70 [+0.08, +1.32]"  # the plain t interval a shift gets
+
+
+def test_one_learner_at_two_configs_is_two_reward_models():
+    doc = lambda config: {"algorithm": "irl", "config": {"alpha": 0.001, "loss": "max_margin", **config}}  # noqa: E731
+    grpo, ppo_ids = doc({"policy": "grpo"}), doc({"policy": "ppo", "policy_config": '{"reward_learner": "ids"}'})
+    assert learner_label(grpo) == "irl (policy=grpo)"
+    assert learner_label(ppo_ids) == 'irl (policy=ppo, policy_config={"reward_learner": "ids"})'
+    assert learner_label({"algorithm": "bt", "config": {"alpha": 0.001}}) == "bt"
+    assert learner_label({"algorithm": "bt", "config": {"alpha": 0.01}}) == "bt (alpha=0.01)"
