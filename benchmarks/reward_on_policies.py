@@ -15,6 +15,7 @@ single seed: its bootstrap interval). Scoring runs the shared base with the rewa
 loop scores rollouts.
 
     python -m prefzoo.benchmarks.reward_on_policies [--results DIR] [--setting ID] [--learners bt,ids]
+        [--policies "reference,dpo,ppo (bt)"]
 """
 
 from __future__ import annotations
@@ -101,7 +102,27 @@ def learner_label(doc: dict) -> str:
     return f"{doc['algorithm']} ({fields})"
 
 
-def main(results: Path | None = None, setting: str | None = None, learners: str | None = None) -> None:
+def policy_results(group: list[dict], policies: str | None = None) -> dict[tuple[str, int], dict]:
+    """The results of ``group`` (one setting) with evaluation samples, keyed by (row label, seed) — one
+    algorithm at two configs (PPO on two reward models) is two policies — kept to the comma-separated
+    labels of ``policies`` and the reference; a label the setting lacks is an error listing its labels."""
+    from prefzoo.benchmarks.lm_table import REFERENCE, setting_id
+
+    found = {(d.get("label", d["algorithm"]), d["seed"]): d for d in group
+             if d["eval"].get("samples", {}).get("texts") and "reward" not in d["eval"]}
+    if not policies:
+        return found
+    kept, present = set(policies.split(",")) | {REFERENCE}, {name for name, _ in found}
+    if kept - present:
+        raise SystemExit(f"--policies {policies!r}: no policy {sorted(kept - present)} in setting "
+                         f"{setting_id(group[0])}; its policies: {', '.join(sorted(present))}")
+    return {key: d for key, d in found.items() if key[0] in kept}
+
+
+def main(results: Path | None = None, setting: str | None = None, learners: str | None = None,
+         policies: str | None = None) -> None:
+    """``learners`` and ``policies``: comma-separated names to keep (a policy by its row label, as
+    ``ppo (bt)``); the reference's samples are always scored, every gap is measured from them."""
     from prefzoo.algorithms.engine.models import ModelSettings, add_adapter, load_base, load_tokenizer
     from prefzoo.algorithms.engine.reward_model import RewardModel
     from prefzoo.benchmarks.data_sources import GeneratedSentiment
@@ -117,22 +138,20 @@ def main(results: Path | None = None, setting: str | None = None, learners: str 
     wanted = set(learners.split(",")) if learners else None
     models = [d for d in group if d.get("reward_model") and Path(d["reward_model"]).exists()
               and (wanted is None or d["algorithm"] in wanted)]
-    # keyed by the row's label: one algorithm at two configs (PPO on two reward models) is two policies
-    policies = {(d.get("label", d["algorithm"]), d["seed"]): d for d in group
-                if d["eval"].get("samples", {}).get("texts") and "reward" not in d["eval"]}
+    policy_docs = policy_results(group, policies)
     first = group[0]
     settings = ModelSettings(**first["settings"]["model"])
     source = GeneratedSentiment(DataSettings(**first["settings"]["data"]))
     prompts = source.load(None, None, first["data_key"]).eval_prompts
     base = add_adapter(load_base(settings, torch.device("cpu")), settings)
     tokenizer = load_tokenizer(settings)
-    print(f"setting {setting_id(first)}: {len(models)} reward models, {len(policies)} policy results")
+    print(f"setting {setting_id(first)}: {len(models)} reward models, {len(policy_docs)} policy results")
     rows: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for m in models:
         folder = Path(m["reward_model"])
         reward_model = RewardModel.load(base, folder.parent, adapter=folder.name)
         scored = {}
-        for (name, seed), doc in sorted(policies.items()):
+        for (name, seed), doc in sorted(policy_docs.items()):
             if seed == m["seed"]:
                 s = doc["eval"]["samples"]
                 scored[name] = (score_samples(reward_model, tokenizer, prompts, s["prompt_ids"], s["texts"]),

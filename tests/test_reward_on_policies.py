@@ -8,7 +8,8 @@ import torch
 
 from prefzoo.algorithms.engine.data import TokenizationSettings, tokenize_pairs
 from prefzoo.algorithms.engine.reward_model import RewardModel
-from prefzoo.benchmarks.reward_on_policies import _pooled, learner_label, on_policy_stats, score_samples
+from prefzoo.benchmarks.reward_on_policies import (_pooled, learner_label, on_policy_stats, policy_results,
+                                                      score_samples)
 from tests.tiny_lm import make_tiny_lm, policy
 
 
@@ -60,3 +61,19 @@ def test_one_learner_at_two_configs_is_two_reward_models():
     assert learner_label(ppo_ids) == 'irl (policy=ppo, policy_config={"reward_learner": "ids"})'
     assert learner_label({"algorithm": "bt", "config": {"alpha": 0.001}}) == "bt"
     assert learner_label({"algorithm": "bt", "config": {"alpha": 0.01}}) == "bt (alpha=0.01)"
+
+
+def test_policies_are_kept_by_row_label_with_the_reference_and_an_unknown_label_is_named():
+    def doc(algorithm, seed, label=None, samples=True, reward=False):
+        ev = {"samples": {"texts": ["a"]} if samples else {}, **({"reward": {}} if reward else {})}
+        return {"algorithm": algorithm, "seed": seed, "eval": ev, "suite": "s", "settings": {},
+                **({"label": label} if label else {})}
+
+    group = [doc("reference", 0), doc("ppo", 0, "ppo (bt)"), doc("ppo", 0, "ppo (ids)"), doc("dpo", 0),
+             doc("dpo", 1), doc("bt", 0, reward=True), doc("kto", 0, samples=False)]
+    assert sorted(policy_results(group)) == [("dpo", 0), ("dpo", 1), ("ppo (bt)", 0), ("ppo (ids)", 0),
+                                             ("reference", 0)]
+    assert sorted(policy_results(group, "ppo (ids),dpo")) == [("dpo", 0), ("dpo", 1), ("ppo (ids)", 0),
+                                                             ("reference", 0)]
+    with pytest.raises(SystemExit, match=r"no policy \['ppo'\].*its policies: dpo, ppo \(bt\)"):
+        policy_results(group, "ppo")
