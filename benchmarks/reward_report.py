@@ -195,8 +195,8 @@ def reward_sections(group: Sequence[dict[str, Any]]) -> list[str]:
          "reward does. The implicit reward is the algorithm's own closed form (β·log π/π_ref for the "
          "reference-based ones, the reference-free ones' own score), ± across seeds. The extracted reward is a "
          "reward model trained by max-margin inverse RL on the policy's samples against the reference's on the "
-         "train prompts (`irl` with `policy=<algorithm>`, at the algorithm's default config); \"—\" where it "
-         "has not run."),
+         "train prompts (`irl` with `policy=<algorithm>` and, for a row at a non-default config, `policy_config` "
+         "naming it); \"—\" where it has not run."),
     ]
     lines: list[str] = []
     for heading, rows_of, text in sections:
