@@ -135,6 +135,14 @@ def changed_fields(config: AlgorithmConfig) -> str:
     return json.dumps(changed, sort_keys=True) if changed else ""
 
 
+def named_with_changes(name: str, changes: str) -> str:
+    """``name`` with the fields of ``changes`` (a JSON object, as ``changed_fields`` writes it) in brackets,
+    ``salmon-rm[negation=0.0]``; ``name`` alone when nothing changed. How a row names a configured learner."""
+    if not changes:
+        return name
+    return f"{name}[{', '.join(f'{k}={v}' for k, v in json.loads(changes).items())}]"
+
+
 def config_from_changes(cls: type[AlgorithmConfig], changes: str, where: str) -> AlgorithmConfig:
     """``cls``'s defaults with the JSON object ``changes`` (as ``changed_fields`` writes it) applied;
     ``where`` names the field that holds it in an error."""

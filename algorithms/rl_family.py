@@ -3,14 +3,14 @@ per-sequence loss."""
 
 from __future__ import annotations
 
-import json
 from abc import abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
 from torch import Tensor
 
-from prefzoo.algorithms.config import AlgorithmConfig, changed_fields, config_from_changes, param
+from prefzoo.algorithms.config import (AlgorithmConfig, changed_fields, config_from_changes, named_with_changes,
+                                       param)
 from prefzoo.algorithms.interface import Algorithm, Family, LossOutput
 
 
@@ -158,7 +158,4 @@ class RewardModelChoice(AlgorithmConfig):
 
     def learner_label(self) -> str:
         """The learner's name, with the fields that differ from its defaults: ``salmon-rm[negation=0.0]``."""
-        if not self.reward_learner_config:
-            return self.reward_learner
-        values = json.loads(self.reward_learner_config)
-        return f"{self.reward_learner}[{', '.join(f'{k}={v}' for k, v in values.items())}]"
+        return named_with_changes(self.reward_learner, self.reward_learner_config)

@@ -20,7 +20,6 @@ loop scores rollouts.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -91,15 +90,13 @@ def score_samples(reward_model, tokenizer, prompts: list, prompt_ids: list[int],
 
 def learner_label(doc: dict) -> str:
     """A reward model's row name: its algorithm, with the config fields that differ from the defaults
-    (``irl (policy=grpo)``), so one learner at two configs (extractions from two policies) is two rows."""
-    from prefzoo.algorithms.config import changed_fields
+    (``irl[policy=grpo]``, as an RL row names its learner), so one learner at two configs (extractions
+    from two policies) is two rows."""
+    from prefzoo.algorithms.config import changed_fields, named_with_changes
     from prefzoo.registry import ALGORITHMS
 
-    changed = changed_fields(ALGORITHMS.get(doc["algorithm"]).Config.from_dict(doc["config"]))
-    if not changed:
-        return doc["algorithm"]
-    fields = ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in json.loads(changed).items())
-    return f"{doc['algorithm']} ({fields})"
+    config = ALGORITHMS.get(doc["algorithm"]).Config.from_dict(doc["config"])
+    return named_with_changes(doc["algorithm"], changed_fields(config))
 
 
 def policy_results(group: list[dict], policies: str | None = None) -> dict[tuple[str, int], dict]:

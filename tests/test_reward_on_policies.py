@@ -57,10 +57,10 @@ def test_correlations_pool_over_seeds_in_fisher_z_and_stay_inside_one():
 def test_one_learner_at_two_configs_is_two_reward_models():
     doc = lambda config: {"algorithm": "irl", "config": {"alpha": 0.001, "loss": "max_margin", **config}}  # noqa: E731
     grpo, ppo_ids = doc({"policy": "grpo"}), doc({"policy": "ppo", "policy_config": '{"reward_learner": "ids"}'})
-    assert learner_label(grpo) == "irl (policy=grpo)"
-    assert learner_label(ppo_ids) == 'irl (policy=ppo, policy_config={"reward_learner": "ids"})'
+    assert learner_label(grpo) == "irl[policy=grpo]"
+    assert learner_label(ppo_ids) == 'irl[policy=ppo, policy_config={"reward_learner": "ids"}]'
     assert learner_label({"algorithm": "bt", "config": {"alpha": 0.001}}) == "bt"
-    assert learner_label({"algorithm": "bt", "config": {"alpha": 0.01}}) == "bt (alpha=0.01)"
+    assert learner_label({"algorithm": "bt", "config": {"alpha": 0.01}}) == "bt[alpha=0.01]"
 
 
 def test_policies_are_kept_by_row_label_with_the_reference_and_an_unknown_label_is_named():
