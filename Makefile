@@ -27,7 +27,7 @@ COMMA := ,
 LM_SELECT = $(if $(LM_ALGORITHMS),--algorithms $(LM_ALGORITHMS),$(if $(LM_FAMILY),--family $(LM_FAMILY)))
 PYTEST_ARGS ?=
 
-.PHONY: install test bench leaderboard leaderboard-run clean
+.PHONY: install test bench leaderboard leaderboard-run docs clean
 
 install: $(STAMP)
 
@@ -61,7 +61,7 @@ bench: $(STAMP)
 	$(VENV)/bin/prefzoo leaderboard
 
 # The committed evidence: every LM algorithm at the quick profile's shared budget (chosen by
-# `python -m prefzoo.benchmarks.budget_sweep`, see README), 3 seeds each. Hours on 2 CPU cores;
+# `python -m prefzoo.benchmarks.studies.budget_sweep`, see docs/suites/smol-sentiment.md), 3 seeds each. Hours on 2 CPU cores;
 # finished cells are kept, so an interrupted run resumes.
 leaderboard-run: $(STAMP)
 	$(VENV)/bin/prefzoo bench --suite smol-sentiment --profile quick --seeds 3
@@ -70,6 +70,10 @@ leaderboard-run: $(STAMP)
 
 leaderboard: $(STAMP)
 	$(VENV)/bin/prefzoo leaderboard
+
+# The generated page of docs/: the algorithm reference, from the registry (a test fails while it is stale).
+docs: $(STAMP)
+	$(PY) -m prefzoo.algorithms.framework.reference docs/algorithms.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info

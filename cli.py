@@ -5,19 +5,22 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import typing
+from collections.abc import Callable
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from prefzoo.algorithms.config import AlgorithmConfig, ConfigError, field_docs
-from prefzoo.benchmarks.backends import Backend, CellsFailed
-from prefzoo.benchmarks.results import project_paths
+from prefzoo.algorithms.framework.config import AlgorithmConfig, ConfigError, field_docs
+from prefzoo.benchmarks.harness.backends import Backend, CellsFailed
+from prefzoo.benchmarks.harness.results import project_paths
+from prefzoo.benchmarks.harness.suite import flag, is_required, option_fields, without_none
 from prefzoo.registry import ALGORITHMS, SUITES, RegistryError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -78,7 +81,46 @@ def _base_configs(names: list[str], overrides: list[str], config_file: Path | No
     return configs
 
 
+SUITE_PANEL = "Suite options (`prefzoo suites` lists them by suite)"
+
+
+def _cli_type(field: dataclasses.Field, annotation) -> tuple[type, dict]:
+    """The type typer parses a suite option's flag as (``X | None`` is X; ``tuple[X, ...]`` is a
+    comma-separated string, split by ``suite_options``), and the flag's own keywords."""
+    kind = without_none(annotation)
+    if typing.get_origin(kind) is tuple:
+        return Optional[str], {}
+    if kind is bool:
+        return bool, {}
+    return Optional[kind], ({"min": field.metadata["min"]} if "min" in field.metadata else {})
+
+
+def with_suite_options(command: Callable) -> Callable:
+    """``command`` with one keyword flag per option field of every registered suite (``Suite.Options``)
+    beside its own parameters, its help the field's docstring and the suites that take it: typer reads
+    the signature, so ``bench --help`` and ``prefzoo suites`` read the one declaration."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    flags: dict[str, tuple] = {}
+    docs = defaultdict(lambda: defaultdict(list))  # field → its docstring → the suites that declare it so
+    for suite, cls in SUITES.load_all().items():
+        for field, annotation, doc in option_fields(cls.Options):
+            if field.name not in signature.parameters:
+                flags.setdefault(field.name, _cli_type(field, annotation))
+                docs[field.name][doc].append(suite)
+    extra_params = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=False if kind is bool else None,
+                                      annotation=Annotated[kind, typer.Option(
+                                          flag(name), rich_help_panel=SUITE_PANEL, **extra,
+                                          help=" ".join(f"{', '.join(suites)}: {doc}"
+                                                        for doc, suites in docs[name].items()))])
+                    for name, (kind, extra) in flags.items()]
+    command.__signature__ = signature.replace(parameters=own + extra_params)
+    command.__annotations__ = {p.name: p.annotation for p in own + extra_params}
+    return command
+
+
 @app.command()
+@with_suite_options
 def bench(
     suite: Annotated[str, typer.Option(help=f"Benchmark suite: {', '.join(SUITES.names())} (`prefzoo suites` lists their options).")] = "bandit",
     algorithms: Annotated[Optional[str], typer.Option(help="Comma-separated names; default: every algorithm of the suite's families.")] = None,
@@ -86,27 +128,15 @@ def bench(
     seeds: Annotated[Optional[int], typer.Option(min=1, help="Seeds per algorithm (suite default if unset).")] = None,
     seed: Annotated[Optional[int], typer.Option(min=0, help="The first seed (seeds run from --seed to --seed + --seeds − 1; default 0).")] = None,
     steps: Annotated[Optional[int], typer.Option(min=1, help="Optimiser steps (suite default if unset).")] = None,
-    strengths: Annotated[Optional[str], typer.Option(help="Comma-separated values of each algorithm's strength field (β, τ, ...).")] = None,
     set_: Annotated[list[str], typer.Option("--set", help="Override a hyperparameter: ALGORITHM.FIELD=VALUE (repeatable).")] = [],
     config_file: Annotated[Optional[Path], typer.Option("--config", exists=True, dir_okay=False, help='JSON file: {"dpo": {"beta": 0.2}, ...}.')] = None,
     results: Annotated[Optional[Path], typer.Option(help="Folder for result files (default: the project's, see prefzoo.toml).")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Where to write the suite's plot (default: next to the results folder).")] = None,
-    profile: Annotated[Optional[str], typer.Option(help="LM suites: quick (CPU-sized), full, or auto (full with a GPU, else quick; the default).")] = None,
-    model: Annotated[Optional[str], typer.Option(help="LM suites: hub id or local path of the base model.")] = None,
-    dataset: Annotated[Optional[str], typer.Option(help="preference-dataset suite: a TRL-format file (.json/.jsonl/.parquet/.csv) or hub id.")] = None,
-    train: Annotated[Optional[str], typer.Option(help="LM suites: the shared budget, FIELD=VALUE,... of the training settings (learning_rate, steps, batch_size, micro_batch_size, warmup_steps, weight_decay, max_grad_norm, mixed_precision).")] = None,
-    runs: Annotated[Optional[Path], typer.Option(help="LM suites: folder for adapters and training logs (default: the project's runs/).")] = None,
-    columns: Annotated[Optional[str], typer.Option(help="preference-dataset suite: map your file's columns, e.g. prompt=question,chosen=good,rejected=bad.")] = None,
-    tune: Annotated[Optional[int], typer.Option(min=1, help="smol-sentiment and bandit: give every algorithm N trials from its search space, select on validation prompts (bandit: validation seeds), report the selected config on the test ones (a section of its own).")] = None,
-    max_memory: Annotated[Optional[str], typer.Option(help="LM suites on CUDA: cap the device memory (e.g. 24GiB); gradient checkpointing \"auto\" turns on when a step would not fit.")] = None,
-    regenerate_data: Annotated[bool, typer.Option("--regenerate-data", help="smol-sentiment: sample the pairs on this machine instead of reading the shipped copy.")] = False,
-    labels: Annotated[Optional[float], typer.Option(help="smol-sentiment: the share of the read pairs whose labels reward learning sees (reward learners, the RL family's reward model); a semi-supervised learner (ser) gets the rest unlabelled. Default 1.")] = None,
-    labeller_temperature: Annotated[Optional[float], typer.Option(help="smol-sentiment, smol-two-factor: draw the train pairs' Bradley–Terry labels again at this temperature instead of the data's own (0.1), from the same pairs and random draws, so the labels come from a labeller other than the one the suite declares (misspecification).")] = None,
-    preference: Annotated[Optional[str], typer.Option(help="smol-two-factor: which factor orders a training pair: helpfulness (the default; BFPO reads the safety labels beside it) or safety-first (the safe response preferred where exactly one is safe).")] = None,
-    backend: Annotated[str, typer.Option(help="Where the cells run: serial (this process) or ray (Ray tasks; pip install 'prefzoo[ray]').")] = "serial",
+    backend: Annotated[str, typer.Option(help="Where the cells run: serial (this process) or ray (Ray tasks; pip install 'prefzoo\\[ray]').")] = "serial",
     address: Annotated[Optional[str], typer.Option(help="--backend ray: the cluster to join (auto, HOST:PORT, ray://...); default: a local Ray instance.")] = None,
     gpus_per_cell: Annotated[Optional[float], typer.Option(help="--backend ray: GPUs an LM cell asks for (default: 1 where the cluster has GPUs, else 0).")] = None,
     cpus_per_cell: Annotated[float, typer.Option(help="--backend ray: CPUs every cell asks for (its thread count).")] = 1.0,
+    **suite_options: Any,
 ) -> None:
     """Train algorithms on a suite with the same data and budget; one result file per (algorithm, seed, config)."""
     from prefzoo.algorithms.engine.processes import is_main
@@ -118,7 +148,12 @@ def bench(
         if plot is not None and plot.is_dir():  # found before the cells run, not when the figure is saved
             _fail(f"--plot {plot}: a folder; give the path of the image file to write (e.g. {plot / (suite + '.png')})")
         suite_obj = SUITES.get(suite)()
-        data_options = {"preference": preference} if preference is not None else {}  # what the data can train
+        given = {k: v for k, v in suite_options.items() if v is not None and v is not False}
+        given.update({k: v for k, v in dict(seeds=seeds, seed=seed, steps=steps).items() if v is not None})
+        if backend != "serial" or address or gpus_per_cell is not None or cpus_per_cell != 1.0:
+            given["backend"] = Backend(backend, address, gpus_per_cell, cpus_per_cell)
+        options = type(suite_obj).options(**given)
+        data_options = suite_obj.data_options(options)  # what the data can train
         if algorithms:
             names = [n.strip() for n in algorithms.split(",") if n.strip()]
             classes = [ALGORITHMS.get(n) for n in names]
@@ -129,8 +164,8 @@ def bench(
             classes = [c for c in ALGORITHMS.load_all().values()
                        if str(c.family) in families and (family is None or str(c.family) == family)]
             for cls in list(classes):
-                budget = {"labels": labels} if labels is not None else {}
-                reason = getattr(suite_obj, "cannot_train", lambda *_, **__: None)(cls, **data_options, **budget)
+                budget = {"labels": given["labels"]} if "labels" in given else {}
+                reason = suite_obj.cannot_train(cls, **data_options, **budget)
                 if reason:
                     console.print(f"[yellow]skipped[/] {cls.name}: {reason}", highlight=False)
                     classes.remove(cls)
@@ -139,24 +174,8 @@ def bench(
                 console.print(f"[yellow]skipped[/] plugin {entry.name!r} ({entry.origin}): {entry.error}",
                               highlight=False)
         base_configs = _base_configs(names, set_, config_file)
-        suite_options = {k: v for k, v in dict(
-            strengths=[float(s) for s in strengths.split(",")] if strengths else None,
-            profile=profile, model=model, dataset=dataset,
-            train=[t for t in train.split(",") if t.strip()] if train else None, runs=runs, columns=columns,
-            seed=seed, tune=tune, max_memory=max_memory, labels=labels, preference=preference,
-            labeller_temperature=labeller_temperature,
-            regenerate_data=regenerate_data or None).items() if v is not None}
-        if backend != "serial" or address or gpus_per_cell is not None or cpus_per_cell != 1.0:
-            suite_options["backend"] = Backend(backend, address, gpus_per_cell, cpus_per_cell)
     except (RegistryError, ConfigError, ValueError) as exc:
         _fail(str(exc))
-    accepted = inspect.signature(suite_obj.run).parameters
-    for option in suite_options:
-        if option not in accepted:
-            _fail(f"suite {suite!r} does not take --{option}")
-    for option, param in accepted.items():
-        if param.kind is param.KEYWORD_ONLY and param.default is param.empty and option not in suite_options:
-            _fail(f"suite {suite!r} needs --{option}")
     console.print(f"[bold]{suite}[/]: {', '.join(names)}")
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console) as progress:
@@ -166,8 +185,7 @@ def bench(
             progress.update(task, completed=done, total=total)
 
         try:
-            docs = suite_obj.run(classes, results, seeds=seeds, steps=steps, base_configs=base_configs,
-                                 progress=report, **suite_options)
+            docs = suite_obj.execute(classes, results, options, base_configs, report, print)
         except (ConfigError, ValueError, CellsFailed) as exc:
             _fail(str(exc))
     if not is_main():  # its documents are the main process's to score
@@ -191,11 +209,9 @@ def suites() -> None:
         table.add_column(column, overflow="fold")
     for name in SUITES.names():
         cls = SUITES.get(name)
-        options = [f"--{p.replace('_', '-')}" + (" (required)" if v.default is v.empty else "")
-                   for p, v in inspect.signature(cls.run).parameters.items() if v.kind is v.KEYWORD_ONLY
-                   and p not in ("progress", "log", "base_configs")]
-        doc = (inspect.getdoc(cls) or "").split("\n\n")[0].replace("\n", " ")
-        table.add_row(name, doc, ", ".join(str(f) for f in getattr(cls, "families", ())), " ".join(options))
+        options = [flag(f.name) + (" (required)" if is_required(f) else "") for f, _, _ in option_fields(cls.Options)]
+        doc = (cls.__doc__ or "").split("\n\n")[0].replace("\n", " ")
+        table.add_row(name, " ".join(doc.split()), ", ".join(str(f) for f in cls.families), " ".join(options))
     console.print(table)
 
 

@@ -55,19 +55,28 @@ class Registry(Generic[T]):
     ``builtins``: a package whose modules register their objects when imported; imported on first use.
     ``group``: an entry-point group whose entries (``name = "module:attr"``) are loaded lazily.
     ``on_register(name, obj)``: validates an object (raise ``TypeError``/``ValueError``) and binds it to
-    its name; it runs for decorated and entry-point objects alike.
+    its name; it runs for decorated and entry-point objects alike. Given as ``"module:attr"``, it is
+    imported on first use: the registry names what it lists and validates only by such strings, so it
+    imports nothing of prefzoo's and every layer can import it.
     """
 
     def __init__(self, kind: str, *, builtins: str | None = None, group: str | None = None,
-                 on_register: Callable[[str, T], None] | None = None):
+                 on_register: Callable[[str, T], None] | str | None = None):
         self.kind = kind
         self.builtins = builtins
         self.group = group
-        self.on_register = on_register
+        self._on_register = on_register
         self._entries: dict[str, Entry[T]] = {}
         self._failures: list[Entry[T]] = []
         self._discovered = False
         self._discovering = False
+
+    @property
+    def on_register(self) -> Callable[[str, T], None] | None:
+        if isinstance(self._on_register, str):
+            module, _, attr = self._on_register.partition(":")
+            self._on_register = getattr(importlib.import_module(module), attr)
+        return self._on_register
 
     # ------------------------------------------------------------------ registration
     def register(self, name: str) -> Callable[[T], T]:
@@ -208,27 +217,15 @@ def _dist_name(ep: metadata.EntryPoint) -> str:
     return f"{dist.name} {dist.version}" if dist is not None else "unknown"
 
 
-def _bind_algorithm(name: str, cls: object) -> None:
-    from prefzoo.algorithms.base import Algorithm
-    from prefzoo.algorithms.config import AlgorithmConfig
-
-    if not (isinstance(cls, type) and issubclass(cls, Algorithm)):
-        raise TypeError(f"algorithm {name!r}: {cls!r} is not a subclass of prefzoo.algorithms.base.Algorithm")
-    if getattr(cls, "__abstractmethods__", None):
-        raise TypeError(f"algorithm {name!r}: {cls.__qualname__} leaves abstract {sorted(cls.__abstractmethods__)}")
-    if not (isinstance(cls.Config, type) and issubclass(cls.Config, AlgorithmConfig)):
-        raise TypeError(f"algorithm {name!r}: {cls.__qualname__}.Config must derive from AlgorithmConfig")
-    cls.name = name
-
-
 ALGORITHMS: Registry[type] = Registry(
-    "algorithm", builtins="prefzoo.algorithms", group="prefzoo.algorithms", on_register=_bind_algorithm)
+    "algorithm", builtins="prefzoo.algorithms", group="prefzoo.algorithms",
+    on_register="prefzoo.algorithms.framework.interface:bind_algorithm")
 """Every algorithm: built-ins from ``algorithms/``, third parties from the ``prefzoo.algorithms`` entry-point group."""
 
 
 SUITES: Registry[type] = Registry("suite", group="prefzoo.suites")
 """Benchmark suites, by name; each is a class with ``run``, ``table`` and ``section`` (see ``BanditSuite``)."""
-SUITES.register_lazy("bandit", "prefzoo.benchmarks.bandit_suite:BanditSuite")
-SUITES.register_lazy("smol-sentiment", "prefzoo.benchmarks.lm_suite:SmolSentimentSuite")
-SUITES.register_lazy("preference-dataset", "prefzoo.benchmarks.lm_suite:PreferenceDatasetSuite")
-SUITES.register_lazy("smol-two-factor", "prefzoo.benchmarks.two_factor:SmolTwoFactorSuite")
+SUITES.register_lazy("bandit", "prefzoo.benchmarks.suites.bandit.suite:BanditSuite")
+SUITES.register_lazy("smol-sentiment", "prefzoo.benchmarks.suites.smol_sentiment.suite:SmolSentimentSuite")
+SUITES.register_lazy("preference-dataset", "prefzoo.benchmarks.suites.lm.suite:PreferenceDatasetSuite")
+SUITES.register_lazy("smol-two-factor", "prefzoo.benchmarks.suites.two_factor.suite:SmolTwoFactorSuite")

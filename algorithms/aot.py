@@ -3,12 +3,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
-from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import AlgorithmConfig, LossOutput, PairLogps, Pairwise, param, register
 
 
-@ALGORITHMS.register("aot")
+@register("aot")
 class AOT(Pairwise):
     """Alignment via Optimal Transport (Melnyk et al. 2024, Eq. 7 paired, Eq. 6 unpaired): distributional
     preference alignment by first-order stochastic dominance, made a one-dimensional optimal-transport

@@ -3,12 +3,10 @@ from typing import Literal
 
 import torch
 
-from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
-from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import AlgorithmConfig, LossOutput, PairLogps, Pairwise, param, register
 
 
-@ALGORITHMS.register("apo")
+@register("apo")
 class APO(Pairwise):
     """Anchored Preference Optimization (D'Oosterlinck et al. 2024, Eq. 7 and Eq. 8).
 

@@ -3,12 +3,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
-from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import AlgorithmConfig, LossOutput, PairLogps, Pairwise, param, register
 
 
-@ALGORITHMS.register("bco")
+@register("bco")
 class BCO(Pairwise):
     """Binary Classifier Optimization (Jung et al. 2024, Eq. 6–7), on pairs: chosen responses are the
     positive class, rejected ones the negative, with the implicit reward r = β·log π/π_ref as the logit

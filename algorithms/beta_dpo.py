@@ -3,12 +3,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
-from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import AlgorithmConfig, LossOutput, PairLogps, Pairwise, param, register
 
 
-@ALGORITHMS.register("beta-dpo")
+@register("beta-dpo")
 class BetaDPO(Pairwise):
     """β-DPO, DPO with a per-batch β calibrated on the data (Wu et al. 2024, Eq. 7–9, as the authors'
     code computes it).

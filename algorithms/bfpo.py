@@ -3,13 +3,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
-from prefzoo.algorithms.config import AlgorithmConfig, param
+from prefzoo import AlgorithmConfig, LossOutput, PairLogps, Pairwise, param, register
 from prefzoo.algorithms.ipo import squared_margin_fixed_point
-from prefzoo.registry import ALGORITHMS
 
 
-@ALGORITHMS.register("bfpo")
+@register("bfpo")
 class BFPO(Pairwise):
     """Bi-Factorial Preference Optimisation (Zhang et al. 2024, the supervised objective of §3,
     equivalent to RLHF on the bilinear reward (r_safe + E_safe)(r_help + ½) − τ·KL).

@@ -3,12 +3,10 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor
 
-from prefzoo.algorithms.base import LossOutput, RewardLearning
-from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import AlgorithmConfig, LossOutput, RewardLearning, param, register
 
 
-@ALGORITHMS.register("bt")
+@register("bt")
 class BradleyTerry(RewardLearning):
     """Bradley–Terry maximum likelihood (Bradley & Terry 1952; the reward model of Ouyang et al. 2022, Eq. 1).
 

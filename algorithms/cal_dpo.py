@@ -2,12 +2,10 @@ from dataclasses import dataclass
 
 import torch.nn.functional as F
 
-from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
-from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import AlgorithmConfig, LossOutput, PairLogps, Pairwise, param, register
 
 
-@ALGORITHMS.register("cal-dpo")
+@register("cal-dpo")
 class CalDPO(Pairwise):
     """Calibrated DPO (Xiao et al. 2024, Eq. 9): a contrastive term plus a calibration of each implicit
     reward onto the scale of the true reward.

@@ -2,12 +2,10 @@ from dataclasses import dataclass
 
 import torch.nn.functional as F
 
-from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
-from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import AlgorithmConfig, LossOutput, PairLogps, Pairwise, param, register
 
 
-@ALGORITHMS.register("cdpo")
+@register("cdpo")
 class ConservativeDPO(Pairwise):
     """Conservative DPO (Mitchell 2023, "A note on DPO with noisy preferences"): DPO's Eq. 7 with label smoothing.
 

@@ -2,12 +2,10 @@ from dataclasses import dataclass
 
 import torch.nn.functional as F
 
-from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
-from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import AlgorithmConfig, LossOutput, PairLogps, Pairwise, param, register
 
 
-@ALGORITHMS.register("cpo")
+@register("cpo")
 class CPO(Pairwise):
     """Contrastive Preference Optimization (Xu et al. 2024, Eq. 3 and 5): a reference-free preference
     term plus the negative log-likelihood of the chosen response.

@@ -3,12 +3,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
-from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import AlgorithmConfig, LossOutput, PairLogps, Pairwise, param, register
 
 
-@ALGORITHMS.register("discopop")
+@register("discopop")
 class DiscoPOP(Pairwise):
     """DiscoPOP, the log-ratio modulated loss discovered by LLM-driven search (Chris Lu et al. 2024, Eq. 5).
 

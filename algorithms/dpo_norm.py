@@ -2,12 +2,10 @@ from dataclasses import dataclass
 
 import torch.nn.functional as F
 
-from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
-from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import AlgorithmConfig, LossOutput, PairLogps, Pairwise, param, register
 
 
-@ALGORITHMS.register("dpo-norm")
+@register("dpo-norm")
 class LengthNormalisedDPO(Pairwise):
     """DPO on per-token log-ratios (Rafailov et al. 2023, Eq. 7, with each response's log-ratio divided by
     its length |y|, as TRL's ``sigmoid_norm``).

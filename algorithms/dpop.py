@@ -2,12 +2,10 @@ from dataclasses import dataclass
 
 import torch.nn.functional as F
 
-from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
-from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import AlgorithmConfig, LossOutput, PairLogps, Pairwise, param, register
 
 
-@ALGORITHMS.register("dpop")
+@register("dpop")
 class DPOPositive(Pairwise):
     """DPO-Positive, "Smaug" (Pal et al. 2024, Eq. 3): DPO with a penalty whenever the chosen response's
     likelihood falls below the reference's.

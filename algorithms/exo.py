@@ -5,12 +5,10 @@ import math
 import torch
 import torch.nn.functional as F
 
-from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
-from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import AlgorithmConfig, LossOutput, PairLogps, Pairwise, param, register
 
 
-@ALGORITHMS.register("exo")
+@register("exo")
 class EXO(Pairwise):
     """Efficient Exact Optimization, pairwise form (Ji et al. 2024, Eq. 16 with K = 2).
 

@@ -3,10 +3,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from prefzoo.algorithms.base import LossOutput, RewardModelChoice, RLWithReward, Rollout
-from prefzoo.algorithms.config import param
+from prefzoo import LossOutput, RLWithReward, RewardModelChoice, Rollout, param, register
 from prefzoo.algorithms.ppo import kl_penalised_rewards, masked_mean
-from prefzoo.registry import ALGORITHMS
 
 
 def group_advantages(scores: Tensor, group_size: int, scale: str, eps: float = 1e-4) -> Tensor:
@@ -22,7 +20,7 @@ def group_advantages(scores: Tensor, group_size: int, scale: str, eps: float = 1
     return centred
 
 
-@ALGORITHMS.register("grpo")
+@register("grpo")
 class GRPO(RLWithReward):
     """Group Relative Policy Optimization (Shao et al. 2024, DeepSeekMath, Eq. 3), with its Dr. GRPO
     (Liu et al. 2025, Eq. 3) and DAPO (Yu et al. 2025, Eq. 8) variants as ``loss_type``.

@@ -4,11 +4,10 @@ import torch
 from torch import Tensor
 
 from prefzoo.algorithms.bt import BradleyTerry
-from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import AlgorithmConfig, param, register
 
 
-@ALGORITHMS.register("ids")
+@register("ids")
 class IterativeDataSmoothing(BradleyTerry):
     """Iterative Data Smoothing (Zhu, Jordan & Jiao 2024, Algorithm 1).
 

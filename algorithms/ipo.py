@@ -3,12 +3,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
-from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import AlgorithmConfig, LossOutput, PairLogps, Pairwise, param, register
 
 
-@ALGORITHMS.register("ipo")
+@register("ipo")
 class IPO(Pairwise):
     """Identity Preference Optimisation (Azar et al. 2023, Eq. 17).
 

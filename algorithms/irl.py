@@ -4,16 +4,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from prefzoo.algorithms.base import LossOutput, RewardLearning
-from prefzoo.algorithms.config import AlgorithmConfig, changed_fields, config_from_changes, param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import (ALGORITHMS, AlgorithmConfig, LossOutput, RewardLearning, changed_fields, config_from_changes,
+                     param, register)
 
 
 def _policy_trainers() -> list[str]:
     return sorted(name for name, cls in ALGORITHMS.load_all().items() if cls.trains_policy)
 
 
-@ALGORITHMS.register("irl")
+@register("irl")
 class InverseRLReward(RewardLearning):
     """Reward extraction by max-margin inverse RL (Joselowitz et al. 2024, arXiv:2410.12491, §2.2 and
     Algorithm 1): "what did this policy learn to want?"

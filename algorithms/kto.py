@@ -2,13 +2,10 @@ from dataclasses import dataclass
 
 import torch
 
-from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
-from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.algorithms.unpaired import UnpairedLogps
-from prefzoo.registry import ALGORITHMS
+from prefzoo import AlgorithmConfig, LossOutput, PairLogps, Pairwise, UnpairedLogps, param, register
 
 
-@ALGORITHMS.register("kto")
+@register("kto")
 class KTO(Pairwise):
     """Kahneman–Tversky Optimization (Ethayarajh et al. 2024, Eq. 7–8 and §4.1): each response is a gain
     or a loss relative to a reference point z₀, with the implicit reward r = log π(y|x)/π_ref(y|x).

@@ -1,12 +1,10 @@
 from dataclasses import dataclass
 
-from prefzoo.algorithms.base import LossOutput, OnlinePreference, PairLogps, PairOrigins
-from prefzoo.algorithms.config import AlgorithmConfig, param
+from prefzoo import AlgorithmConfig, LossOutput, OnlinePreference, PairLogps, PairOrigins, param, register
 from prefzoo.algorithms.dpo import DPO
-from prefzoo.registry import ALGORITHMS
 
 
-@ALGORITHMS.register("online-dpo")
+@register("online-dpo")
 class OnlineDPO(OnlinePreference):
     """Online DPO (Guo et al. 2024, "Direct Language Model Alignment from Online AI Feedback", Algorithm 1).
 

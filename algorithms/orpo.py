@@ -3,9 +3,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
-from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import AlgorithmConfig, LossOutput, PairLogps, Pairwise, param, register
 
 
 def log1mexp(x: torch.Tensor) -> torch.Tensor:
@@ -13,7 +11,7 @@ def log1mexp(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x > -0.6931471805599453, torch.log(-torch.expm1(x)), torch.log1p(-torch.exp(x)))
 
 
-@ALGORITHMS.register("orpo")
+@register("orpo")
 class ORPO(Pairwise):
     """Odds Ratio Preference Optimization (Hong et al. 2024, Eq. 6–7): supervised fine-tuning on the
     chosen response plus an odds-ratio penalty, without a reference model.

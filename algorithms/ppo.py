@@ -3,9 +3,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from prefzoo.algorithms.base import LossOutput, RewardModelChoice, RLWithReward, Rollout
-from prefzoo.algorithms.config import param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import LossOutput, RLWithReward, RewardModelChoice, Rollout, param, register
 
 
 def masked_mean(x: Tensor, mask: Tensor, dim: int | None = None) -> Tensor:
@@ -63,7 +61,7 @@ class RunningMoments:
         return (self.m2 / self.count) ** 0.5 if self.count > 1 else 1.0
 
 
-@ALGORITHMS.register("ppo")
+@register("ppo")
 class PPO(RLWithReward):
     """PPO-RLHF (Ouyang et al. 2022) with the PPO-max choices of Zheng et al. 2023 ("Secrets of RLHF in
     Large Language Models Part I"), each a Config field, PPO-max by default.

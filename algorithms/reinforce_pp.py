@@ -3,13 +3,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from prefzoo.algorithms.base import LossOutput, RewardModelChoice, RLWithReward, Rollout
-from prefzoo.algorithms.config import param
+from prefzoo import LossOutput, RLWithReward, RewardModelChoice, Rollout, param, register
 from prefzoo.algorithms.ppo import kl_penalised_rewards, masked_mean, whiten
-from prefzoo.registry import ALGORITHMS
 
 
-@ALGORITHMS.register("reinforce-pp")
+@register("reinforce-pp")
 class ReinforcePP(RLWithReward):
     """REINFORCE++ (Hu 2025, Eqs. 1–3): PPO's clipped objective and per-token KL reward without a critic.
 

@@ -3,13 +3,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from prefzoo.algorithms.base import LossOutput, RewardModelChoice, RLWithReward, Rollout
-from prefzoo.algorithms.config import param
+from prefzoo import LossOutput, RLWithReward, RewardModelChoice, Rollout, param, register
 from prefzoo.algorithms.ppo import kl_penalised_rewards
-from prefzoo.registry import ALGORITHMS
 
 
-@ALGORITHMS.register("rloo")
+@register("rloo")
 class RLOO(RLWithReward):
     """REINFORCE Leave-One-Out (Ahmadian et al. 2024, Eq. 6; Kool et al. 2019).
 

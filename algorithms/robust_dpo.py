@@ -2,12 +2,10 @@ from dataclasses import dataclass
 
 import torch.nn.functional as F
 
-from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
-from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import AlgorithmConfig, LossOutput, PairLogps, Pairwise, param, register
 
 
-@ALGORITHMS.register("robust-dpo")
+@register("robust-dpo")
 class RobustDPO(Pairwise):
     """Provably robust DPO (Chowdhury, Kini, Natarajan 2024, Eq. 8 with the DPO loss).
 

@@ -5,8 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prefzoo.algorithms.bt import BradleyTerry
-from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import AlgorithmConfig, param, register
 
 
 @dataclass(frozen=True)
@@ -19,7 +18,7 @@ class PrincipleDraw:
     first_preferred: bool
 
 
-@ALGORITHMS.register("salmon-rm")
+@register("salmon-rm")
 class InstructableReward(BradleyTerry):
     """SALMON's instructable reward model (Sun et al. 2023, arXiv:2310.05910): r(principles,
     x, y), a reward model whose input lists the principles it judges by, trained so that stating a

@@ -4,11 +4,10 @@ import torch
 from torch import Tensor
 
 from prefzoo.algorithms.bt import BradleyTerry
-from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import AlgorithmConfig, param, register
 
 
-@ALGORITHMS.register("ser")
+@register("ser")
 class SelfEvolvedReward(BradleyTerry):
     """Self-Evolved Reward learning (Huang et al. 2024, arXiv:2411.00418, §3 and Figure 2).
 

@@ -1,11 +1,9 @@
 from dataclasses import dataclass
 
-from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
-from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import AlgorithmConfig, LossOutput, PairLogps, Pairwise, param, register
 
 
-@ALGORITHMS.register("slic-hinge")
+@register("slic-hinge")
 class SLiCHinge(Pairwise):
     """SLiC-HF rank-calibration hinge loss (Zhao et al. 2023, Eq. 1) on reference log-ratios.
 

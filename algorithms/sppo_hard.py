@@ -1,11 +1,9 @@
 from dataclasses import dataclass
 
-from prefzoo.algorithms.base import LossOutput, PairLogps, Pairwise
-from prefzoo.algorithms.config import AlgorithmConfig, param
-from prefzoo.registry import ALGORITHMS
+from prefzoo import AlgorithmConfig, LossOutput, PairLogps, Pairwise, param, register
 
 
-@ALGORITHMS.register("sppo-hard")
+@register("sppo-hard")
 class SPPOHard(Pairwise):
     """Self-Play Preference Optimization with hard win probabilities (Wu et al. 2024, Eq. 4.7 / Alg. 1).
 

@@ -1,12 +1,10 @@
 from dataclasses import dataclass
 
-from prefzoo.algorithms.base import LossOutput, OnlinePreference, PairLogps, PairOrigins
-from prefzoo.algorithms.config import AlgorithmConfig, param
+from prefzoo import AlgorithmConfig, LossOutput, OnlinePreference, PairLogps, PairOrigins, param, register
 from prefzoo.algorithms.dpo import DPO
-from prefzoo.registry import ALGORITHMS
 
 
-@ALGORITHMS.register("xpo")
+@register("xpo")
 class XPO(OnlinePreference):
     """Exploratory Preference Optimization (Xie et al. 2024, Algorithm 1, the update of line 6).
 

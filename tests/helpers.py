@@ -12,15 +12,16 @@ ROOT = Path(__file__).resolve().parent.parent
 PREFZOO = Path(sys.executable).parent / "prefzoo"
 
 
-def make_plugin(site: Path, dist: str, module: str, source: str, entry_points: dict[str, str]) -> Path:
+def make_plugin(site: Path, dist: str, module: str, source: str, entry_points: dict[str, str],
+                group: str = "prefzoo.algorithms") -> Path:
     """A third-party package on ``site``: its module plus a ``.dist-info`` declaring entry points in
-    the ``prefzoo.algorithms`` group, as pip would install it."""
+    ``group``, as pip would install it."""
     (site / f"{module}.py").write_text(textwrap.dedent(source))
     info = site / f"{dist}-0.1.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
     lines = "\n".join(f"{name} = {target}" for name, target in entry_points.items())
-    (info / "entry_points.txt").write_text(f"[prefzoo.algorithms]\n{lines}\n")
+    (info / "entry_points.txt").write_text(f"[{group}]\n{lines}\n")
     return site
 
 

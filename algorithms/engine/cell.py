@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from prefzoo.algorithms.base import Family
+from prefzoo.algorithms.framework.base import Family
 from prefzoo.algorithms.engine.models import ModelSettings
 from prefzoo.algorithms.engine.online import OnlineSettings
 from prefzoo.algorithms.engine.pairwise import TrainResult, TrainSettings, visit_order

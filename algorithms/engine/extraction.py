@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from prefzoo.algorithms.engine.generation import sample_everywhere
 
 if TYPE_CHECKING:
-    from prefzoo.algorithms.config import AlgorithmConfig
-    from prefzoo.algorithms.engine.runners import RunContext
+    from prefzoo.algorithms.framework.config import AlgorithmConfig
+    from prefzoo.algorithms.engine.cell import RunContext
 
 ADAPTER = "extracted-policy"
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from prefzoo.algorithms.base import OnlinePreference, PairOrigins
+from prefzoo.algorithms.framework.base import OnlinePreference, PairOrigins
 from prefzoo.algorithms.engine.data import collate_pairs, prompt_token_ids
 from prefzoo.algorithms.engine.generation import sample_everywhere, split_batch_size
 from prefzoo.algorithms.engine.memory import PeakMemory

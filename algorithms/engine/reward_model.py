@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from prefzoo.algorithms.base import RewardLearning
+from prefzoo.algorithms.framework.base import RewardLearning
 from prefzoo.algorithms.engine.data import collate_pairs
 from prefzoo.algorithms.engine.memory import PeakMemory
 from prefzoo.algorithms.engine.models import ModelSettings, eval_mode

@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from prefzoo.algorithms.base import RLWithReward, Rollout
+from prefzoo.algorithms.framework.base import RLWithReward, Rollout
 from prefzoo.algorithms.engine.data import collate_sequences, prompt_token_ids
 from prefzoo.algorithms.engine.logprobs import response_start, response_token_logps
 from prefzoo.algorithms.engine.generation import sample_everywhere, split_batch_size

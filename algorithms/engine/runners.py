@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from prefzoo.algorithms.base import Algorithm, Family, RewardModelChoice
+from prefzoo.algorithms.framework.base import Algorithm, Family, RewardModelChoice
 from prefzoo.algorithms.engine.cell import NEEDS_GOLD, CellResult, Costs, RunContext  # noqa: F401 (re-exported)
 from prefzoo.algorithms.engine.online import train_online
 from prefzoo.algorithms.engine.oracles import BradleyTerryOracle
@@ -133,7 +133,7 @@ def _asked(reward_model, prefix: list[int] | None):
 def run_reward_learning(algorithm, ctx: RunContext) -> CellResult:
     """A reward model trained on the pairs the step budget reads, diagnosed on the held-out pairs
     against the gold reward, saved, then removed from the base."""
-    from prefzoo.benchmarks.reward_eval import reward_diagnostics
+    from prefzoo.algorithms.engine.reward_eval import reward_diagnostics
 
     rows = _read_rows(ctx)
     adapter = f"reward-{algorithm.name}"

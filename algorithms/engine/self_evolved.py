@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import torch
 
-from prefzoo.algorithms.base import RewardLearning
+from prefzoo.algorithms.framework.base import RewardLearning
 from prefzoo.algorithms.engine.pairwise import TrainSettings
 from prefzoo.algorithms.engine.reward_model import RewardModel, RewardTrainResult, train_reward_model
 

@@ -1,0 +1,179 @@
+"""The LM suites' common run: every algorithm trained with QLoRA on the same data (a ``DataSource``), base
+model, optimiser and step budget, then evaluated the same way; and the ``preference-dataset`` suite,
+which runs it on a user's file or a hub dataset.
+
+Cells are (algorithm, seed), plus one cell for the reference policy. Each finished cell is one result
+file, written atomically; a rerun skips finished cells, so a killed run loses only the cell in flight.
+One base model is loaded; each cell re-initialises the single LoRA adapter from its seed, and the
+reference policy is that base with the adapter disabled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from prefzoo.algorithms.framework.base import Algorithm, Family
+from prefzoo.algorithms.framework.config import AlgorithmConfig, replace_fields
+from prefzoo.algorithms.engine.checkpointing import parse_bytes
+from prefzoo.algorithms.engine.processes import data_parallel_refusal, is_main
+from prefzoo.algorithms.engine.runners import NEEDS_GOLD
+from prefzoo.algorithms.framework.unpaired import accepts_unpaired
+from prefzoo.benchmarks.harness.suite import Suite, SuiteOptions
+from prefzoo.benchmarks.suites.lm.sources import DataSource, PreferenceDataset
+from prefzoo.benchmarks.suites.lm.cells import run_cells
+from prefzoo.benchmarks.suites.lm.profiles import (ENGINE_REVISION, PROFILES, REFERENCE, Profile,  # noqa: F401 (re-exported)
+                                            engine_revision)
+from prefzoo.benchmarks.suites.lm.report import leaderboard_rows, reward_kl_plot, section, setting_rows
+from prefzoo.benchmarks.suites.lm.reward_report import principle_rows, principle_switch_rows, reward_model_rows
+from prefzoo.benchmarks.suites.lm.run import LMRun
+from prefzoo.benchmarks.harness.results import project_paths
+from prefzoo.registry import ALGORITHMS
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LMOptions(SuiteOptions):
+    """The options of every LM suite."""
+
+    profile: str = "auto"
+    """quick (CPU-sized), full, smoke, or auto (full with a GPU, else quick)."""
+    model: str | None = None
+    """Hub id or local path of the base model (default: the profile's)."""
+    train: tuple[str, ...] = ()
+    """The shared budget, FIELD=VALUE,... of the training settings (learning_rate, steps, batch_size,
+    micro_batch_size, warmup_steps, weight_decay, max_grad_norm, mixed_precision)."""
+    runs: Path | None = None
+    """Folder for adapters and training logs (default: the project's runs/)."""
+    max_memory: str | None = None
+    """On CUDA: cap the device memory (e.g. 24GiB); gradient checkpointing "auto" turns on when a step would
+    not fit."""
+
+
+class _LMSuite(Suite):
+    """An LM suite: cells over algorithms and seeds on one ``DataSource``; a suite with data of its own
+    makes it in ``generated_source``."""
+
+    families = (Family.PAIRWISE, Family.ONLINE, Family.REWARD, Family.RL)
+    has_safety = False
+    Options = LMOptions
+
+    def execute(self, algorithms, results_root, options, base_configs, progress, log) -> list[dict]:
+        return self._run(None, algorithms, results_root, options, base_configs, progress, log)
+
+    def _run(self, source: DataSource | None, algorithms: Sequence[type[Algorithm]], results_root: Path,
+             options: LMOptions, base_configs: dict[str, AlgorithmConfig],
+             progress: Callable[[int, int], None] | None, log: Callable[[str], None]) -> list[dict]:
+        """Train and evaluate on ``source``, or on the suite's own data (``generated_source``) when None.
+        ``--tune`` and ``--labels`` are options of the suites that declare them."""
+        labels, tune = getattr(options, "labels", None), getattr(options, "tune", None)
+        if labels is not None and not 0 < labels <= 1:
+            raise ValueError(f"--labels {labels}: the labelled share of the pairs must be in (0, 1]")
+        if not is_main():  # one process of a data-parallel run speaks
+            log = lambda _: None  # noqa: E731
+        if reason := data_parallel_refusal(bool(tune), options.backend.name):
+            raise ValueError(reason)
+        data_options = self.data_options(options)
+        for cls in algorithms:
+            if labels is not None and labels < 1 and cls.family not in (Family.REWARD, Family.RL):
+                raise ValueError(f"--labels sets the label budget of reward learning (reward learners and the RL "
+                                 f"family's reward model); {cls.name!r} is {cls.family}: run it without --labels")
+            if tune and not cls.trains_policy:
+                raise ValueError(f"--tune selects a policy by its validation gold reward; {cls.name!r} trains a "
+                                 "reward model: run it without --tune")
+            if cls.family not in self.families:
+                raise ValueError(f"the {self.name} suite does not train {cls.family} algorithms ({cls.name!r})")
+            if reason := self.cannot_train(cls, labels=1.0 if labels is None else labels, **data_options):
+                raise ValueError(f"the {self.name} suite cannot train {cls.name!r}: {reason}")
+            if source is not None and source.unpaired and not accepts_unpaired(cls):
+                takers = [n for n, c in ALGORITHMS.load_all().items() if accepts_unpaired(c)]
+                raise ValueError(f"{cls.name!r} needs preference pairs (prompt, chosen, rejected); {source.name} holds "
+                                 f"unpaired rows (prompt, completion, label), which {', '.join(sorted(takers))} "
+                                 "train on")
+            if cls.family in NEEDS_GOLD and source is not None and not source.has_gold:
+                raise ValueError(f"{cls.name!r}: {NEEDS_GOLD[cls.family]}; {source.name} has none "
+                                 "(the smol-sentiment suite has one)")
+        profile = options.profile
+        if profile == "auto":  # the CPU-sized profile without a GPU
+            profile = "full" if torch.cuda.is_available() else "quick"
+        if profile not in PROFILES:
+            raise ValueError(f"{self.name}: unknown profile {profile!r}; profiles: {', '.join(PROFILES)}")
+        prof = PROFILES[profile]
+        if options.train:  # the seed is per cell, not a budget setting
+            prof = dataclasses.replace(prof, train=replace_fields(prof.train, options.train, "--train",
+                                                                  frozen=("seed",)))
+        if options.steps:
+            prof = dataclasses.replace(prof, train=dataclasses.replace(prof.train, steps=options.steps))
+        if options.model:
+            prof = dataclasses.replace(prof, model=dataclasses.replace(prof.model, model=options.model))
+        if labels is not None:
+            prof = dataclasses.replace(prof, reward_labels=labels)
+        if source is None:
+            source = self.generated_source(prof.data, options)
+        seed_list = list(range(options.seed, options.seed + (options.seeds or prof.seeds)))
+        run = LMRun(prof, profile, Path(results_root), log, source, seed_list,
+                    Path(options.runs or project_paths()["runs"]),
+                    parse_bytes(options.max_memory) if options.max_memory else None)
+        return run_cells(run, algorithms, seed_list, base_configs, tune, options.backend, progress)
+
+    def cannot_train(self, cls: type[Algorithm], labels: float = 1.0, **data_options: Any) -> str | None:
+        """Why this suite's data, under the run's data options (``data_options``, e.g. smol-two-factor's
+        ``preference``) and label budget, cannot train ``cls``, or None: a family run skips it, a named one
+        is refused, the leaderboard does not call it missing."""
+        if getattr(cls, "uses_unlabelled", False) and labels >= 1:
+            return ("it labels the pairs whose labels it does not see, and with every label seen there are none: "
+                    "run it with --labels below 1")
+        if getattr(cls, "uses_safety_labels", False) and not self.has_safety:
+            return "it trains on safety labels, which the smol-two-factor suite has"
+        if getattr(cls, "uses_principles", False):
+            return "it trains on pairs labelled under principles, which the smol-two-factor suite declares"
+        return None
+
+    def options_of(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """The ``cannot_train`` options a result document was run under."""
+        return {"labels": doc.get("settings", {}).get("reward_labels", 1.0)}
+
+    def generated_source(self, data, options: LMOptions) -> DataSource:
+        """The suite's own data under its profile's ``data`` settings and the run's ``options``."""
+        raise NotImplementedError(f"the {self.name} suite has no data of its own: give it a dataset")
+
+    def tables(self, docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
+        """(title, headers, rows): a ranked table and a reward-model table per setting."""
+        out = []
+        for title, group in setting_rows(docs):
+            out += [(title, *leaderboard_rows(group)), (f"{title} · reward models", *reward_model_rows(group)),
+                    (f"{title} · reward model asked about each principle", *principle_rows(group)),
+                    (f"{title} · principle switch", *principle_switch_rows(group))]
+        return [t for t in out if t[2]]
+
+    def plot(self, docs: Sequence[dict[str, Any]], path: Path) -> Path:
+        """Gold reward against log π/π_ref of the first setting's rows."""
+        return reward_kl_plot(setting_rows(docs)[0][1], path)
+
+    def section(self, docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
+        return section(docs, out_dir, self)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PreferenceDatasetOptions(LMOptions):
+    dataset: str
+    """A TRL-format file (.json/.jsonl/.parquet/.csv) or hub id."""
+    columns: str | None = None
+    """Map your file's columns, e.g. prompt=question,chosen=good,rejected=bad."""
+
+
+class PreferenceDatasetSuite(_LMSuite):
+    """Any preference dataset in TRL's format; without a gold reward, ranked by held-out pair accuracy."""
+
+    name = PreferenceDataset.suite
+    Options = PreferenceDatasetOptions
+
+    def execute(self, algorithms, results_root, options, base_configs, progress, log) -> list[dict]:
+        from prefzoo.benchmarks.suites.lm.user_files import parse_columns
+
+        # read and validated before the model loads
+        source = PreferenceDataset(options.dataset, columns=parse_columns(options.columns))
+        return self._run(source, algorithms, results_root, options, base_configs, progress, log)

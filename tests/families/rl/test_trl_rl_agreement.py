@@ -1,0 +1,142 @@
+"""prefzoo's critic-free RL against TRL 1.16, driving TRL's own code on the same random rollouts.
+
+GRPO: ``GRPOTrainer._compute_loss`` for loss types ``grpo``, ``dr_grpo`` and ``dapo``. A trainer is built
+around a real ``GRPOConfig`` without model or dataset set-up; its per-token log-probs come from a stub
+of ``_get_per_token_logps_and_entropies`` returning tensors we choose, so TRL's loss code runs as it
+is: ``grpo`` averages each completion's tokens (``completion_mask``) then the batch, ``dr_grpo`` divides
+the masked token sum by batch × ``max_completion_length``, ``dapo`` divides it by ``num_items_in_batch``
+(the batch's completion tokens, one process, no accumulation). We compare the loss and its gradient
+with respect to every per-token log-prob.
+
+RLOO: ``RLOOTrainer._generate_and_score_completions`` computes the advantages (score − β·Σ_t k1 KL,
+leave-one-out baseline); generation, log-prob and reward calls are stubbed with the same tensors, and
+its output's ``advantages`` are compared with prefzoo's. Its sequence-level clipped loss is compared
+through ``RLOOTrainer._compute_loss`` the same way as GRPO's.
+"""
+
+from __future__ import annotations
+
+import types
+from collections import defaultdict
+
+import pytest
+import torch
+
+from prefzoo.algorithms.framework.base import Rollout
+from prefzoo.registry import ALGORITHMS
+
+trl = pytest.importorskip("trl")
+from accelerate import Accelerator  # noqa: E402
+from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer  # noqa: E402
+
+G, PROMPTS, T = 4, 3, 7
+B = G * PROMPTS
+
+
+def _rollout(seed: int):
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(1, T + 1, (B,), generator=g)
+    mask = (torch.arange(T)[None] < lengths[:, None]).long()
+    old = -torch.rand(B, T, generator=g) * 3 * mask
+    ref = old + torch.randn(B, T, generator=g) * 0.3 * mask
+    new = (old + torch.randn(B, T, generator=g) * 0.3 * mask)
+    scores = torch.randn(B, generator=g)
+    return mask, old, ref, new, scores
+
+
+def _metrics():
+    return {"train": defaultdict(list), "eval": defaultdict(list)}
+
+
+def _grpo_trainer(loss_type: str, beta: float, eps_low: float, eps_high: float, correction: bool,
+                  tmp_path) -> GRPOTrainer:
+    args = GRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, loss_type=loss_type, beta=beta,
+                      use_bias_correction_kl=correction,
+                      epsilon=eps_low, epsilon_high=eps_high, max_completion_length=T, num_generations=G,
+                      per_device_train_batch_size=B, report_to=[])
+    trainer = GRPOTrainer.__new__(GRPOTrainer)
+    trainer.__dict__.update(
+        args=args, accelerator=Accelerator(cpu=True), loss_type=args.loss_type, beta=args.beta,
+        epsilon_low=args.epsilon, epsilon_high=args.epsilon_high, top_entropy_quantile=args.top_entropy_quantile,
+        off_policy_mask_threshold=None, importance_sampling_level=args.importance_sampling_level, use_vllm=False,
+        aux_loss_enabled=False, _metrics=_metrics(), current_gradient_accumulation_steps=1,
+        _entropy_bonus_enabled=False, max_completion_length=args.max_completion_length,
+        model=types.SimpleNamespace(training=True))
+    return trainer
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("correction", [False, True], ids=["k3", "k3-ratio-corrected"])
+@pytest.mark.parametrize("loss_type,beta", [("grpo", 0.04), ("grpo", 0.0), ("dr_grpo", 0.04), ("dapo", 0.04)])
+def test_grpo_losses_and_gradients_match_trl(loss_type, beta, correction, seed, tmp_path):
+    assert trl.__version__.startswith("1.16"), f"the oracle is TRL 1.16; installed {trl.__version__}"
+    mask, old, ref, new, scores = _rollout(seed)
+    grpo = ALGORITHMS.get("grpo")
+    algorithm = grpo(grpo.Config(loss_type=loss_type, beta=beta, samples_per_prompt=G, kl_ratio_correction=correction))
+    rollout = Rollout(old, ref, scores, mask.float(), group_size=G, max_tokens=T)
+    advantages, returns = algorithm.advantages(rollout, algorithm.token_rewards(rollout))
+
+    per_token = new.clone().requires_grad_(True)
+    trainer = _grpo_trainer(loss_type, beta, 0.2, algorithm.clip_high, correction, tmp_path)
+    trainer._get_per_token_logps_and_entropies = lambda *a, **k: (per_token, torch.zeros(B, T), None)
+    inputs = dict(prompt_ids=torch.zeros(B, 2, dtype=torch.long), prompt_mask=torch.ones(B, 2, dtype=torch.long),
+                  completion_ids=torch.zeros(B, T, dtype=torch.long), completion_mask=mask,
+                  advantages=advantages[:, 0], old_per_token_logps=old, ref_per_token_logps=ref,
+                  num_items_in_batch=mask.sum())
+    trl_loss = trainer._compute_loss(None, inputs)
+    trl_grad, = torch.autograd.grad(trl_loss, per_token)
+
+    ours_logps = new.clone().requires_grad_(True)
+    ours = algorithm.loss(ours_logps, None, rollout, advantages, returns).loss
+    our_grad, = torch.autograd.grad(ours, ours_logps)
+    assert abs(ours.item() - trl_loss.item()) < 1e-5, (ours.item(), trl_loss.item())
+    assert torch.allclose(our_grad, trl_grad, atol=1e-5, rtol=1e-5)
+    assert trl_grad.abs().sum() > 0
+
+
+def _rloo_trainer(beta: float, tmp_path) -> RLOOTrainer:
+    args = RLOOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, beta=beta, num_generations=G,
+                      per_device_train_batch_size=B, max_completion_length=T, report_to=[])
+    trainer = RLOOTrainer.__new__(RLOOTrainer)
+    trainer.__dict__.update(
+        args=args, accelerator=Accelerator(cpu=True), beta=args.beta, num_generations=G, num_generations_eval=G,
+        normalize_advantages=args.normalize_advantages, reward_clip_range=None, reward_weights=torch.ones(1),
+        reward_func_names=["score"], mask_truncated_completions=False, pad_to_multiple_of=None,
+        _tokenizer=types.SimpleNamespace(pad_token_id=0), _metrics=_metrics(),
+        _logs={"prompt": [], "completion": [], "rewards": defaultdict(list), "advantages": [],
+               "extra": defaultdict(list), "images": []},
+        _pending_extra_logs={}, _pending_metrics={}, log_multimodal=False, ref_model=object(),
+        epsilon_low=args.epsilon, epsilon_high=args.epsilon_high if args.epsilon_high is not None else args.epsilon,
+        aux_loss_enabled=False, use_vllm=False,
+        chat_template_kwargs={}, model=types.SimpleNamespace(training=True, is_gradient_checkpointing=False))
+    return trainer
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("beta", [0.05, 0.0])
+def test_rloo_advantages_and_loss_match_trl(beta, seed, tmp_path):
+    assert trl.__version__.startswith("1.16"), f"the oracle is TRL 1.16; installed {trl.__version__}"
+    mask, old, ref, new, scores = _rollout(seed)
+    trainer = _rloo_trainer(beta, tmp_path)
+    lengths = mask.sum(1).tolist()
+    trainer._generate = lambda prompts: ([[1, 2]] * B, [[5] * n for n in lengths], ["text"] * B)
+    trainer._get_per_token_logps_and_entropies = (
+        lambda model, *a, **k: (ref if model is trainer.ref_model else old, None, None))
+    trainer._calculate_rewards = lambda *a, **k: scores[:, None].clone()
+    out = trainer._generate_and_score_completions([{"prompt": "p"}] * B)
+
+    rloo = ALGORITHMS.get("rloo")
+    algorithm = rloo(rloo.Config(beta=beta, samples_per_prompt=G))
+    rollout = Rollout(old, ref, scores, mask.float(), group_size=G)
+    advantages, returns = algorithm.advantages(rollout, algorithm.token_rewards(rollout))
+    assert torch.allclose(advantages[:, 0], out["advantages"], atol=1e-5, rtol=1e-5)
+
+    per_token = new.clone().requires_grad_(True)
+    trainer._get_per_token_logps_and_entropies = lambda *a, **k: (per_token, torch.zeros(B, T), None)
+    trl_loss = trainer._compute_loss(None, out)
+    trl_grad, = torch.autograd.grad(trl_loss, per_token)
+    ours_logps = new.clone().requires_grad_(True)
+    ours = algorithm.loss(ours_logps, None, rollout, advantages, returns).loss
+    our_grad, = torch.autograd.grad(ours, ours_logps)
+    assert abs(ours.item() - trl_loss.item()) < 1e-5, (ours.item(), trl_loss.item())
+    assert torch.allclose(our_grad, trl_grad, atol=1e-5, rtol=1e-5)
