@@ -9,6 +9,7 @@ folders under ``$HF_HOME`` even for a file it then refuses. Nothing here writes 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -66,7 +67,9 @@ def read_user_file(path: Path, columns: Mapping[str, str] | None = None) -> User
         rows = table.to_pylist()
         data = UserRows(rows, list(table.column_names), [f"row {i}" for i in range(len(rows))])
     else:
-        raw = path.read_bytes()
+        # A UTF-8 byte-order mark (Windows tools, Excel's "CSV UTF-8") is encoding, not data: left in, it
+        # would make the first CSV header "\ufeffprompt" and the first JSON line invalid.
+        raw = path.read_bytes().removeprefix(codecs.BOM_UTF8)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -122,3 +122,35 @@ def test_a_bad_file_is_refused_before_any_model_loads(tmp_path):
     assert out.returncode == 2
     assert "p.jsonl, line 3 (row 2): fields 'chosen' and 'rejected' are identical" in out.stdout
     assert "no-such-model" not in out.stdout and not (tmp_path / "results").exists()
+
+
+BOM = "\ufeff"  # what Windows tools and Excel's "CSV UTF-8" write first
+
+
+def test_a_byte_order_mark_is_encoding_in_every_text_format(tmp_path):
+    data = rows(40)
+    (tmp_path / "p.jsonl").write_text(BOM + "\n".join(json.dumps(r) for r in data) + "\n", encoding="utf-8")
+    (tmp_path / "p.json").write_text(BOM + json.dumps(data), encoding="utf-8")
+    (tmp_path / "p.csv").write_text(BOM + "prompt,chosen,rejected\n"
+                                    + "".join(f"{r['prompt']},{r['chosen']},{r['rejected']}\n" for r in data),
+                                    encoding="utf-8")
+    for name in ("p.jsonl", "p.json", "p.csv"):
+        source = PreferenceDataset(str(tmp_path / name))
+        # the file's own prompts, not the implicit-prompt path's shared start of chosen and rejected
+        assert [r["prompt"] for r in source._rows] == [r["prompt"] for r in data], name
+        assert [r["chosen"] for r in source._rows] == [r["chosen"] for r in data], name
+
+
+def test_after_a_byte_order_mark_the_bad_row_and_byte_are_still_named(tmp_path):
+    data = rows()
+    data[16]["chosen"] = ""
+    path = tmp_path / "p.jsonl"
+    path.write_text(BOM + "\n".join(json.dumps(r) for r in data) + "\n", encoding="utf-8")
+    assert "p.jsonl, line 17 (row 16), field 'chosen': empty text" in refused(str(path))
+    table = tmp_path / "p.csv"
+    table.write_text(BOM + "prompt,chosen,rejected\n" + "".join(f"q{i},yes {i},no {i}\n" for i in range(5))
+                     + "q5,,no\n", encoding="utf-8")
+    assert "p.csv, line 7 (row 5): field 'chosen' is missing or empty" in refused(str(table))
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes(BOM.encode() + b'{"prompt": "caf\xff"}\n')
+    assert "latin.jsonl, line 1, column 16: byte 0xff is not UTF-8" in refused(str(latin))
