@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
-import typing
-from collections.abc import Callable
 import sys
+import typing
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -85,8 +85,8 @@ SUITE_PANEL = "Suite options (`prefzoo suites` lists them by suite)"
 
 
 def _cli_type(field: dataclasses.Field, annotation) -> tuple[type, dict]:
-    """The type typer parses a suite option's flag as (``X | None`` is X; ``tuple[X, ...]`` is a
-    comma-separated string, split by ``suite_options``), and the flag's own keywords."""
+    """The type typer parses a suite option's flag as (``X | None`` is X; ``tuple[X, ...]`` is
+    comma-separated text, which ``Suite.options`` splits), and the flag's own keywords."""
     kind = without_none(annotation)
     if typing.get_origin(kind) is tuple:
         return Optional[str], {}

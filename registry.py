@@ -224,7 +224,8 @@ ALGORITHMS: Registry[type] = Registry(
 
 
 SUITES: Registry[type] = Registry("suite", group="prefzoo.suites")
-"""Benchmark suites, by name; each is a class with ``run``, ``table`` and ``section`` (see ``BanditSuite``)."""
+"""Benchmark suites, by name: each a ``Suite`` (``benchmarks/harness/suite.py``); third parties come from the
+``prefzoo.suites`` entry-point group."""
 SUITES.register_lazy("bandit", "prefzoo.benchmarks.suites.bandit.suite:BanditSuite")
 SUITES.register_lazy("smol-sentiment", "prefzoo.benchmarks.suites.smol_sentiment.suite:SmolSentimentSuite")
 SUITES.register_lazy("preference-dataset", "prefzoo.benchmarks.suites.lm.suite:PreferenceDatasetSuite")

@@ -3,8 +3,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from prefzoo.algorithms.bt import BradleyTerry
 from prefzoo import AlgorithmConfig, param, register
+from prefzoo.algorithms.bt import BradleyTerry
 
 
 @register("ids")

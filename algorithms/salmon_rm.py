@@ -4,8 +4,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prefzoo.algorithms.bt import BradleyTerry
 from prefzoo import AlgorithmConfig, param, register
+from prefzoo.algorithms.bt import BradleyTerry
 
 
 @dataclass(frozen=True)

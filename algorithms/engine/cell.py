@@ -12,11 +12,11 @@ from typing import Any
 
 import torch
 
-from prefzoo.algorithms.framework.base import Family
 from prefzoo.algorithms.engine.models import ModelSettings
 from prefzoo.algorithms.engine.online import OnlineSettings
 from prefzoo.algorithms.engine.pairwise import TrainResult, TrainSettings, visit_order
 from prefzoo.algorithms.engine.rl import RLSettings
+from prefzoo.algorithms.framework.base import Family
 
 NEEDS_GOLD = {
     Family.ONLINE: "labels its own samples and needs an oracle",

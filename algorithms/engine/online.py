@@ -25,15 +25,15 @@ from typing import Any
 
 import torch
 
-from prefzoo.algorithms.framework.base import OnlinePreference, PairOrigins
 from prefzoo.algorithms.engine.data import collate_pairs, prompt_token_ids
 from prefzoo.algorithms.engine.generation import sample_everywhere, split_batch_size
 from prefzoo.algorithms.engine.memory import PeakMemory
 from prefzoo.algorithms.engine.oracles import PreferenceOracle
 from prefzoo.algorithms.engine.pairwise import (StepLoop, TrainResult, TrainSettings, make_accelerator, make_optimizer,
-                                                 pair_logps)
+                                                pair_logps)
 from prefzoo.algorithms.engine.processes import from_main, process_share
 from prefzoo.algorithms.engine.reference import compute_reference_logps
+from prefzoo.algorithms.framework.base import OnlinePreference, PairOrigins
 
 
 @dataclass(frozen=True)

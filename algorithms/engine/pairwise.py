@@ -16,7 +16,6 @@ from pathlib import Path
 
 import torch
 
-from prefzoo.algorithms.framework.base import LossOutput, PairLogps, Pairwise
 from prefzoo.algorithms.engine import processes
 from prefzoo.algorithms.engine.checkpointing import choose_gradient_checkpointing, longest_rows
 from prefzoo.algorithms.engine.data import DatasetError, collate_pairs, unprefixed
@@ -24,6 +23,7 @@ from prefzoo.algorithms.engine.logprobs import sequence_logps
 from prefzoo.algorithms.engine.memory import PeakMemory
 from prefzoo.algorithms.engine.models import reference_mode, set_gradient_checkpointing
 from prefzoo.algorithms.engine.unpaired_data import collate_unpaired, is_unpaired
+from prefzoo.algorithms.framework.base import LossOutput, PairLogps, Pairwise
 from prefzoo.algorithms.framework.unpaired import UnpairedLogps, accepts_unpaired
 
 

@@ -17,11 +17,11 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from prefzoo.algorithms.framework.base import RewardLearning
 from prefzoo.algorithms.engine.data import collate_pairs
 from prefzoo.algorithms.engine.memory import PeakMemory
 from prefzoo.algorithms.engine.models import ModelSettings, eval_mode
 from prefzoo.algorithms.engine.pairwise import StepLoop, TrainResult, TrainSettings, make_accelerator
+from prefzoo.algorithms.framework.base import RewardLearning
 
 HEAD_FILE = "reward_head.json"
 

@@ -34,15 +34,15 @@ from typing import Any
 
 import torch
 
-from prefzoo.algorithms.framework.base import RLWithReward, Rollout
 from prefzoo.algorithms.engine.data import collate_sequences, prompt_token_ids
-from prefzoo.algorithms.engine.logprobs import response_start, response_token_logps
 from prefzoo.algorithms.engine.generation import sample_everywhere, split_batch_size
+from prefzoo.algorithms.engine.logprobs import response_start, response_token_logps
 from prefzoo.algorithms.engine.memory import PeakMemory
 from prefzoo.algorithms.engine.models import ModelSettings, eval_mode, reference_mode
 from prefzoo.algorithms.engine.pairwise import TrainResult, TrainSettings
 from prefzoo.algorithms.engine.processes import average_gradients, mean_across, process_share, processes
 from prefzoo.algorithms.engine.reward_model import Critic, RewardModel
+from prefzoo.algorithms.framework.base import RLWithReward, Rollout
 
 Scorer = RewardModel | Callable[[list[str]], torch.Tensor]
 """What scores a rollout: a reward model on the tokens, or a function of the response texts."""

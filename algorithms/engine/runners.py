@@ -16,12 +16,12 @@ from typing import Any
 
 import torch
 
-from prefzoo.algorithms.framework.base import Algorithm, Family, RewardModelChoice
 from prefzoo.algorithms.engine.cell import NEEDS_GOLD, CellResult, Costs, RunContext  # noqa: F401 (re-exported)
 from prefzoo.algorithms.engine.online import train_online
 from prefzoo.algorithms.engine.oracles import BradleyTerryOracle
 from prefzoo.algorithms.engine.pairwise import train_pairwise
 from prefzoo.algorithms.engine.rl import train_rl
+from prefzoo.algorithms.framework.base import Algorithm, Family, RewardModelChoice
 
 def _read_rows(ctx: RunContext) -> list[dict]:
     return list(ctx.train_data.select(ctx.rows_read()))

@@ -11,9 +11,9 @@ from typing import Any, Callable
 
 import torch
 
-from prefzoo.algorithms.framework.base import RewardLearning
 from prefzoo.algorithms.engine.pairwise import TrainSettings
 from prefzoo.algorithms.engine.reward_model import RewardModel, RewardTrainResult, train_reward_model
+from prefzoo.algorithms.framework.base import RewardLearning
 
 
 def hide_labels(rows: list[dict], seed: int) -> list[dict]:

@@ -9,8 +9,8 @@ from typing import ClassVar
 
 from torch import Tensor
 
-from prefzoo.algorithms.framework.config import (AlgorithmConfig, changed_fields, config_from_changes, named_with_changes,
-                                       param)
+from prefzoo.algorithms.framework.config import (AlgorithmConfig, changed_fields, config_from_changes,
+                                                 named_with_changes, param)
 from prefzoo.algorithms.framework.interface import Algorithm, Family, LossOutput
 
 

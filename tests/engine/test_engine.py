@@ -14,7 +14,8 @@ from prefzoo.algorithms.engine.data import DatasetError, TokenizationSettings, c
 from prefzoo.algorithms.engine.logprobs import sequence_logps
 from prefzoo.algorithms.engine.models import ModelSettings, load_base, load_tokenizer, model_fingerprint, reference_mode
 from prefzoo.algorithms.engine.pairwise import TrainSettings, train_pairwise, visit_order
-from prefzoo.algorithms.engine.reference import cache_key, cached_reference_logps, compute_reference_logps, with_reference
+from prefzoo.algorithms.engine.reference import (cache_key, cached_reference_logps, compute_reference_logps,
+                                                 with_reference)
 from prefzoo.registry import ALGORITHMS
 from tests.tiny_lm import make_tiny_lm, pairs, policy
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from prefzoo.algorithms.framework.base import PairLogps
 from prefzoo.algorithms.engine import logprobs
 from prefzoo.algorithms.engine.checkpointing import choose_gradient_checkpointing, longest_rows, parse_bytes
 from prefzoo.algorithms.engine.data import TokenizationSettings, collate_pairs, tokenize_pairs
@@ -15,6 +14,7 @@ from prefzoo.algorithms.engine.merged import merged_copy
 from prefzoo.algorithms.engine.models import eval_mode, reference_mode, set_gradient_checkpointing
 from prefzoo.algorithms.engine.pairwise import TrainSettings, train_pairwise
 from prefzoo.algorithms.engine.reference import compute_reference_logps, with_reference
+from prefzoo.algorithms.framework.base import PairLogps
 from prefzoo.registry import ALGORITHMS
 from tests.tiny_lm import make_tiny_lm, pairs, policy
 

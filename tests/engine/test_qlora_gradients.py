@@ -20,7 +20,8 @@ from prefzoo.algorithms.engine.data import TokenizationSettings, collate_pairs, 
 from prefzoo.algorithms.engine.generation import sample_responses
 from prefzoo.algorithms.engine.models import ModelSettings, add_adapter, load_base, load_tokenizer, model_fingerprint
 from prefzoo.algorithms.engine.pairwise import TrainSettings, pair_logps, train_pairwise
-from prefzoo.algorithms.engine.reference import cache_key, cached_reference_logps, compute_reference_logps, with_reference
+from prefzoo.algorithms.engine.reference import (cache_key, cached_reference_logps, compute_reference_logps,
+                                                 with_reference)
 from prefzoo.benchmarks.harness.results import load_results
 from prefzoo.registry import ALGORITHMS
 from tests.helpers import run_cli

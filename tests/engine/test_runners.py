@@ -12,7 +12,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from prefzoo.algorithms.framework.base import LossOutput, OnlinePreference, RewardLearning, RLWithReward
 from prefzoo.algorithms.engine.data import TokenizationSettings, collate_pairs, tokenize_pairs
 from prefzoo.algorithms.engine.logprobs import sequence_logps
 from prefzoo.algorithms.engine.models import reference_mode
@@ -21,6 +20,7 @@ from prefzoo.algorithms.engine.pairwise import TrainSettings, make_accelerator
 from prefzoo.algorithms.engine.reference import compute_reference_logps, with_reference
 from prefzoo.algorithms.engine.rl import RLSettings
 from prefzoo.algorithms.engine.runners import RunContext, run_family
+from prefzoo.algorithms.framework.base import LossOutput, OnlinePreference, RewardLearning, RLWithReward
 from prefzoo.algorithms.ppo import masked_mean
 from prefzoo.benchmarks.suites.two_factor.suite import PRINCIPLES
 from prefzoo.registry import ALGORITHMS

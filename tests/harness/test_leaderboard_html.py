@@ -9,8 +9,8 @@ import tempfile
 
 import pytest
 
-from prefzoo.benchmarks.suites.lm.suite import PROFILES
 from prefzoo.benchmarks.harness.results import result_path, write_json_atomic
+from prefzoo.benchmarks.suites.lm.suite import PROFILES
 from prefzoo.leaderboard.render import render
 
 CHROMIUM = shutil.which("chromium")

@@ -8,11 +8,11 @@ import dataclasses
 import pytest
 import torch
 
-from prefzoo.algorithms.framework.config import ConfigError, replace_fields
 from prefzoo.algorithms.engine.pairwise import TrainSettings
-from prefzoo.benchmarks.suites.lm.suite import PROFILES
+from prefzoo.algorithms.framework.config import ConfigError, replace_fields
 from prefzoo.benchmarks.harness.paired_stats import holm, interval, paired_difference, rank_intervals, sign_flip_p
 from prefzoo.benchmarks.harness.results import result_path, write_json_atomic
+from prefzoo.benchmarks.suites.lm.suite import PROFILES
 from prefzoo.leaderboard.render import render
 
 

@@ -9,7 +9,7 @@ import torch
 from prefzoo.algorithms.engine.data import TokenizationSettings, tokenize_pairs
 from prefzoo.algorithms.engine.reward_model import RewardModel
 from prefzoo.benchmarks.studies.reward_on_policies import (_pooled, learner_label, on_policy_stats, policy_results,
-                                                      score_samples)
+                                                           score_samples)
 from tests.tiny_lm import make_tiny_lm, policy
 
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import torch
 
+from prefzoo.algorithms.engine.oracles import BradleyTerryOracle, PreferenceOracle
 from prefzoo.algorithms.framework.base import OnlinePreference, PairLogps, PairOrigins
 from prefzoo.algorithms.framework.config import AlgorithmConfig
-from prefzoo.algorithms.engine.oracles import BradleyTerryOracle, PreferenceOracle
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from prefzoo.benchmarks.suites.bandit.pairwise import DATASETS, fixed_point
-from prefzoo.benchmarks.suites.bandit.documents import algorithm_of, by_config, strength_label
 from prefzoo.benchmarks.harness.results import save_figure_atomic
 from prefzoo.benchmarks.harness.stats import mean_ci
+from prefzoo.benchmarks.suites.bandit.documents import algorithm_of, by_config, strength_label
+from prefzoo.benchmarks.suites.bandit.pairwise import DATASETS, fixed_point
 
 
 def plot(docs: Sequence[dict[str, Any]], path: Path) -> Path | None:

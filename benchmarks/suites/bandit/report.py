@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from prefzoo.benchmarks.suites.bandit import plot as bandit_plot
-from prefzoo.benchmarks.suites.bandit.pairwise import DATASETS, SUITE, fixed_point
-from prefzoo.benchmarks.suites.bandit.documents import algorithm_of, by_config, fmt_ci, shown_arms, strength_label
-from prefzoo.benchmarks.suites.bandit.online import OnlineBanditSettings
 from prefzoo.benchmarks.harness.stats import mean_ci
 from prefzoo.benchmarks.harness.tables import markdown_table
+from prefzoo.benchmarks.suites.bandit import plot as bandit_plot
+from prefzoo.benchmarks.suites.bandit.documents import algorithm_of, by_config, fmt_ci, shown_arms, strength_label
+from prefzoo.benchmarks.suites.bandit.online import OnlineBanditSettings
+from prefzoo.benchmarks.suites.bandit.pairwise import DATASETS, SUITE, fixed_point
 
 
 def table(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:

@@ -18,16 +18,16 @@ from typing import Any
 from prefzoo import __version__
 from prefzoo.algorithms.framework.base import Algorithm, Family
 from prefzoo.algorithms.framework.config import AlgorithmConfig
+from prefzoo.benchmarks.harness.backends import Cell, Written
+from prefzoo.benchmarks.harness.results import result_path, run_hash
+from prefzoo.benchmarks.harness.suite import Suite, SuiteOptions, at_least
 from prefzoo.benchmarks.suites.bandit import plot as bandit_plot
 from prefzoo.benchmarks.suites.bandit import report as bandit_report
 from prefzoo.benchmarks.suites.bandit import tuning as bandit_tuning
-from prefzoo.benchmarks.harness.backends import Cell, Written
-from prefzoo.benchmarks.harness.suite import Suite, SuiteOptions, at_least
-from prefzoo.benchmarks.suites.bandit.pairwise import DATASETS, SUITE, BanditSettings, run_bandit, sweep_configs
 from prefzoo.benchmarks.suites.bandit.online import OnlineBanditSettings, run_online_bandit
-from prefzoo.benchmarks.suites.bandit.rl import RLBanditSettings, run_rl_bandit
+from prefzoo.benchmarks.suites.bandit.pairwise import DATASETS, SUITE, BanditSettings, run_bandit, sweep_configs
 from prefzoo.benchmarks.suites.bandit.reward import RewardBanditSettings, run_reward_bandit
-from prefzoo.benchmarks.harness.results import result_path, run_hash
+from prefzoo.benchmarks.suites.bandit.rl import RLBanditSettings, run_rl_bandit
 
 
 REWARD_LABEL_FRACTIONS = (1.0, 0.3, 0.1)

@@ -10,12 +10,12 @@ import time
 
 import torch
 
-from prefzoo.algorithms.framework.base import Algorithm, Pairwise
 from prefzoo.algorithms.engine.data import collate_sequences, iter_batch_logps, prompt_token_ids
-from prefzoo.algorithms.engine.logprobs import sequence_logps
 from prefzoo.algorithms.engine.generation import sample_everywhere
-from prefzoo.algorithms.engine.processes import is_main
+from prefzoo.algorithms.engine.logprobs import sequence_logps
 from prefzoo.algorithms.engine.models import eval_mode, reference_mode
+from prefzoo.algorithms.engine.processes import is_main
+from prefzoo.algorithms.framework.base import Algorithm, Pairwise
 from prefzoo.benchmarks.suites.lm.metrics import load_metric
 
 

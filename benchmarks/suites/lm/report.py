@@ -8,9 +8,9 @@ from typing import Any
 
 from prefzoo.benchmarks.harness.results import save_figure_atomic
 from prefzoo.benchmarks.harness.tables import ci_text, delta_text, markdown_table
-from prefzoo.benchmarks.suites.lm.table import aggregate, beats_reference, by_setting, setting_id, verdict
 from prefzoo.benchmarks.suites.lm.reward_report import (label_budget_rows, labeller_temperature, misspecification_rows,
-                                              reward_sections)
+                                                        reward_sections)
+from prefzoo.benchmarks.suites.lm.table import aggregate, beats_reference, by_setting, setting_id, verdict
 
 
 def _p(value: dict | None) -> str:

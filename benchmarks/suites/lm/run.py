@@ -13,18 +13,18 @@ from typing import Any
 import torch
 
 from prefzoo import __version__
-from prefzoo.algorithms.framework.base import Algorithm
-from prefzoo.algorithms.framework.config import AlgorithmConfig
-from prefzoo.algorithms.engine.data import tokenize_pairs
 from prefzoo.algorithms.engine.checkpointing import cap_device_memory
+from prefzoo.algorithms.engine.data import tokenize_pairs
 from prefzoo.algorithms.engine.models import add_adapter, cache_dir, load_base, load_tokenizer, model_fingerprint
 from prefzoo.algorithms.engine.pairwise import make_accelerator, visit_order
 from prefzoo.algorithms.engine.processes import is_main, main_first, processes, run_device
 from prefzoo.algorithms.engine.reference import cache_key, cached_reference_logps, with_reference
 from prefzoo.algorithms.engine.runners import RunContext, run_family
 from prefzoo.algorithms.engine.unpaired_data import tokenize_unpaired
-from prefzoo.benchmarks.suites.lm.profiles import ENGINE_REVISION, REFERENCE, Profile, engine_revision
+from prefzoo.algorithms.framework.base import Algorithm
+from prefzoo.algorithms.framework.config import AlgorithmConfig
 from prefzoo.benchmarks.harness.results import result_path, run_hash, write_json_atomic
+from prefzoo.benchmarks.suites.lm.profiles import ENGINE_REVISION, REFERENCE, Profile, engine_revision
 from prefzoo.registry import ALGORITHMS
 
 

@@ -25,7 +25,7 @@ from prefzoo.benchmarks.suites.lm.user_files import is_unpaired_file
 @dataclass
 class PreferenceData:
     """Train pairs, held-out pairs, and the held-out prompts the policies are sampled on; where the
-    source has them, out-of-distribution held-out pairs (``sentiment_ood``)."""
+    source has them, out-of-distribution held-out pairs."""
 
     train: list[dict]
     eval: list[dict]
@@ -43,8 +43,8 @@ class DataSource(ABC):
     - ``safety(texts)``: True where a response is safe, shape (n,), where ``has_safety``;
     - ``validation_prompts(data, n)``: prompts disjoint from the train and held-out ones (``--tune``);
     - ``principles``: the principles an instructable reward model learns, or None;
-    - ``label_temperature``: the Bradley–Terry labeller's temperature, where the source has one (online
-      labels are drawn with it).
+    - ``label_temperature``, an optional attribute: the Bradley–Terry labeller's temperature, where the
+      source has one (online labels are drawn with it; otherwise the profile's).
 
     The sampler is the profile's (``DataSettings.sampler``), shared by every source.
     """
@@ -57,7 +57,6 @@ class DataSource(ABC):
     has_safety = False
     unpaired = False
     principles = None
-    label_temperature: float | None = None
 
     @abstractmethod
     def key(self, model_fingerprint: str) -> str: ...

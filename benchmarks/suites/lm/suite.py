@@ -17,21 +17,21 @@ from typing import Any
 
 import torch
 
-from prefzoo.algorithms.framework.base import Algorithm, Family
-from prefzoo.algorithms.framework.config import AlgorithmConfig, replace_fields
 from prefzoo.algorithms.engine.checkpointing import parse_bytes
 from prefzoo.algorithms.engine.processes import data_parallel_refusal, is_main
 from prefzoo.algorithms.engine.runners import NEEDS_GOLD
+from prefzoo.algorithms.framework.base import Algorithm, Family
+from prefzoo.algorithms.framework.config import AlgorithmConfig, replace_fields
 from prefzoo.algorithms.framework.unpaired import accepts_unpaired
+from prefzoo.benchmarks.harness.results import project_paths
 from prefzoo.benchmarks.harness.suite import Suite, SuiteOptions
-from prefzoo.benchmarks.suites.lm.sources import DataSource, PreferenceDataset
 from prefzoo.benchmarks.suites.lm.cells import run_cells
-from prefzoo.benchmarks.suites.lm.profiles import (ENGINE_REVISION, PROFILES, REFERENCE, Profile,  # noqa: F401 (re-exported)
-                                            engine_revision)
+from prefzoo.benchmarks.suites.lm.profiles import (ENGINE_REVISION, PROFILES, REFERENCE,  # noqa: F401 (re-exported)
+                                                   Profile, engine_revision)
 from prefzoo.benchmarks.suites.lm.report import leaderboard_rows, reward_kl_plot, section, setting_rows
 from prefzoo.benchmarks.suites.lm.reward_report import principle_rows, principle_switch_rows, reward_model_rows
 from prefzoo.benchmarks.suites.lm.run import LMRun
-from prefzoo.benchmarks.harness.results import project_paths
+from prefzoo.benchmarks.suites.lm.sources import DataSource, PreferenceDataset
 from prefzoo.registry import ALGORITHMS
 
 

@@ -14,9 +14,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from prefzoo.algorithms.framework.config import AlgorithmConfig
 from prefzoo.algorithms.engine.generation import sample_responses
 from prefzoo.algorithms.engine.runners import run_family
+from prefzoo.algorithms.framework.config import AlgorithmConfig
 from prefzoo.algorithms.framework.search_space import search_space, trial_configs
 from prefzoo.benchmarks.harness.results import run_hash, write_json_atomic
 

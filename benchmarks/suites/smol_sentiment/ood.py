@@ -17,8 +17,8 @@ import json
 import random
 from pathlib import Path
 
-from prefzoo.benchmarks.suites.smol_sentiment.data import (QUALIFIERS, SUBJECTS, SYSTEM, TEMPLATES, DataSettings, conversations,
-                                               reference_pairs)
+from prefzoo.benchmarks.suites.smol_sentiment.data import (QUALIFIERS, SUBJECTS, SYSTEM, TEMPLATES, DataSettings,
+                                                           conversations, reference_pairs)
 
 OOD_TEMPLATES = (
     "Post a short tweet about {q} {s}.",

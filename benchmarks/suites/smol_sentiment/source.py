@@ -10,11 +10,10 @@ from pathlib import Path
 import torch
 
 from prefzoo.algorithms.engine.models import cache_dir
-from prefzoo.benchmarks.suites.lm.profiles import DataSettings
+from prefzoo.benchmarks.suites.lm.data_settings import DataSettings
 from prefzoo.benchmarks.suites.lm.sources import DataSource, PreferenceData
-from prefzoo.benchmarks.suites.smol_sentiment.data import SUITE as SENTIMENT_SUITE
-from prefzoo.benchmarks.suites.smol_sentiment.data import (build_pairs, data_key, gold_reward, relabelled_train,
-                                                          validation_prompts)
+from prefzoo.benchmarks.suites.smol_sentiment.data import (SUITE, build_pairs, data_key, gold_reward, relabelled_train,
+                                                           validation_prompts)
 
 SHIPPED_DATA = Path(__file__).parent / "shipped"
 
@@ -32,8 +31,8 @@ class GeneratedSentiment(DataSource):
     key then ends in ``+labeller-T<value>``.
     """
 
-    suite = SENTIMENT_SUITE
-    name = SENTIMENT_SUITE
+    suite = SUITE
+    name = SUITE
     has_gold = True
     has_safety = False
     unpaired = False
@@ -51,8 +50,8 @@ class GeneratedSentiment(DataSource):
         return self.relabel_at or self.settings.label_temperature
 
     def _files(self, base_key: str) -> tuple[Path, Path]:
-        return (cache_dir() / "data" / f"{SENTIMENT_SUITE}-{base_key}.json",
-                SHIPPED_DATA / f"{SENTIMENT_SUITE}-{base_key}.json.gz")
+        return (cache_dir() / "data" / f"{SUITE}-{base_key}.json",
+                SHIPPED_DATA / f"{SUITE}-{base_key}.json.gz")
 
     def key(self, model_fingerprint: str) -> str:
         base = data_key(model_fingerprint, self.settings)

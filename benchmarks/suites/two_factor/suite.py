@@ -24,11 +24,11 @@ import re
 
 import torch
 
-from prefzoo.algorithms.framework.base import Family
 from prefzoo.algorithms.engine.principles import Principle
+from prefzoo.algorithms.framework.base import Family
 from prefzoo.benchmarks.suites.lm.sources import PreferenceData
-from prefzoo.benchmarks.suites.smol_sentiment.source import GeneratedSentiment
 from prefzoo.benchmarks.suites.lm.suite import _LMSuite
+from prefzoo.benchmarks.suites.smol_sentiment.source import GeneratedSentiment
 from prefzoo.benchmarks.suites.smol_sentiment.suite import GeneratedDataOptions
 
 SUITE = "smol-two-factor"

@@ -10,8 +10,8 @@ import math
 import pytest
 import torch
 
-from prefzoo.algorithms.framework.base import PairLogps, PairOrigins
 from prefzoo.algorithms.engine.oracles import BradleyTerryOracle, CallableOracle
+from prefzoo.algorithms.framework.base import PairLogps, PairOrigins
 from prefzoo.benchmarks.suites.bandit.online import OnlineBanditSettings, run_online_bandit
 from prefzoo.registry import ALGORITHMS
 from tests.tiny_lm import make_tiny_lm, policy

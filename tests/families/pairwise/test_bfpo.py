@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from prefzoo.algorithms.framework.base import PairLogps
 from prefzoo.algorithms.engine.data import DatasetError, TokenizationSettings, collate_pairs, tokenize_pairs
 from prefzoo.algorithms.engine.logprobs import sequence_logps
 from prefzoo.algorithms.engine.pairwise import TrainSettings, train_pairwise
 from prefzoo.algorithms.engine.reference import compute_reference_logps, with_reference
+from prefzoo.algorithms.framework.base import PairLogps
 from prefzoo.benchmarks.suites.bandit.pairwise import DATASETS, TWO_FACTOR, BanditSettings, fixed_point, run_bandit
 from prefzoo.registry import ALGORITHMS
 from tests.tiny_lm import make_tiny_lm, pairs, policy

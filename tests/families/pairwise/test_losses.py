@@ -15,9 +15,9 @@ import math
 import pytest
 import torch
 
-from prefzoo.algorithms.framework.base import PairLogps
 from prefzoo.algorithms.cdpo import ConservativeDPO
 from prefzoo.algorithms.dpo import DPO
+from prefzoo.algorithms.framework.base import PairLogps
 from prefzoo.algorithms.ipo import IPO
 from prefzoo.algorithms.robust_dpo import RobustDPO
 from prefzoo.algorithms.simpo import SimPO

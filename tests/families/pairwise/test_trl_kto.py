@@ -18,8 +18,8 @@ from collections import defaultdict
 import pytest
 import torch
 
-from prefzoo.algorithms.framework.base import PairLogps
 from prefzoo.algorithms.engine.data import collate_pairs
+from prefzoo.algorithms.framework.base import PairLogps
 from prefzoo.algorithms.framework.unpaired import UnpairedLogps, accepts_unpaired
 from prefzoo.registry import ALGORITHMS
 

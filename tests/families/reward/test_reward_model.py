@@ -10,8 +10,8 @@ from prefzoo.algorithms.engine.data import TokenizationSettings, collate_pairs, 
 from prefzoo.algorithms.engine.logprobs import sequence_logps
 from prefzoo.algorithms.engine.models import reference_mode
 from prefzoo.algorithms.engine.pairwise import TrainSettings
-from prefzoo.algorithms.engine.reward_model import RewardModel, train_reward_model
 from prefzoo.algorithms.engine.reward_eval import reward_diagnostics
+from prefzoo.algorithms.engine.reward_model import RewardModel, train_reward_model
 from prefzoo.registry import ALGORITHMS
 from tests.tiny_lm import make_tiny_lm, pairs, policy
 

@@ -10,8 +10,8 @@ import random
 import pytest
 import torch
 
-from prefzoo.algorithms.engine.principles import (InstructedRewardModel, prefix_ids, principle_names,
-                                                  principle_text, relabelled_pairs)
+from prefzoo.algorithms.engine.principles import (InstructedRewardModel, prefix_ids, principle_names, principle_text,
+                                                  relabelled_pairs)
 from prefzoo.algorithms.engine.reward_model import RewardModel
 from prefzoo.algorithms.engine.runners import run_family
 from prefzoo.algorithms.salmon_rm import InstructableReward

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from prefzoo.algorithms.framework.base import Rollout
 from prefzoo.algorithms.engine.data import collate_sequences, prompt_token_ids
 from prefzoo.algorithms.engine.logprobs import response_token_logps
 from prefzoo.algorithms.engine.models import reference_mode
 from prefzoo.algorithms.engine.pairwise import TrainSettings
 from prefzoo.algorithms.engine.reward_model import Critic, RewardModel
 from prefzoo.algorithms.engine.rl import RLSettings, train_rl
+from prefzoo.algorithms.framework.base import Rollout
 from prefzoo.registry import ALGORITHMS
 from tests.tiny_lm import make_tiny_lm, policy
 

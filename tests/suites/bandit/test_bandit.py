@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from prefzoo.algorithms.framework.base import PairLogps, Pairwise
+from prefzoo.benchmarks.harness.stats import mean_ci
 from prefzoo.benchmarks.suites.bandit.pairwise import DATASETS, BanditSettings, ipo_fixed_point, run_bandit
 from prefzoo.benchmarks.suites.bandit.suite import BanditSuite
-from prefzoo.benchmarks.harness.stats import mean_ci
 
 # The module's fixture trains every pairwise algorithm at the paper's budget (about a minute on 2 cores).
 pytestmark = pytest.mark.slow

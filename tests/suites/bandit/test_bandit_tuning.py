@@ -7,11 +7,11 @@ import dataclasses
 
 import pytest
 
+from prefzoo.benchmarks.harness.results import load_results
+from prefzoo.benchmarks.suites.bandit.online import OnlineBanditSettings, run_online_bandit
+from prefzoo.benchmarks.suites.bandit.reward import RewardBanditSettings, run_reward_bandit
 from prefzoo.benchmarks.suites.bandit.suite import BanditSuite
 from prefzoo.benchmarks.suites.bandit.tuning import VALIDATION_FIRST_SEED
-from prefzoo.benchmarks.suites.bandit.online import OnlineBanditSettings, run_online_bandit
-from prefzoo.benchmarks.harness.results import load_results
-from prefzoo.benchmarks.suites.bandit.reward import RewardBanditSettings, run_reward_bandit
 from prefzoo.registry import ALGORITHMS
 
 

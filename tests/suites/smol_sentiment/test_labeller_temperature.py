@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from prefzoo.benchmarks.suites.smol_sentiment.source import SHIPPED_DATA, GeneratedSentiment
 from prefzoo.benchmarks.suites.smol_sentiment.data import DataSettings, relabelled_train
+from prefzoo.benchmarks.suites.smol_sentiment.source import SHIPPED_DATA, GeneratedSentiment
 
 
 def _shipped() -> dict:

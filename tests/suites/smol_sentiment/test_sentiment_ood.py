@@ -5,8 +5,8 @@ learner's accuracy on them beside its in-distribution accuracy."""
 from __future__ import annotations
 
 from prefzoo.benchmarks.suites.lm.reward_report import reward_model_rows
-from prefzoo.benchmarks.suites.smol_sentiment.ood import OOD_SUBJECTS, OOD_TEMPLATES, ood_file_name, ood_prompts
 from prefzoo.benchmarks.suites.smol_sentiment.data import SUBJECTS, TEMPLATES, DataSettings, make_prompts
+from prefzoo.benchmarks.suites.smol_sentiment.ood import OOD_SUBJECTS, OOD_TEMPLATES, ood_file_name, ood_prompts
 
 
 def test_the_out_of_distribution_prompts_share_no_template_or_subject_with_training():

@@ -9,11 +9,11 @@ import json
 
 import pytest
 
-from prefzoo.benchmarks.suites.two_factor import suite as two_factor
-from prefzoo.benchmarks.suites.smol_sentiment.source import SHIPPED_DATA
 from prefzoo.benchmarks.suites.lm.report import leaderboard_rows, setting_rows
-from prefzoo.benchmarks.suites.smol_sentiment.suite import SmolSentimentSuite
 from prefzoo.benchmarks.suites.lm.reward_report import principle_rows, principle_switch_rows
+from prefzoo.benchmarks.suites.smol_sentiment.source import SHIPPED_DATA
+from prefzoo.benchmarks.suites.smol_sentiment.suite import SmolSentimentSuite
+from prefzoo.benchmarks.suites.two_factor import suite as two_factor
 from prefzoo.benchmarks.suites.two_factor.suite import SmolTwoFactorSuite, is_safe, named_entities, with_safety
 from prefzoo.registry import ALGORITHMS, SUITES
 from tests.tiny_lm import make_tiny_lm
