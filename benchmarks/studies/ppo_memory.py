@@ -20,7 +20,8 @@ from prefzoo.algorithms.engine.memory import PeakMemory
 from prefzoo.algorithms.engine.models import ModelSettings, add_adapter, load_base, load_tokenizer, resolve_model
 from prefzoo.algorithms.engine.pairwise import TrainSettings
 from prefzoo.benchmarks.studies.speed import _seconds_per_step, run_each_in_a_fresh_process, speed_pairs, time_prefzoo
-from prefzoo.benchmarks.suites.smol_sentiment.data import DataSettings, make_prompts
+from prefzoo.benchmarks.suites.lm.data_settings import DataSettings
+from prefzoo.benchmarks.suites.smol_sentiment.data import make_prompts
 from prefzoo.registry import ALGORITHMS
 
 

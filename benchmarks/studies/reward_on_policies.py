@@ -125,7 +125,8 @@ def main(results: Path | None = None, setting: str | None = None, learners: str 
     from prefzoo.benchmarks.suites.smol_sentiment.source import GeneratedSentiment
     from prefzoo.benchmarks.suites.lm.table import REFERENCE, by_setting, setting_id
     from prefzoo.benchmarks.harness.results import load_results, project_paths
-    from prefzoo.benchmarks.suites.smol_sentiment.data import SUITE, DataSettings
+    from prefzoo.benchmarks.suites.lm.data_settings import DataSettings
+    from prefzoo.benchmarks.suites.smol_sentiment.data import SUITE
 
     docs = list(load_results(Path(results or project_paths()["results"]), SUITE))
     groups = [g for g in by_setting(docs) if setting is None or setting_id(g[0]) == setting]

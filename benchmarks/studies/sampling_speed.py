@@ -28,7 +28,8 @@ from prefzoo.algorithms.engine.generation import sample_responses
 from prefzoo.algorithms.engine.models import (ModelSettings, add_adapter, cache_dir, load_base, load_tokenizer,
                                               materialise_embedded)
 from prefzoo.benchmarks.studies.model_shapes import build_shape
-from prefzoo.benchmarks.suites.smol_sentiment.data import DataSettings, make_prompts
+from prefzoo.benchmarks.suites.lm.data_settings import DataSettings
+from prefzoo.benchmarks.suites.smol_sentiment.data import make_prompts
 
 
 def timed_sampling(model, tokenizer, prompts, args, batch_size: int, merged: bool) -> dict:

@@ -38,7 +38,8 @@ from prefzoo.algorithms.engine.models import (ModelSettings, add_adapter, cache_
 from prefzoo.algorithms.engine.pairwise import TrainSettings, make_accelerator, train_pairwise
 from prefzoo.algorithms.engine.reference import compute_reference_logps, with_reference
 from prefzoo.benchmarks.studies.model_shapes import build_shape, text_of_tokens
-from prefzoo.benchmarks.suites.smol_sentiment.data import DataSettings, make_prompts
+from prefzoo.benchmarks.suites.lm.data_settings import DataSettings
+from prefzoo.benchmarks.suites.smol_sentiment.data import make_prompts
 from prefzoo.registry import ALGORITHMS
 
 GOOD = ("I loved it, the staff were friendly and everything was great.", "A wonderful place, I will be back soon.")
