@@ -9,7 +9,7 @@ worker loses only the cells in flight, and a rerun skips finished cells exactly 
 
 Ray is used as it comes — task scheduling with resource requests, ``ray.wait`` for results as they
 finish, worker processes reused between tasks (which lets an LM worker keep its loaded model, see
-``lm_cells``) — nothing of its own is rebuilt here.
+``suites/lm/cells.py``) — nothing of its own is rebuilt here.
 """
 
 from __future__ import annotations

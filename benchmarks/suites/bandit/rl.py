@@ -1,6 +1,6 @@
 """The RL family on the online K-armed bandit: critic-free algorithms against the true reward.
 
-The bandit of ``online_bandit`` (arms with true reward r_k = k/(K−1), a reference that rarely plays the
+The bandit of ``online`` (arms with true reward r_k = k/(K−1), a reference that rarely plays the
 best arm, π = softmax(θ) starting at π_ref). Each round every seed samples ``responses_per_round``
 arms from π_t in groups of the algorithm's ``samples_per_prompt`` (one "prompt", the bandit's only
 state), scores each by its true reward (one query per response), and builds the same ``Rollout`` the

@@ -124,7 +124,7 @@ class BanditSuite(Suite):
                           for config in configs for budget in budgets]
         return cells
 
-    # ------------------------------------------------------------------ report (``bandit_report``)
+    # ------------------------------------------------------------------ report (``report``)
     def tables(self, docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
         return bandit_report.tables(docs)
 

@@ -1,5 +1,5 @@
 """``prefzoo bench --suite bandit --tune N``: the same search budget for every algorithm of the bandit's
-online, RL and reward-learning parts, as ``lm_tuning`` gives the LM suite.
+online, RL and reward-learning parts, as ``suites/lm/tuning.py`` gives the LM suites.
 
 Every algorithm gets the N trials of ``search_space.trial_configs`` (trial 1 its defaults, then the same
 Sobol points for all). Each trial runs on *validation seeds* — seed numbers from

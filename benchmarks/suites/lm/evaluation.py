@@ -1,5 +1,5 @@
 """One evaluation for every algorithm of an LM suite, through the `evaluate` modules in
-``benchmarks/metrics``: gold reward of the policy's samples, log π/π_ref on those samples, gold win
+``metrics/``: gold reward of the policy's samples, log π/π_ref on those samples, gold win
 rate against the reference's samples of the same seed, and held-out pair accuracy of the implicit
 reward. The per-sample values are kept in the result, so the leaderboard can bootstrap over seeds
 and prompts and pair every row with the reference."""

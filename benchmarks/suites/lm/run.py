@@ -30,7 +30,7 @@ from prefzoo.registry import ALGORITHMS
 
 class LMRun:
     """The shared state of one LM benchmark run: model, tokenizer, data, reference numbers; it computes
-    one (algorithm, seed) cell at a time (``compute``) for ``lm_cells``."""
+    one (algorithm, seed) cell at a time (``compute``) for ``cells``."""
 
     def __init__(self, profile: Profile, profile_name: str, results_root: Path, log: Callable[[str], None], source,
                  seeds: Sequence[int] = (0,), runs_root: Path = Path("runs"), max_memory: int | None = None):
@@ -121,7 +121,7 @@ class LMRun:
 
     def result_path(self, name: str, config: AlgorithmConfig | None, seed: int,
                     tuning: dict[str, Any] | None = None) -> Path:
-        """Where the (algorithm, seed) cell's result goes; ``tuning`` (from ``lm_tuning.select_config``)
+        """Where the (algorithm, seed) cell's result goes; ``tuning`` (from ``tuning.select_config``)
         marks a config selected by ``--tune``, a setting of its own."""
         from prefzoo.benchmarks.suites.lm.tuning import tuned
 
