@@ -132,6 +132,11 @@ class Suite(ABC):
     def tables(self, docs: Sequence[dict[str, Any]]) -> list[Table]:
         """The tables ``prefzoo bench`` prints after a run."""
 
+    def terminal_tables(self, docs: Sequence[dict[str, Any]]) -> list[Table]:
+        """The tables ``prefzoo bench`` prints: ``tables`` cut to what a terminal shows without wrapping (by
+        default all of them; the result files and the leaderboard keep every column)."""
+        return self.tables(docs)
+
     @abstractmethod
     def plot(self, docs: Sequence[dict[str, Any]], path: Path) -> Path | None:
         """Write the suite's figure of ``docs`` to ``path`` (None when it has none)."""

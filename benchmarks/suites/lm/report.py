@@ -37,6 +37,18 @@ def _marked(row: dict) -> str:
     return row["algorithm"] + mark
 
 
+HEADLINE = ("rank [95%]", "algorithm", "family", "gold reward [95% CI]", "pair accuracy [95% CI]",
+            "Δ gold vs reference [95% CI]", "Δ pair acc. vs reference [95% CI]", "p vs reference (Holm)",
+            "violation rate [95% CI]", "log π/π_ref (nats)", "train time (s)")
+"""The columns of the ranked table a terminal shows (``prefzoo bench``); the leaderboard has them all."""
+
+
+def headline_columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> tuple[list[str], list[list[str]]]:
+    """The ``HEADLINE`` columns of a ranked table, in its order."""
+    keep = [i for i, h in enumerate(headers) if h in HEADLINE]
+    return [headers[i] for i in keep], [[row[i] for i in keep] for row in rows]
+
+
 def leaderboard_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """The ranked table of one setting (``by_setting`` splits documents into settings)."""
     entries = aggregate(docs)

@@ -28,7 +28,8 @@ from prefzoo.benchmarks.harness.suite import Suite, SuiteOptions
 from prefzoo.benchmarks.suites.lm.cells import run_cells
 from prefzoo.benchmarks.suites.lm.profiles import (ENGINE_REVISION, PROFILES, REFERENCE,  # noqa: F401 (re-exported)
                                                    Profile, engine_revision)
-from prefzoo.benchmarks.suites.lm.report import leaderboard_rows, reward_kl_plot, section, setting_rows
+from prefzoo.benchmarks.suites.lm.report import (headline_columns, leaderboard_rows, reward_kl_plot, section,
+                                                 setting_rows)
 from prefzoo.benchmarks.suites.lm.reward_report import principle_rows, principle_switch_rows, reward_model_rows
 from prefzoo.benchmarks.suites.lm.run import LMRun
 from prefzoo.benchmarks.suites.lm.sources import DataSource, PreferenceDataset
@@ -142,9 +143,16 @@ class _LMSuite(Suite):
 
     def tables(self, docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
         """(title, headers, rows): a ranked table and a reward-model table per setting."""
+        return self._tables(docs, leaderboard_rows)
+
+    def terminal_tables(self, docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
+        """``tables`` with each ranked table cut to its headline columns."""
+        return self._tables(docs, lambda group: headline_columns(*leaderboard_rows(group)))
+
+    def _tables(self, docs, ranked: Callable) -> list[tuple[str, list[str], list[list[str]]]]:
         out = []
         for title, group in setting_rows(docs):
-            out += [(title, *leaderboard_rows(group)), (f"{title} · reward models", *reward_model_rows(group)),
+            out += [(title, *ranked(group)), (f"{title} · reward models", *reward_model_rows(group)),
                     (f"{title} · reward model asked about each principle", *principle_rows(group)),
                     (f"{title} · principle switch", *principle_switch_rows(group))]
         return [t for t in out if t[2]]

@@ -62,6 +62,7 @@ def test_suite_runs_every_cell_once_and_resumes(tiny, env):
     out = run_cli(*ARGS, "--algorithms", "dpo,simpo", "--model", str(tiny), "--results", str(results),
                   "--plot", str(env / "p.png"), cwd=env, timeout=600)  # the data of a fresh cache, then 3 cells
     assert out.returncode == 0, out.stdout + out.stderr
+    assert "Δ gold vs reference" in out.stdout and "tokens/s" not in out.stdout  # the headline columns only
     docs = {d["algorithm"]: d for d in load_results(results, "smol-sentiment")}
     assert set(docs) == {"reference", "dpo", "simpo"}
     dpo = docs["dpo"]
