@@ -130,7 +130,7 @@ class Suite(ABC):
 
     @abstractmethod
     def tables(self, docs: Sequence[dict[str, Any]]) -> list[Table]:
-        """The tables ``prefzoo bench`` prints after a run."""
+        """Every table of ``docs``, with all its columns."""
 
     def terminal_tables(self, docs: Sequence[dict[str, Any]]) -> list[Table]:
         """The tables ``prefzoo bench`` prints: ``tables`` cut to what a terminal shows without wrapping (by

@@ -238,7 +238,7 @@ STATISTICS = (
     "tokens are those of the distinct pairs it read; an online algorithm's are what it sampled and had labelled.")
 
 
-def section(docs: Sequence[dict[str, Any]], out_dir: Path, suite_object=None) -> str:
+def section(docs: Sequence[dict[str, Any]], out_dir: Path, suite_object) -> str:
     """The suite's leaderboard text: one subsection per setting, each with its own ranked table."""
     suite = docs[0]["suite"]
     lines = [f"## {suite}", "", STATISTICS, ""]
@@ -279,21 +279,15 @@ def section(docs: Sequence[dict[str, Any]], out_dir: Path, suite_object=None) ->
     return "\n".join(lines)
 
 
-def missing_algorithms(group: Sequence[dict[str, Any]], suite=None) -> list[str]:
-    """Registered algorithms of the families this setting trains that have no row in it and that its
-    suite's data, as this setting ran them, can train (``suite.cannot_train``; the suite defaults to the
-    registered one of the group's name, and a suite that is not registered filters nothing)."""
-    from prefzoo.registry import ALGORITHMS, SUITES
+def missing_algorithms(group: Sequence[dict[str, Any]], suite) -> list[str]:
+    """Registered algorithms of the families this setting trains that have no row in it and that ``suite``'s
+    data, as this setting ran them, can train (``suite.cannot_train``)."""
+    from prefzoo.registry import ALGORITHMS
 
     if not group:
         return []
     present = {d["algorithm"] for d in group}
     families = {d["family"] for d in group} - {"reference"}
-    name = group[0]["suite"]
-    if suite is None and name in SUITES:
-        suite = SUITES.get(name)()
-    if suite is None:
-        return sorted(n for n, cls in ALGORITHMS.load_all().items() if str(cls.family) in families and n not in present)
     options = suite.options_of(group[0])
     return sorted(n for n, cls in ALGORITHMS.load_all().items() if str(cls.family) in families and n not in present
                   and not suite.cannot_train(cls, **options))

@@ -16,7 +16,7 @@ from prefzoo.algorithms.engine.reward_model import RewardModel
 from prefzoo.algorithms.engine.runners import run_family
 from prefzoo.algorithms.salmon_rm import InstructableReward
 from prefzoo.benchmarks.suites.two_factor.suite import PRINCIPLES, SmolTwoFactorSuite
-from prefzoo.registry import ALGORITHMS
+from prefzoo.registry import ALGORITHMS, SUITES
 from tests.engine.test_runners import context, tiny  # noqa: F401 (the module's tiny-model fixture)
 
 RM = InstructableReward()
@@ -154,20 +154,23 @@ def test_the_leaderboard_does_not_call_missing_what_a_setting_cannot_train():
     from prefzoo.benchmarks.suites.lm.report import missing_algorithms
     from prefzoo.benchmarks.suites.smol_sentiment.suite import SmolSentimentSuite
 
+    def missing(group):
+        return missing_algorithms(group, SUITES.get(group[0]["suite"])())
+
     def group(suite, key):
         return [{"suite": suite, "algorithm": "dpo", "family": "pairwise", "data_key": key},
                 {"suite": suite, "algorithm": "bt", "family": "reward-learning", "data_key": key}]
 
-    assert "salmon-rm" in missing_algorithms(group("smol-two-factor", "abc+shipped+helpfulness"))
-    assert "salmon-rm" not in missing_algorithms(group("smol-two-factor", "abc+shipped+safety-first"))
-    sentiment = missing_algorithms(group("smol-sentiment", "abc+shipped"))
+    assert "salmon-rm" in missing(group("smol-two-factor", "abc+shipped+helpfulness"))
+    assert "salmon-rm" not in missing(group("smol-two-factor", "abc+shipped+safety-first"))
+    sentiment = missing(group("smol-sentiment", "abc+shipped"))
     assert "salmon-rm" not in sentiment and "bfpo" not in sentiment and "ids" in sentiment
     # a self-labelling learner has nothing to label with every label seen: not missing there, and refused
     assert "ser" not in sentiment
     budget = group("smol-sentiment", "abc+shipped")
     for doc in budget:
         doc["settings"] = {"reward_labels": 0.1}
-    assert "ser" in missing_algorithms(budget)
+    assert "ser" in missing(budget)
     ser = ALGORITHMS.get("ser")
     assert "--labels below 1" in SmolSentimentSuite().cannot_train(ser)
     assert SmolSentimentSuite().cannot_train(ser, labels=0.3) is None
