@@ -55,7 +55,8 @@ def test_the_source_key_names_the_labeller_and_its_load_relabels(tmp_path, monke
 
 @pytest.mark.slow
 def test_a_reward_learner_at_two_labellers_in_the_lm_suite_makes_the_misspecification_table(tmp_path, monkeypatch):
-    from prefzoo.benchmarks.suites.lm.report import describe_setting, section
+    from prefzoo.benchmarks.suites.lm.report import describe_setting
+    from prefzoo.benchmarks.suites.smol_sentiment.suite import SmolSentimentSuite
     from prefzoo.benchmarks.harness.results import load_results
     from prefzoo.benchmarks.suites.lm.reward_report import misspecification_rows
     from tests.helpers import run_cli
@@ -83,4 +84,4 @@ def test_a_reward_learner_at_two_labellers_in_the_lm_suite_makes_the_misspecific
     older = [{k: v for k, v in d.items() if not (d is own and k == "labels_against_gold")} for d in docs]
     assert misspecification_rows(older)[1] == rows
     assert misspecification_rows([d for d in older if d["algorithm"] == "bt"])[1][0][2] == "—"
-    assert "### Reward learning from a misspecified labeller" in section(docs, tmp_path)
+    assert "### Reward learning from a misspecified labeller" in SmolSentimentSuite().section(docs, tmp_path)
