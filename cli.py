@@ -190,6 +190,7 @@ def bench(
             _fail(str(exc))
     if not is_main():  # its documents are the main process's to score
         return
+    docs = suite_obj.read(docs)
     for title, headers, rows in suite_obj.terminal_tables(docs):
         table = Table(title=f"{title}: means with 95% intervals")
         for h in headers:

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from prefzoo.benchmarks.harness.results import load_results, write_text_atomic
+from prefzoo.benchmarks.harness.results import result_files, write_text_atomic
 
 HEADER = """# prefzoo leaderboard
 
@@ -24,8 +24,8 @@ def render(results_root: Path, out_dir: Path, log: Callable[[str], None] = lambd
 
     start = time.perf_counter()
     by_suite = defaultdict(list)
-    for doc in load_results(results_root):
-        by_suite[doc["suite"]].append(doc)
+    for path, raw in result_files(results_root):
+        by_suite[raw.get("suite")].append((path, raw))
     log(f"read {sum(map(len, by_suite.values()))} result files of {len(by_suite)} suites "
         f"({time.perf_counter() - start:.1f} s)")
     sections = [HEADER]
@@ -33,7 +33,8 @@ def render(results_root: Path, out_dir: Path, log: Callable[[str], None] = lambd
         sections.append(f"No results yet under `{results_root}`: run `prefzoo bench`.\n")
     for suite in sorted(by_suite):
         start = time.perf_counter()
-        sections.append(SUITES.get(suite)().section(by_suite[suite], out_dir))
+        suite_object = SUITES.get(suite)()
+        sections.append(suite_object.section(suite_object.read(by_suite[suite]), out_dir))
         log(f"{suite}: tables, statistics and figures from {len(by_suite[suite])} results "
             f"({time.perf_counter() - start:.1f} s)")
     readme, index = Path(out_dir) / "README.md", Path(out_dir) / "index.html"

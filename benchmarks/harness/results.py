@@ -103,12 +103,19 @@ def save_figure_atomic(fig, path: Path, dpi: int = 100) -> Path:
     return path
 
 
-def load_results(root: Path, suite: str | None = None) -> Iterator[dict[str, Any]]:
-    """Every result document under ``root`` (of one ``suite`` if given), in a stable order."""
+def result_files(root: Path, suite: str | None = None) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """(path, JSON) of every result file under ``root`` (of one ``suite`` if given), in a stable order,
+    as written: a suite's ``Suite.read`` makes them typed documents of the current schema."""
     base = Path(root) / suite if suite else Path(root)
     for path in sorted(base.glob("**/seed*-*.json")):
         with open(path) as f:
             try:
-                yield json.load(f)
+                yield path, json.load(f)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path}: not a valid result file ({exc})") from None
+
+
+def load_results(root: Path, suite: str | None = None) -> Iterator[dict[str, Any]]:
+    """The JSON of every result file under ``root`` (of one ``suite`` if given), in a stable order."""
+    for _, raw in result_files(root, suite):
+        yield raw

@@ -1,10 +1,13 @@
 """The suite contract: what ``prefzoo bench``, ``prefzoo suites`` and ``prefzoo leaderboard`` call on a
-suite, and the typed options a run takes.
+suite, the typed options a run takes, and the typed documents its reports read.
 
 A suite's options are the fields of its ``Options`` dataclass, each with its docstring under it. That is
 the one declaration: ``prefzoo bench`` builds its suite flags from it (``--labeller-temperature`` from
 ``labeller_temperature``), ``prefzoo suites`` and ``prefzoo bench --help`` list it, ``Suite.options``
 validates a request against it, and the run reads the typed instance. A new suite option is one field.
+
+A suite's results are instances of its ``Document`` type (``harness.documents``): its tables, plot and
+leaderboard section read those, never a result file's raw keys.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ import dataclasses
 import types
 import typing
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from prefzoo.algorithms.framework.config import AlgorithmConfig, field_docs
 from prefzoo.algorithms.framework.interface import Algorithm, Family
 from prefzoo.benchmarks.harness.backends import SERIAL, Backend
+from prefzoo.benchmarks.harness.documents import ResultDocument
 
 Table = tuple[str, list[str], list[list[str]]]
 """A titled table: (title, headers, rows of cells)."""
@@ -91,6 +95,14 @@ class Suite(ABC):
     name: ClassVar[str]
     families: ClassVar[tuple[Family, ...]]
     Options: ClassVar[type[SuiteOptions]] = SuiteOptions
+    Document: ClassVar[type[ResultDocument]] = ResultDocument
+    """The type of its result documents: ``execute`` writes them, ``read`` parses them for the reports."""
+
+    def read(self, raws: Iterable[Mapping[str, Any] | tuple[Path, Mapping[str, Any]]]) -> list[ResultDocument]:
+        """Result files' JSON (or (path, JSON) pairs, so that an error names the file) as typed documents of
+        the current schema (``Document.parse``, which migrates older files)."""
+        return [self.Document.parse(raw[1], raw[0]) if isinstance(raw, tuple) else self.Document.parse(raw)
+                for raw in raws]
 
     @classmethod
     def options(cls, **given: Any) -> SuiteOptions:
@@ -129,18 +141,18 @@ class Suite(ABC):
         return None
 
     @abstractmethod
-    def tables(self, docs: Sequence[dict[str, Any]]) -> list[Table]:
+    def tables(self, docs: Sequence[ResultDocument]) -> list[Table]:
         """Every table of ``docs``, with all its columns."""
 
-    def terminal_tables(self, docs: Sequence[dict[str, Any]]) -> list[Table]:
+    def terminal_tables(self, docs: Sequence[ResultDocument]) -> list[Table]:
         """The tables ``prefzoo bench`` prints: ``tables`` cut to what a terminal shows without wrapping (by
         default all of them; the result files and the leaderboard keep every column)."""
         return self.tables(docs)
 
     @abstractmethod
-    def plot(self, docs: Sequence[dict[str, Any]], path: Path) -> Path | None:
+    def plot(self, docs: Sequence[ResultDocument], path: Path) -> Path | None:
         """Write the suite's figure of ``docs`` to ``path`` (None when it has none)."""
 
     @abstractmethod
-    def section(self, docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
+    def section(self, docs: Sequence[ResultDocument], out_dir: Path) -> str:
         """The suite's leaderboard section (Markdown), figures written into ``out_dir``."""

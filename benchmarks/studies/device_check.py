@@ -67,24 +67,25 @@ def speed_rows(plain: dict, capped: dict) -> list[list[str]]:
 
 
 def family_rows(results: Path, steps: int, full_steps: int = 300) -> list[list[str]]:
-    from prefzoo.benchmarks.harness.results import load_results
+    from prefzoo.benchmarks.harness.results import result_files
+    from prefzoo.benchmarks.suites.lm.documents import LMResult
     from prefzoo.registry import ALGORITHMS
 
     rows, total = [], 0.0
     counts = {}
     for cls in ALGORITHMS.load_all().values():
         counts[str(cls.family)] = counts.get(str(cls.family), 0) + 1
-    docs = [doc for doc in load_results(results) if doc["family"] != "reference"]
+    docs = [doc for doc in (LMResult.parse(raw, path) for path, raw in result_files(results))
+            if doc.family != "reference"]
     for doc in docs:
-        train = doc["train"]
-        evaluation = doc["eval"].get("generated_tokens", 0) / max(doc["eval"].get("sampling_tokens_per_s", 0), 1e-9)
-        estimate = train["wall_time_s"] / steps * full_steps + evaluation
-        total += estimate * counts.get(doc["family"], 1)
-        rows.append([f"{doc['algorithm']} ({doc['family']})", f"{steps} steps of {doc['profile']}",
-                     f"{train['wall_time_s']:.1f} s training, ~{evaluation:.0f} s sampling for evaluation; "
+        evaluation = doc.eval.generated_tokens / max(doc.eval.sampling_tokens_per_s or 0, 1e-9)
+        estimate = doc.train.wall_time_s / steps * full_steps + evaluation
+        total += estimate * counts.get(doc.family, 1)
+        rows.append([f"{doc.algorithm} ({doc.family})", f"{steps} steps of {doc.profile}",
+                     f"{doc.train.wall_time_s:.1f} s training, ~{evaluation:.0f} s sampling for evaluation; "
                      f"{full_steps} steps ≈ {estimate / 60:.1f} min"])
     if rows:
-        run = sorted({doc["family"] for doc in docs})
+        run = sorted({doc.family for doc in docs})
         rows.append([f"every algorithm of {', '.join(run)}", f"{full_steps} steps, one seed",
                      f"≈ {total / 60:.0f} min (target for all four families ≤ 15)"])
     return rows

@@ -23,11 +23,15 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from prefzoo.algorithms.engine.reward_eval import pearson, spearman
+
+if TYPE_CHECKING:
+    from prefzoo.benchmarks.suites.lm.documents import LMResult
 
 
 def _prompt_draws(prompt_ids: list[int], resamples: int, seed: int) -> list[Tensor]:
@@ -88,25 +92,24 @@ def score_samples(reward_model, tokenizer, prompts: list, prompt_ids: list[int],
     return torch.cat(scores)
 
 
-def learner_label(doc: dict) -> str:
+def learner_label(doc: LMResult) -> str:
     """A reward model's row name: its algorithm, with the config fields that differ from the defaults
     (``irl[policy=grpo]``, as an RL row names its learner), so one learner at two configs (extractions
     from two policies) is two rows."""
     from prefzoo.algorithms.framework.config import changed_fields, named_with_changes
     from prefzoo.registry import ALGORITHMS
 
-    config = ALGORITHMS.get(doc["algorithm"]).Config.from_dict(doc["config"])
-    return named_with_changes(doc["algorithm"], changed_fields(config))
+    config = ALGORITHMS.get(doc.algorithm).Config.from_dict(doc.config)
+    return named_with_changes(doc.algorithm, changed_fields(config))
 
 
-def policy_results(group: list[dict], policies: str | None = None) -> dict[tuple[str, int], dict]:
+def policy_results(group: list[LMResult], policies: str | None = None) -> dict[tuple[str, int], LMResult]:
     """The results of ``group`` (one setting) with evaluation samples, keyed by (row label, seed) — one
     algorithm at two configs (PPO on two reward models) is two policies — kept to the comma-separated
     labels of ``policies`` and the reference; a label the setting lacks is an error listing its labels."""
     from prefzoo.benchmarks.suites.lm.table import REFERENCE, setting_id
 
-    found = {(d.get("label", d["algorithm"]), d["seed"]): d for d in group
-             if d["eval"].get("samples", {}).get("texts") and "reward" not in d["eval"]}
+    found = {(d.row_name, d.seed): d for d in group if d.eval.samples and d.eval.samples.texts and not d.eval.reward}
     if not policies:
         return found
     kept, present = set(policies.split(",")) | {REFERENCE}, {name for name, _ in found}
@@ -124,36 +127,37 @@ def main(results: Path | None = None, setting: str | None = None, learners: str 
     from prefzoo.algorithms.engine.reward_model import RewardModel
     from prefzoo.benchmarks.suites.smol_sentiment.source import GeneratedSentiment
     from prefzoo.benchmarks.suites.lm.table import REFERENCE, by_setting, setting_id
-    from prefzoo.benchmarks.harness.results import load_results, project_paths
+    from prefzoo.benchmarks.harness.results import project_paths, result_files
     from prefzoo.benchmarks.suites.lm.data_settings import DataSettings
     from prefzoo.benchmarks.suites.smol_sentiment.data import SUITE
+    from prefzoo.benchmarks.suites.smol_sentiment.suite import SmolSentimentSuite
 
-    docs = list(load_results(Path(results or project_paths()["results"]), SUITE))
+    docs = SmolSentimentSuite().read(result_files(Path(results or project_paths()["results"]), SUITE))
     groups = [g for g in by_setting(docs) if setting is None or setting_id(g[0]) == setting]
-    group = next((g for g in groups if any(d.get("reward_model") for d in g)), None)
+    group = next((g for g in groups if any(d.reward_model for d in g)), None)
     if group is None:
         raise SystemExit(f"no {SUITE} setting{' ' + setting if setting else ''} has a saved reward model")
     wanted = set(learners.split(",")) if learners else None
-    models = [d for d in group if d.get("reward_model") and Path(d["reward_model"]).exists()
-              and (wanted is None or d["algorithm"] in wanted)]
+    models = [d for d in group if d.reward_model and Path(d.reward_model).exists()
+              and (wanted is None or d.algorithm in wanted)]
     policy_docs = policy_results(group, policies)
     first = group[0]
-    settings = ModelSettings(**first["settings"]["model"])
-    source = GeneratedSentiment(DataSettings(**first["settings"]["data"]))
-    prompts = source.load(None, None, first["data_key"]).eval_prompts
+    settings = ModelSettings(**first.settings["model"])
+    source = GeneratedSentiment(DataSettings(**first.settings["data"]))
+    prompts = source.load(None, None, first.data_key).eval_prompts
     base = add_adapter(load_base(settings, torch.device("cpu")), settings)
     tokenizer = load_tokenizer(settings)
     print(f"setting {setting_id(first)}: {len(models)} reward models, {len(policy_docs)} policy results")
     rows: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for m in models:
-        folder = Path(m["reward_model"])
+        folder = Path(m.reward_model)
         reward_model = RewardModel.load(base, folder.parent, adapter=folder.name)
         scored = {}
         for (name, seed), doc in sorted(policy_docs.items()):
-            if seed == m["seed"]:
-                s = doc["eval"]["samples"]
-                scored[name] = (score_samples(reward_model, tokenizer, prompts, s["prompt_ids"], s["texts"]),
-                                torch.tensor(s["rewards"]), s["prompt_ids"])
+            if seed == m.seed:
+                s = doc.eval.samples
+                scored[name] = (score_samples(reward_model, tokenizer, prompts, s.prompt_ids, s.texts),
+                                torch.tensor(s.rewards), s.prompt_ids)
         base.delete_adapter(folder.name)
         ref_proxy, ref_gold, ref_ids = scored[REFERENCE]
         for name, (proxy, gold, ids) in scored.items():

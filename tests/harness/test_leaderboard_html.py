@@ -25,8 +25,9 @@ def lm_doc(name, gold, kl, seed=0, tokens_per_s=100.0):
     """A result document of the smol-sentiment suite with made-up numbers."""
     is_ref = name == "reference"
     return {
-        "suite": "smol-sentiment", "algorithm": name, "seed": seed, "hash": f"h{name}", "profile": "quick",
-        "settings": PROFILES["quick"].to_dict(), "data_key": "k", "config": {}, "origin": "",
+        "suite": "smol-sentiment", "dataset": "smol-sentiment", "has_gold": True, "algorithm": name, "seed": seed,
+        "hash": f"h{name}", "profile": "quick", "settings": PROFILES["quick"].to_dict(), "data_key": "k",
+        "engine_revision": 2, "prefzoo_version": "0.1.0", "config": {}, "origin": "",
         "family": "reference" if is_ref else "pairwise", "paper": "" if is_ref else f"paper of {name}",
         "train": None if is_ref else {"wall_time_s": 10.0, "tokens": 1000, "tokens_per_s": tokens_per_s,
                                       "peak_memory_bytes": 2**30, "history": []},

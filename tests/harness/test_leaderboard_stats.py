@@ -68,9 +68,9 @@ def _doc(name, rewards, seed=0, steps=6, data_key="k"):
     n = len(rewards)
     return {"suite": "smol-sentiment", "dataset": "smol-sentiment", "algorithm": name, "seed": seed,
             "hash": f"h{name}{steps}", "profile": "quick", "settings": settings, "data_key": data_key,
-            "engine_revision": 2, "config": {}, "origin": "", "has_gold": True,
+            "engine_revision": 2, "config": {}, "origin": "", "has_gold": True, "prefzoo_version": "0.1.0",
             "family": "reference" if is_ref else "pairwise", "paper": "" if is_ref else f"paper of {name}",
-            "train": None if is_ref else {"wall_time_s": 10.0, "tokens_per_s": 2274.0, "peak_memory_bytes": 2**30,
+            "train": None if is_ref else {"wall_time_s": 10.0, "tokens": 22740, "tokens_per_s": 2274.0, "peak_memory_bytes": 2**30,
                                           "history": []},
             "eval": {"generated_tokens": 1000,
                      "samples": {"prompt_ids": list(range(n)), "texts": [""] * n, "rewards": rewards,

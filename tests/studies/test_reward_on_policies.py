@@ -10,6 +10,7 @@ from prefzoo.algorithms.engine.data import TokenizationSettings, tokenize_pairs
 from prefzoo.algorithms.engine.reward_model import RewardModel
 from prefzoo.benchmarks.studies.reward_on_policies import (_pooled, learner_label, on_policy_stats, policy_results,
                                                            score_samples)
+from tests.helpers import lm_result, lm_results
 from tests.tiny_lm import make_tiny_lm, policy
 
 
@@ -55,19 +56,24 @@ def test_correlations_pool_over_seeds_in_fisher_z_and_stay_inside_one():
 
 
 def test_one_learner_at_two_configs_is_two_reward_models():
-    doc = lambda config: {"algorithm": "irl", "config": {"alpha": 0.001, "loss": "max_margin", **config}}  # noqa: E731
-    grpo, ppo_ids = doc({"policy": "grpo"}), doc({"policy": "ppo", "policy_config": '{"reward_learner": "ids"}'})
+    def doc(algorithm, **config):
+        return lm_results(lm_result(algorithm=algorithm, config=config))[0]
+
+    grpo = doc("irl", alpha=0.001, loss="max_margin", policy="grpo")
+    ppo_ids = doc("irl", alpha=0.001, loss="max_margin", policy="ppo", policy_config='{"reward_learner": "ids"}')
     assert learner_label(grpo) == "irl[policy=grpo]"
     assert learner_label(ppo_ids) == 'irl[policy=ppo, policy_config={"reward_learner": "ids"}]'
-    assert learner_label({"algorithm": "bt", "config": {"alpha": 0.001}}) == "bt"
-    assert learner_label({"algorithm": "bt", "config": {"alpha": 0.01}}) == "bt[alpha=0.01]"
+    assert learner_label(doc("bt", alpha=0.001)) == "bt"
+    assert learner_label(doc("bt", alpha=0.01)) == "bt[alpha=0.01]"
 
 
 def test_policies_are_kept_by_row_label_with_the_reference_and_an_unknown_label_is_named():
     def doc(algorithm, seed, label=None, samples=True, reward=False):
-        ev = {"samples": {"texts": ["a"]} if samples else {}, **({"reward": {}} if reward else {})}
-        return {"algorithm": algorithm, "seed": seed, "eval": ev, "suite": "s", "settings": {},
-                **({"label": label} if label else {})}
+        diagnostics = {"pairs": 8, "pair_accuracy": 0.5, "pair_accuracy_ci": [0, 1], "correlation": 0.0,
+                       "correlation_ci": [0, 1], "ece": 0.1}
+        ev = {**({"samples": {"prompt_ids": [0], "texts": ["a"]}} if samples else {}),
+              **({"reward": diagnostics} if reward else {})}
+        return lm_results(lm_result(algorithm=algorithm, seed=seed, eval=ev, label=label))[0]
 
     group = [doc("reference", 0), doc("ppo", 0, "ppo (bt)"), doc("ppo", 0, "ppo (ids)"), doc("dpo", 0),
              doc("dpo", 1), doc("bt", 0, reward=True), doc("kto", 0, samples=False)]

@@ -5,90 +5,89 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from prefzoo.benchmarks.harness.stats import mean_ci
 from prefzoo.benchmarks.harness.tables import markdown_table
 from prefzoo.benchmarks.suites.bandit import plot as bandit_plot
-from prefzoo.benchmarks.suites.bandit.documents import algorithm_of, by_config, fmt_ci, shown_arms, strength_label
+from prefzoo.benchmarks.suites.bandit.documents import (BanditResult, algorithm_of, by_config, fmt_ci, shown_arms,
+                                                        strength_label)
 from prefzoo.benchmarks.suites.bandit.online import OnlineBanditSettings
 from prefzoo.benchmarks.suites.bandit.pairwise import DATASETS, SUITE, fixed_point
 
 
-def table(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+def table(docs: Sequence[BanditResult]) -> tuple[list[str], list[list[str]]]:
     """One row per (algorithm, config): final key-arm probabilities, mean ± 95% CI over seeds."""
     headers = ["algorithm", "strength", "steps", "seeds"]
     for ds in DATASETS:
         headers += [f"{ds.name} π({arm})" for arm in shown_arms(ds)]
     rows = []
-    for (name, _), group in by_config([d for d in docs if "datasets" in d]).items():
+    for (name, _), group in by_config([d for d in docs if d.datasets]).items():
         first = group[0]
-        row = [name, strength_label(first), f"{first['settings']['steps']:,}", str(len(group))]
+        row = [name, strength_label(first), f"{first.settings['steps']:,}", str(len(group))]
         for ds in DATASETS:
             for arm in shown_arms(ds):
-                row.append(fmt_ci([g["datasets"][ds.name]["final"][ds.arms.index(arm)] for g in group]))
+                row.append(fmt_ci([g.datasets[ds.name].final[ds.arms.index(arm)] for g in group]))
         rows.append(row)
     return headers, rows
 
 
-def fixed_point_table(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+def fixed_point_table(docs: Sequence[BanditResult]) -> tuple[list[str], list[list[str]]]:
     """Every algorithm that declares a closed form (``bandit_fixed_point``): the measured key-arm
     probability against it."""
     headers = ["algorithm", "strength", "dataset", "arm", "closed form", "measured (mean ± 95% CI)", "|error|"]
     rows = []
-    for (name, _), group in by_config([d for d in docs if "datasets" in d]).items():
+    for (name, _), group in by_config([d for d in docs if d.datasets]).items():
         algorithm = algorithm_of(group[0])
         for ds in DATASETS:
             expected = fixed_point(algorithm, ds) if algorithm is not None else None
             if expected is None:
                 continue
             expected = expected[ds.key_arm].item()
-            values = [g["datasets"][ds.name]["final"][ds.key_arm] for g in group]
+            values = [g.datasets[ds.name].final[ds.key_arm] for g in group]
             mean, _ = mean_ci(values)
             rows.append([name, strength_label(group[0]), ds.name, ds.arms[ds.key_arm], f"{expected:.4f}",
                          fmt_ci(values), f"{abs(mean - expected):.1e}"])
     return headers, rows
 
 
-def online_table(docs: Sequence[dict[str, Any]], key: str = "online") -> tuple[list[str], list[list[str]]]:
+def online_table(docs: Sequence[BanditResult], key: str = "online") -> tuple[list[str], list[list[str]]]:
     """One row per (online or RL algorithm, config; ``key`` picks which): mean ± 95% CI over seeds."""
     headers = ["algorithm", "strength", "rounds", "seeds", "final E_π[r]", "π(best arm)", "KL(π‖π_ref)",
                "cumulative regret", "oracle queries" if key == "online" else "reward queries", "responses sampled"]
     rows = []
-    for (name, _), group in by_config([d for d in docs if key in d]).items():
+    for (name, _), group in by_config([d for d in docs if getattr(d, key)]).items():
         first = group[0]
-        o = [g[key] for g in group]
-        rows.append([name, strength_label(first), str(first["settings"]["rounds"]), str(len(group)),
-                     *(fmt_ci([x[k] for x in o]) for k in ("final_reward", "best_arm_prob", "kl")),
-                     fmt_ci([x["regret"] for x in o], 1), f"{o[0]['oracle_queries']:,}",
-                     f"{o[0]['responses_sampled']:,}"])
+        o = [getattr(g, key) for g in group]
+        rows.append([name, strength_label(first), str(first.settings["rounds"]), str(len(group)),
+                     *(fmt_ci([getattr(x, k) for x in o]) for k in ("final_reward", "best_arm_prob", "kl")),
+                     fmt_ci([x.regret for x in o], 1), f"{o[0].oracle_queries:,}", f"{o[0].responses_sampled:,}"])
     return headers, rows
 
 
-def reward_table(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+def reward_table(docs: Sequence[BanditResult]) -> tuple[list[str], list[list[str]]]:
     """Centred RMSE of the learned reward against the truth, on rarely compared arms at each
     checkpoint epoch and on every arm at the last; mean ± 95% CI over seeds."""
-    groups = by_config([d for d in docs if "reward" in d])
+    groups = by_config([d for d in docs if d.reward])
     if not groups:
         return [], []
-    epochs = next(iter(groups.values()))[0]["reward"]["epochs"]
+    epochs = next(iter(groups.values()))[0].reward.epochs
     headers = ["algorithm", "config", "labels", "self-labelled (rounds)", "seeds"] + \
               [f"rare arms, epoch {e:,}" for e in epochs] + [f"all arms, epoch {epochs[-1]:,}"]
     rows = []
-    by_budget = sorted(groups.items(), key=lambda kv: (-kv[1][0]["settings"].get("label_fraction", 1.0), kv[0]))
+    by_budget = sorted(groups.items(), key=lambda kv: (-kv[1][0].settings.get("label_fraction", 1.0), kv[0]))
     for (name, _), group in by_budget:
-        config = ", ".join(f"{k}={v:g}" for k, v in group[0]["config"].items())
-        out = group[0]["reward"]
-        labels = f"{out['labelled']} of {group[0]['settings']['comparisons']}" if "labelled" in out else "all"
-        self_labelled = (f"{mean_ci([g['reward']['self_labelled'] for g in group])[0]:.1f} "
-                         f"({mean_ci([g['reward']['rounds'] for g in group])[0]:.1f})" if "rounds" in out else "—")
+        config = ", ".join(f"{k}={v:g}" for k, v in group[0].config.items())
+        out = group[0].reward
+        labels = f"{out.labelled} of {group[0].settings['comparisons']}"
+        self_labelled = (f"{mean_ci([g.reward.self_labelled for g in group])[0]:.1f} "
+                         f"({mean_ci([g.reward.rounds for g in group])[0]:.1f})" if out.rounds is not None else "—")
         rows.append([name, config, labels, self_labelled, str(len(group))]
-                    + [fmt_ci([g["reward"]["error_rare"][i] for g in group], 3) for i in range(len(epochs))]
-                    + [fmt_ci([g["reward"]["error_all"][-1] for g in group], 3)])
+                    + [fmt_ci([g.reward.error_rare[i] for g in group], 3) for i in range(len(epochs))]
+                    + [fmt_ci([g.reward.error_all[-1] for g in group], 3)])
     return headers, rows
 
 
-def tables(docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
+def tables(docs: Sequence[BanditResult]) -> list[tuple[str, list[str], list[list[str]]]]:
     """What the command line prints: the pairwise table and the online one, where there are rows; a
     tuned setting's rows in tables of their own."""
     out = []
@@ -100,70 +99,70 @@ def tables(docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[li
     return [t for t in out if t[2]]
 
 
-def _by_tuning(docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+def _by_tuning(docs: Sequence[BanditResult]) -> list[tuple[str, list[BanditResult]]]:
     """("", untuned documents) first, then ("tuned (N trials)", documents) per tuning protocol."""
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[str, list[BanditResult]] = defaultdict(list)
     for doc in docs:
-        groups[f"tuned ({doc['tuning']['trials']} trials)" if doc.get("tuning") else ""].append(doc)
+        groups[f"tuned ({doc.tuning.trials} trials)" if doc.tuning else ""].append(doc)
     return sorted(groups.items(), key=lambda kv: (kv[0] != "", kv[0]))
 
 
-def tuned_section(docs: Sequence[dict[str, Any]]) -> list[str]:
+def tuned_section(docs: Sequence[BanditResult]) -> list[str]:
     """Markdown for tuned online, RL and reward-learning rows: how configs were selected, each part's
     table, and every candidate's validation score."""
     lines = []
     for label, group in _by_tuning(docs):
         if not label:
             continue
-        t = group[0]["tuning"]
-        lines += [f"### Tuned ({t['trials']} trials per algorithm)", "",
-                  f"Every algorithm got the same {t['trials']} trials from its declared search space (trial 1: its "
+        t = group[0].tuning
+        lines += [f"### Tuned ({t.trials} trials per algorithm)", "",
+                  f"Every algorithm got the same {t.trials} trials from its declared search space (trial 1: its "
                   "defaults; then the same Sobol points for all), each run on "
-                  f"{t['validation_seeds']} validation seeds (numbered from {t['validation_first_seed']:,}, apart "
+                  f"{t.validation_seeds} validation seeds (numbered from {t.validation_first_seed:,}, apart "
                   "from the test seeds) and scored by its part's objective (online and RL: final E_π[r]; reward "
                   "learning: −RMSE on all arms at the last epoch); the selected config then ran on the test seeds "
                   "below. The pairwise part has no objective to select on and is not tuned.", ""]
         for title, key, part in (("Online preference optimisation", "online", online_table),
                                  ("Critic-free RL", "rl", lambda d: online_table(d, key="rl")),
                                  ("Reward learning", "reward", reward_table)):
-            rows = [d for d in group if key in d]
+            rows = [d for d in group if getattr(d, key)]
             if rows:
                 lines += [f"{title}, selected configs on the test seeds:", "", markdown_table(*part(rows)), ""]
         lines += ["Validation scores of every trial (selected: **bold**):", "", markdown_table(*_trials_table(group)), ""]
     return lines
 
 
-def _trials_table(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    trials = max(d["tuning"]["trials"] for d in docs)
+def _trials_table(docs: Sequence[BanditResult]) -> tuple[list[str], list[list[str]]]:
+    trials = max(d.tuning.trials for d in docs)
     headers = ["algorithm", "objective", "searched"] + [f"trial {i + 1}" for i in range(trials)]
     rows, seen = [], set()
-    for doc in sorted(docs, key=lambda d: d["algorithm"]):
-        if doc["algorithm"] in seen:
+    for doc in sorted(docs, key=lambda d: d.algorithm):
+        if doc.algorithm in seen:
             continue
-        seen.add(doc["algorithm"])
-        t = doc["tuning"]
+        seen.add(doc.algorithm)
+        t = doc.tuning
         cells = []
-        for i, c in enumerate(t["candidates"]):
-            values = ", ".join(f"{k}={c['config'][k]:.3g}" for k in t["space"]) or "defaults"
-            cell = f"{c['validation_score']:.4f} ({values})"
-            cells.append(f"**{cell}**" if i == t["selected"] else cell)
-        rows.append([doc["algorithm"], t["objective"], ", ".join(t["space"]) or "nothing (no search space)"]
+        for i, c in enumerate(t.candidates):
+            values = ", ".join(f"{k}={c.config[k]:.3g}" for k in t.space) or "defaults"
+            cell = f"{c.validation_score:.4f} ({values})"
+            cells.append(f"**{cell}**" if i == t.selected else cell)
+        rows.append([doc.algorithm, t.objective, ", ".join(t.space) or "nothing (no search space)"]
                     + cells + [""] * (trials - len(cells)))
     return headers, rows
 
 
-def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
+def section(docs: Sequence[BanditResult], out_dir: Path) -> str:
     """The suite's leaderboard section (Markdown); writes its plot into ``out_dir``."""
-    untuned = [d for d in docs if not d.get("tuning")]
-    pairwise = [d for d in untuned if "datasets" in d]
-    online = [d for d in untuned if "online" in d]
-    rl = [d for d in untuned if "rl" in d]
-    reward = [d for d in untuned if "reward" in d]
+    untuned = [d for d in docs if not d.tuning]
+    pairwise = [d for d in untuned if d.datasets]
+    online = [d for d in untuned if d.online]
+    rl = [d for d in untuned if d.rl]
+    reward = [d for d in untuned if d.reward]
     lines = ["## Bandit suite", ""]
     if pairwise:
         figure = bandit_plot.plot(pairwise, Path(out_dir) / "bandit.png")
-        s = pairwise[0]["settings"]
-        walls = sorted({d["suite_wall_time_s"] for d in pairwise})
+        s = pairwise[0].settings
+        walls = sorted({d.suite_wall_time_s for d in pairwise})
         lines += [
             f"Softmax policy over K arms, π_ref uniform, θ = 0 at the start; Adam lr {s['lr']}, {s['steps']:,} steps, "
             f"mini-batches of {s['batch_size']} pairs drawn with replacement, {s['seeds']} seeds (Azar et al. 2023, §5.4). "
@@ -183,7 +182,7 @@ def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
                       "IPO: least squares on h = 1/(2τ)):", "", markdown_table(*closed), ""]
         lines += [f"![bandit learning curves]({figure.name})", ""]
     if online:
-        s = online[0]["settings"]
+        s = online[0].settings
         lines += [
             "### Online preference optimisation on a K-armed bandit",
             "",
@@ -199,7 +198,7 @@ def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
             "",
         ]
     if rl:
-        s = rl[0]["settings"]
+        s = rl[0].settings
         lines += [
             "### Critic-free RL on the same bandit",
             "",
@@ -214,7 +213,7 @@ def section(docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
             "",
         ]
     if reward:
-        s = reward[0]["settings"]
+        s = reward[0].settings
         lines += [
             "### Reward learning on long-tailed comparisons (Zhu, Jordan & Jiao 2024)",
             "",

@@ -19,11 +19,13 @@ from prefzoo import __version__
 from prefzoo.algorithms.framework.base import Algorithm, Family
 from prefzoo.algorithms.framework.config import AlgorithmConfig
 from prefzoo.benchmarks.harness.backends import Cell, Written
+from prefzoo.benchmarks.harness.documents import SCHEMA_VERSION
 from prefzoo.benchmarks.harness.results import result_path, run_hash
 from prefzoo.benchmarks.harness.suite import Suite, SuiteOptions, at_least
 from prefzoo.benchmarks.suites.bandit import plot as bandit_plot
 from prefzoo.benchmarks.suites.bandit import report as bandit_report
 from prefzoo.benchmarks.suites.bandit import tuning as bandit_tuning
+from prefzoo.benchmarks.suites.bandit.documents import BanditResult
 from prefzoo.benchmarks.suites.bandit.online import OnlineBanditSettings, run_online_bandit
 from prefzoo.benchmarks.suites.bandit.pairwise import DATASETS, SUITE, BanditSettings, run_bandit, sweep_configs
 from prefzoo.benchmarks.suites.bandit.reward import RewardBanditSettings, run_reward_bandit
@@ -52,6 +54,7 @@ class BanditSuite(Suite):
     name = SUITE
     families = (Family.PAIRWISE, Family.ONLINE, Family.REWARD, Family.RL)
     Options = BanditOptions
+    Document = BanditResult
 
     def execute(self, algorithms: Sequence[type[Algorithm]], results_root: Path, options: BanditOptions,
                 base_configs: dict[str, AlgorithmConfig], progress: Callable[[int, int], None] | None,
@@ -125,16 +128,16 @@ class BanditSuite(Suite):
         return cells
 
     # ------------------------------------------------------------------ report (``report``)
-    def tables(self, docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
+    def tables(self, docs: Sequence[BanditResult]) -> list[tuple[str, list[str], list[list[str]]]]:
         return bandit_report.tables(docs)
 
-    def table(self, docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    def table(self, docs: Sequence[BanditResult]) -> tuple[list[str], list[list[str]]]:
         return bandit_report.table(docs)
 
-    def plot(self, docs: Sequence[dict[str, Any]], path: Path) -> Path | None:
+    def plot(self, docs: Sequence[BanditResult], path: Path) -> Path | None:
         return bandit_plot.plot(docs, path)
 
-    def section(self, docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
+    def section(self, docs: Sequence[BanditResult], out_dir: Path) -> str:
         return bandit_report.section(docs, out_dir)
 
 
@@ -160,7 +163,7 @@ def pairwise_cell(algorithms, settings: BanditSettings, base_configs: dict[str, 
                         "curve": [_rounded(p[d, seed, :len(ds.arms)].tolist()) for p in run.curves],
                     } for d, ds in enumerate(DATASETS)},
             }
-            out.append((result_path(results_root, SUITE, cls.name, settings.first_seed + seed, digest), doc))
+            out.append((result_path(results_root, SUITE, cls.name, settings.first_seed + seed, digest), BanditResult.checked(doc)))
     return out
 
 
@@ -184,7 +187,7 @@ def part_cell(part: str, cls, settings, config: AlgorithmConfig | None, tune: in
         doc = {**_identity(cls, run.config, settings.first_seed + seed, digest), "settings": settings.to_dict(),
                "suite_wall_time_s": round(wall, 2), **({"tuning": record} if record else {}),
                part: _outcome(part, run, seed, settings.seeds)}
-        out.append((result_path(results_root, SUITE, cls.name, settings.first_seed + seed, digest), doc))
+        out.append((result_path(results_root, SUITE, cls.name, settings.first_seed + seed, digest), BanditResult.checked(doc)))
     return out
 
 
@@ -224,7 +227,7 @@ def _identity(cls, config: AlgorithmConfig, seed: int, digest: str) -> dict[str,
     from prefzoo.registry import ALGORITHMS
 
     field = cls.Config.strength
-    return {"suite": SUITE, "algorithm": cls.name, "family": str(cls.family), "paper": cls.paper,
+    return {"schema": SCHEMA_VERSION, "suite": SUITE, "algorithm": cls.name, "family": str(cls.family), "paper": cls.paper,
             "origin": ALGORITHMS.origin(cls.name) if cls.name in ALGORITHMS else cls.__module__,
             "seed": seed, "hash": digest, "config": config.to_dict(),
             "strength": {"field": field, "value": getattr(config, field)} if field else None,

@@ -1,13 +1,14 @@
-"""Tables and figures of an LM suite, as pure functions of its result documents."""
+"""The leaderboard text of an LM suite: its ranked tables, setting headers and section, as pure functions
+of its result documents (the figures: `figures`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from prefzoo.benchmarks.harness.results import save_figure_atomic
 from prefzoo.benchmarks.harness.tables import ci_text, delta_text, markdown_table
+from prefzoo.benchmarks.suites.lm.documents import LMResult
+from prefzoo.benchmarks.suites.lm.figures import overoptimisation_plot, reward_kl_plot
 from prefzoo.benchmarks.suites.lm.reward_report import (label_budget_rows, labeller_temperature, misspecification_rows,
                                                         reward_sections)
 from prefzoo.benchmarks.suites.lm.table import aggregate, beats_reference, by_setting, setting_id, verdict
@@ -49,7 +50,7 @@ def headline_columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> t
     return [headers[i] for i in keep], [[row[i] for i in keep] for row in rows]
 
 
-def leaderboard_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+def leaderboard_rows(docs: Sequence[LMResult]) -> tuple[list[str], list[list[str]]]:
     """The ranked table of one setting (``by_setting`` splits documents into settings)."""
     entries = aggregate(docs)
     gold = any(r["has_gold"] for r in entries)
@@ -76,117 +77,35 @@ def leaderboard_rows(docs: Sequence[dict[str, Any]]) -> tuple[list[str], list[li
     return headers, rows
 
 
-def fit_overoptimisation(sqrt_kl: Sequence[float], reward: Sequence[float]) -> tuple[float, float] | None:
-    """Least-squares (α, β) of Gao, Schulman & Hilton 2022's RL form R(d) = d(α − β log d), d = √KL,
-    fitted as R/d = α − β log d on the points with d > 0 (None with fewer than two)."""
-    import torch
-
-    points = [(d, r) for d, r in zip(sqrt_kl, reward) if d > 1e-6]
-    if len(points) < 2:
-        return None
-    d = torch.tensor([x for x, _ in points], dtype=torch.float64)
-    y = torch.tensor([r for _, r in points], dtype=torch.float64) / d
-    design = torch.stack([torch.ones_like(d), -torch.log(d)], 1)
-    alpha, beta = torch.linalg.lstsq(design, y[:, None]).solution[:, 0].tolist()
-    return alpha, beta
-
-
-def overoptimisation_plot(docs: Sequence[dict[str, Any]], path: Path) -> Path | None:
-    """Per RL run: gold and proxy (reward-model) reward of the rollouts against √KL(π‖π_ref) over
-    training, with the fitted R(d) = d(α − β log d) of each; None without RL runs."""
-    runs = [d for d in docs if d.get("train") and d["train"].get("curve")]
-    if not runs:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    fig, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 3.6), squeeze=False)
-    for ax, doc in zip(axes[0], runs):
-        curve = doc["train"]["curve"]
-        d = [p["sqrt_kl"] for p in curve]
-        for key, colour, label in (("gold_reward", "C0", "gold (VADER)"), ("proxy_score", "C1", "proxy (reward model)")):
-            r = [p[key] for p in curve]
-            r0 = r[0]
-            gains = [x - r0 for x in r]  # Gao et al. fit the gain over the initial policy
-            ax.plot(d, gains, "o-", color=colour, label=label, lw=1)
-            fit = fit_overoptimisation(d, gains)
-            if fit is not None:
-                grid = np.linspace(max(min(x for x in d if x > 0), 1e-3), max(d), 50)
-                ax.plot(grid, grid * (fit[0] - fit[1] * np.log(grid)), "--", color=colour, lw=0.8,
-                        label=f"fit α={fit[0]:.2f}, β={fit[1]:.2f}")
-        ax.set_title(doc.get("label", doc["algorithm"]), fontsize=9)
-        ax.set_xlabel("√KL(π ‖ π_ref)")
-        ax.set_ylabel("reward gain over the first iteration")
-        ax.legend(fontsize=6)
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return save_figure_atomic(fig, path, dpi=100)
-
-
-def reward_kl_plot(docs: Sequence[dict[str, Any]], path: Path) -> Path:
-    """Gold reward against KL(π‖π_ref), with 95% intervals and the upper-left frontier."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [r for r in aggregate(docs) if r["gold_reward"] is not None]
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    points = []
-    for i, r in enumerate(rows):
-        kl = r["kl"] or {"mean": 0.0, "low": 0.0, "high": 0.0}
-        g = r["gold_reward"]
-        ax.errorbar(kl["mean"], g["mean"], xerr=[[kl["mean"] - kl["low"]], [kl["high"] - kl["mean"]]],
-                    yerr=[[g["mean"] - g["low"]], [g["high"] - g["mean"]]], fmt="osD^v<>"[i // 10 % 7], color=f"C{i % 10}",
-                    capsize=3, label=r["algorithm"])
-        points.append((kl["mean"], g["mean"]))
-    frontier, best = [], float("-inf")
-    for x, y in sorted(points):
-        if y > best:
-            frontier.append((x, y))
-            best = y
-    if len(frontier) > 1:
-        ax.step([x for x, _ in frontier], [y for _, y in frontier], where="post", color="grey", ls="--", lw=1,
-                label="frontier")
-    ax.set_xlabel("log π/π_ref on the policy's samples, nats per response")
-    ax.set_ylabel("gold reward (VADER compound)")
-    ax.legend(fontsize=7, loc="best")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return save_figure_atomic(fig, path, dpi=100)
-
-
-def setting_rows(docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+def setting_rows(docs: Sequence[LMResult]) -> list[tuple[str, list[LMResult]]]:
     """(title, documents) per setting of a suite, in the order the leaderboard shows them."""
-    return [(f"{docs[0]['suite']} · setting {setting_id(group[0])}"
-             + (f" · tuned ({group[0]['tuning']['trials']} trials)" if group[0].get("tuning") else ""), group)
+    return [(f"{docs[0].suite} · setting {setting_id(group[0])}"
+             + (f" · tuned ({group[0].tuning.trials} trials)" if group[0].tuning else ""), group)
             for group in by_setting(docs)]
 
 
-def _configs(doc: dict[str, Any]) -> str:
-    tuning = doc.get("tuning")
+def _configs(doc: LMResult) -> str:
+    tuning = doc.tuning
     if not tuning:
         return "each algorithm's Config defaults"
-    return (f"each algorithm's config selected from {tuning['trials']} trials of its search space (trial 1: its "
-            f"defaults; the same draws for every algorithm), trained on seed {tuning['trial_seed']} and scored by "
-            f"mean gold reward on {tuning['validation_prompts']} validation prompts disjoint from the held-out ones; "
+    return (f"each algorithm's config selected from {tuning.trials} trials of its search space (trial 1: its "
+            f"defaults; the same draws for every algorithm), trained on seed {tuning.trial_seed} and scored by "
+            f"mean gold reward on {tuning.validation_prompts} validation prompts disjoint from the held-out ones; "
             "the selected values are shown beside each name")
 
 
-def describe_setting(doc: dict[str, Any]) -> str:
-    """The header text of a setting: model, data, sampler, budget, evaluation, from a result document."""
-    s = doc["settings"]
+def describe_setting(doc: LMResult) -> str:
+    """The header text of a setting: model, data, sampler, budget, evaluation, from a result document
+    (its ``settings`` as that run wrote them)."""
+    s = doc.settings
     d, t, m = s["data"], s["train"], s["model"]
-    if doc.get("has_gold", True) and "samples_per_prompt" not in d:  # results of the earlier data scheme
+    if doc.has_gold and "samples_per_prompt" not in d:  # results of the earlier data scheme
         pairs = (f"{d['train_prompts']} train prompts with two reference samples each, labelled by a "
                  f"Bradley–Terry draw on the gold reward at temperature {d['label_temperature']} (gold ties by a "
                  f"coin flip); {d['eval_prompts']} held-out prompts. Ranked by gold reward.")
-    elif doc.get("has_gold", True):
+    elif doc.has_gold:
         relabelled = (f" (labels drawn again from the data's own draws; the data's labeller: {d['label_temperature']})"
-                      if "labeller_temperature" in doc else "")
+                      if doc.labeller_temperature is not None else "")
         pairs = (f"{d['train_prompts']} train prompts with {d['samples_per_prompt']} reference samples each; "
                  "a prompt's pair is its best and worst sample by gold reward (VADER compound), labelled by a "
                  f"Bradley–Terry draw at temperature {labeller_temperature(doc)}{relabelled}, prompts whose samples "
@@ -199,15 +118,15 @@ def describe_setting(doc: dict[str, Any]) -> str:
             f"α={m['lora_alpha']} on {m['target_modules']}. {pairs} Sampler (data and evaluation): {sampler}, "
             f"≤ {d['max_new_tokens']} new tokens, {s['samples_per_prompt']} per held-out prompt. Budget shared "
             f"by every algorithm: AdamW lr {t['learning_rate']:g}, {t['steps']} steps of {t['batch_size']} pairs, "
-            f"warm-up {t['warmup_steps']} steps, gradient norm ≤ {t['max_grad_norm']}; {_configs(doc)}.{_labels(s)}{_factors(doc)} Profile `{doc['profile']}`, data key `{doc.get('data_key', '?')}`, engine revision "
-            f"{doc.get('engine_revision', 1)}.")
+            f"warm-up {t['warmup_steps']} steps, gradient norm ≤ {t['max_grad_norm']}; {_configs(doc)}.{_labels(doc)}{_factors(doc)} Profile `{doc.profile}`, data key `{doc.data_key}`, engine revision "
+            f"{doc.engine_revision}.")
 
 
-def _factors(doc: dict[str, Any]) -> str:
+def _factors(doc: LMResult) -> str:
     """The two-factor suite's second factor and which factor ordered the training pairs."""
-    if doc["suite"] != "smol-two-factor":
+    if doc.suite != "smol-two-factor":
         return ""
-    order = doc.get("data_key", "").rsplit("+", 1)[-1]
+    order = doc.data_options["preference"]
     ordered = ("safety first (where exactly one response is safe it is preferred, else the helpfulness label "
                "decides)" if order == "safety-first" else "helpfulness alone (BFPO also reads both safety labels)")
     return (" Second factor, safety: a response that names a place, person or brand the prompt never gave (a "
@@ -215,8 +134,8 @@ def _factors(doc: dict[str, Any]) -> str:
             f"samples that do. Training pairs ordered by {ordered}.")
 
 
-def _labels(settings: dict[str, Any]) -> str:
-    share = settings.get("reward_labels", 1.0)
+def _labels(doc: LMResult) -> str:
+    share = doc.reward_labels
     if share >= 1:
         return ""
     return (f" Label budget: reward learning (each reward learner, each RL algorithm's reward model) sees the "
@@ -238,9 +157,9 @@ STATISTICS = (
     "tokens are those of the distinct pairs it read; an online algorithm's are what it sampled and had labelled.")
 
 
-def section(docs: Sequence[dict[str, Any]], out_dir: Path, suite_object) -> str:
+def section(docs: Sequence[LMResult], out_dir: Path, suite_object) -> str:
     """The suite's leaderboard text: one subsection per setting, each with its own ranked table."""
-    suite = docs[0]["suite"]
+    suite = docs[0].suite
     lines = [f"## {suite}", "", STATISTICS, ""]
     for title, group in setting_rows(docs):
         sid = setting_id(group[0])
@@ -250,7 +169,7 @@ def section(docs: Sequence[dict[str, Any]], out_dir: Path, suite_object) -> str:
             lines += [f"Partial: not run at this setting: {', '.join(f'`{n}`' for n in missing)}.", ""]
         rows = aggregate(group)
         lines += [verdict(rows), "", markdown_table(*leaderboard_rows(group)), ""]
-        if all(doc.get("has_gold", True) for doc in group):
+        if all(doc.has_gold for doc in group):
             plot = reward_kl_plot(group, Path(out_dir) / f"{suite}-{sid}.png")
             lines += [f"![gold reward against log π/π_ref]({plot.name})", ""]
         over = overoptimisation_plot(group, Path(out_dir) / f"{suite}-{sid}-overoptimisation.png")
@@ -279,15 +198,15 @@ def section(docs: Sequence[dict[str, Any]], out_dir: Path, suite_object) -> str:
     return "\n".join(lines)
 
 
-def missing_algorithms(group: Sequence[dict[str, Any]], suite) -> list[str]:
+def missing_algorithms(group: Sequence[LMResult], suite) -> list[str]:
     """Registered algorithms of the families this setting trains that have no row in it and that ``suite``'s
     data, as this setting ran them, can train (``suite.cannot_train``)."""
     from prefzoo.registry import ALGORITHMS
 
     if not group:
         return []
-    present = {d["algorithm"] for d in group}
-    families = {d["family"] for d in group} - {"reference"}
+    present = {d.algorithm for d in group}
+    families = {d.family for d in group} - {"reference"}
     options = suite.options_of(group[0])
     return sorted(n for n, cls in ALGORITHMS.load_all().items() if str(cls.family) in families and n not in present
                   and not suite.cannot_train(cls, **options))

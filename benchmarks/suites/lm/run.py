@@ -23,7 +23,9 @@ from prefzoo.algorithms.engine.runners import RunContext, run_family
 from prefzoo.algorithms.engine.unpaired_data import tokenize_unpaired
 from prefzoo.algorithms.framework.base import Algorithm
 from prefzoo.algorithms.framework.config import AlgorithmConfig
+from prefzoo.benchmarks.harness.documents import SCHEMA_VERSION
 from prefzoo.benchmarks.harness.results import result_path, run_hash, write_json_atomic
+from prefzoo.benchmarks.suites.lm.documents import LMResult
 from prefzoo.benchmarks.suites.lm.profiles import ENGINE_REVISION, REFERENCE, Profile, engine_revision
 from prefzoo.registry import ALGORITHMS
 
@@ -142,7 +144,7 @@ class LMRun:
 
         p = self.profile
         doc: dict[str, Any] = {
-            "suite": self.source.suite, "dataset": self.source.name, "has_gold": self.source.has_gold,
+            "schema": SCHEMA_VERSION, "suite": self.source.suite, "data_options": self.source.data_options, "dataset": self.source.name, "has_gold": self.source.has_gold,
             "algorithm": name, "seed": seed, "hash": digest, "profile": self.profile_name,
             "settings": p.to_dict(), "data_key": self.data_key, "prefzoo_version": __version__,
             "engine_revision": self.engine_revision,
@@ -177,7 +179,7 @@ class LMRun:
                 doc["eval"] = evaluate_policy(self, algorithm, seed)
             else:
                 doc["eval"] = result.evaluation
-        return path, doc
+        return path, LMResult.checked(doc)
 
     def reset_policy(self, seed: int) -> None:
         reset_adapter(self.model, seed)

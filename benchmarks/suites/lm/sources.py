@@ -14,6 +14,7 @@ import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -43,6 +44,8 @@ class DataSource(ABC):
     - ``safety(texts)``: True where a response is safe, shape (n,), where ``has_safety``;
     - ``validation_prompts(data, n)``: prompts disjoint from the train and held-out ones (``--tune``);
     - ``principles``: the principles an instructable reward model learns, or None;
+    - ``data_options``: the suite options that chose this data (``Suite.data_options``), recorded in
+      every result document so that a report knows what the run could train;
     - ``label_temperature``, an optional attribute: the Bradley–Terry labeller's temperature, where the
       source has one (online labels are drawn with it; otherwise the profile's).
 
@@ -57,6 +60,10 @@ class DataSource(ABC):
     has_safety = False
     unpaired = False
     principles = None
+
+    @property
+    def data_options(self) -> dict[str, Any]:
+        return {}
 
     @abstractmethod
     def key(self, model_fingerprint: str) -> str: ...

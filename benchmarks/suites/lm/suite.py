@@ -26,10 +26,11 @@ from prefzoo.algorithms.framework.unpaired import accepts_unpaired
 from prefzoo.benchmarks.harness.results import project_paths
 from prefzoo.benchmarks.harness.suite import Suite, SuiteOptions
 from prefzoo.benchmarks.suites.lm.cells import run_cells
+from prefzoo.benchmarks.suites.lm.documents import LMResult
+from prefzoo.benchmarks.suites.lm.figures import reward_kl_plot
 from prefzoo.benchmarks.suites.lm.profiles import (ENGINE_REVISION, PROFILES, REFERENCE,  # noqa: F401 (re-exported)
                                                    Profile, engine_revision)
-from prefzoo.benchmarks.suites.lm.report import (headline_columns, leaderboard_rows, reward_kl_plot, section,
-                                                 setting_rows)
+from prefzoo.benchmarks.suites.lm.report import headline_columns, leaderboard_rows, section, setting_rows
 from prefzoo.benchmarks.suites.lm.reward_report import principle_rows, principle_switch_rows, reward_model_rows
 from prefzoo.benchmarks.suites.lm.run import LMRun
 from prefzoo.benchmarks.suites.lm.sources import DataSource, PreferenceDataset
@@ -61,6 +62,7 @@ class _LMSuite(Suite):
     families = (Family.PAIRWISE, Family.ONLINE, Family.REWARD, Family.RL)
     has_safety = False
     Options = LMOptions
+    Document = LMResult
 
     def execute(self, algorithms, results_root, options, base_configs, progress, log) -> list[dict]:
         return self._run(None, algorithms, results_root, options, base_configs, progress, log)
@@ -133,19 +135,19 @@ class _LMSuite(Suite):
             return "it trains on pairs labelled under principles, which the smol-two-factor suite declares"
         return None
 
-    def options_of(self, doc: dict[str, Any]) -> dict[str, Any]:
+    def options_of(self, doc: LMResult) -> dict[str, Any]:
         """The ``cannot_train`` options a result document was run under."""
-        return {"labels": doc.get("settings", {}).get("reward_labels", 1.0)}
+        return {"labels": doc.reward_labels, **doc.data_options}
 
     def generated_source(self, data, options: LMOptions) -> DataSource:
         """The suite's own data under its profile's ``data`` settings and the run's ``options``."""
         raise NotImplementedError(f"the {self.name} suite has no data of its own: give it a dataset")
 
-    def tables(self, docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
+    def tables(self, docs: Sequence[LMResult]) -> list[tuple[str, list[str], list[list[str]]]]:
         """(title, headers, rows): a ranked table and a reward-model table per setting."""
         return self._tables(docs, leaderboard_rows)
 
-    def terminal_tables(self, docs: Sequence[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
+    def terminal_tables(self, docs: Sequence[LMResult]) -> list[tuple[str, list[str], list[list[str]]]]:
         """``tables`` with each ranked table cut to its headline columns."""
         return self._tables(docs, lambda group: headline_columns(*leaderboard_rows(group)))
 
@@ -157,11 +159,11 @@ class _LMSuite(Suite):
                     (f"{title} · principle switch", *principle_switch_rows(group))]
         return [t for t in out if t[2]]
 
-    def plot(self, docs: Sequence[dict[str, Any]], path: Path) -> Path:
+    def plot(self, docs: Sequence[LMResult], path: Path) -> Path:
         """Gold reward against log π/π_ref of the first setting's rows."""
         return reward_kl_plot(setting_rows(docs)[0][1], path)
 
-    def section(self, docs: Sequence[dict[str, Any]], out_dir: Path) -> str:
+    def section(self, docs: Sequence[LMResult], out_dir: Path) -> str:
         return section(docs, out_dir, self)
 
 

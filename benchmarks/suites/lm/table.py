@@ -11,8 +11,10 @@ from typing import Any
 
 import torch
 
+from prefzoo.benchmarks.harness.documents import Interval
 from prefzoo.benchmarks.harness.paired_stats import holm, interval, paired_difference, rank_intervals
 from prefzoo.benchmarks.harness.stats import mean_ci
+from prefzoo.benchmarks.suites.lm.documents import LMResult, Samples
 
 METRICS = ("gold_reward", "win_rate", "kl", "pair_accuracy", "violation_rate")
 REFERENCE = "reference"
@@ -21,36 +23,37 @@ EVIDENCE_SEEDS = 3
 ALPHA = 0.05
 
 
-def setting_id(doc: dict[str, Any], tuning: bool = True) -> str:
+def setting_id(doc: LMResult, tuning: bool = True) -> str:
     """Eight hex digits naming everything a row's numbers depend on besides the algorithm: suite, data,
     profile settings (model, budget, sampler, ...), engine revision and, for configs selected by
     ``--tune``, the tuning protocol. Rows are ranked only against rows of the same setting."""
-    parts = [doc["suite"], doc.get("dataset"), doc["settings"], doc.get("data_key"), doc.get("engine_revision", 1)]
-    if tuning and doc.get("tuning"):
-        parts.append({k: doc["tuning"][k] for k in ("trials", "validation_prompts", "trial_seed")})
+    parts = [doc.suite, doc.dataset, doc.settings, doc.data_key, doc.engine_revision]
+    if tuning and doc.tuning:
+        t = doc.tuning
+        parts.append({"trials": t.trials, "validation_prompts": t.validation_prompts, "trial_seed": t.trial_seed})
     payload = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:8]
 
 
-def by_setting(docs: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+def by_setting(docs: Sequence[LMResult]) -> list[list[LMResult]]:
     """The documents split by ``setting_id``; settings with more seeds per row first (the median row's:
     one row still running its first seed does not demote a setting), then larger. A tuned setting shares
     the reference cells of the setting it was tuned in (the reference has no config)."""
-    groups: dict[str, list[dict]] = defaultdict(list)
+    groups: dict[str, list[LMResult]] = defaultdict(list)
     for doc in docs:
         groups[setting_id(doc)].append(doc)
     references = defaultdict(list)
     for doc in docs:
-        if doc["algorithm"] == REFERENCE:
+        if doc.algorithm == REFERENCE:
             references[setting_id(doc, tuning=False)].append(doc)
     for group in groups.values():
-        if group[0].get("tuning"):
+        if group[0].tuning:
             group += references[setting_id(group[0], tuning=False)]
 
     def weight(group):
         seeds = defaultdict(set)
         for d in group:
-            seeds[d["algorithm"]].add(d["seed"])
+            seeds[d.algorithm].add(d.seed)
         counts = sorted(len(s) for s in seeds.values())
         return (-counts[(len(counts) - 1) // 2], -len(group), setting_id(group[0]))
     return sorted(groups.values(), key=weight)
@@ -69,57 +72,57 @@ def _wins(policy: list[float], reference: list[float]) -> list[float]:
     return [1.0 if p > r else 0.5 if p == r else 0.0 for p, r in zip(policy, reference)]
 
 
-def _vectors(doc: dict, references: dict[int, dict]) -> dict[str, torch.Tensor]:
+def _vectors(doc: LMResult, references: dict[int, Samples]) -> dict[str, torch.Tensor]:
     """Per-prompt (or per held-out pair) vectors of each metric this document's samples allow."""
-    e, out = doc["eval"], {}
-    samples = e.get("samples") or {}
-    ids = samples.get("prompt_ids")
-    if ids and samples.get("rewards") is not None:
-        out["gold_reward"] = _per_prompt(samples["rewards"], ids)
-        ref = references.get(doc["seed"])
-        if doc["algorithm"] != REFERENCE and ref is not None and ref["prompt_ids"] == ids:
-            out["win_rate"] = _per_prompt(_wins(samples["rewards"], ref["rewards"]), ids)
-    if ids and samples.get("safe") is not None:  # two-factor data: the share of unsafe samples
-        out["violation_rate"] = _per_prompt([0.0 if safe else 1.0 for safe in samples["safe"]], ids)
-    if ids and samples.get("log_ratios") is not None:
-        out["kl"] = _per_prompt(samples["log_ratios"], ids)
-    if e.get("held_out_margins") is not None:
-        m = torch.tensor(e["held_out_margins"], dtype=torch.float64)
+    e, out = doc.eval, {}
+    samples = e.samples
+    ids = samples.prompt_ids if samples else None
+    if ids and samples.rewards is not None:
+        out["gold_reward"] = _per_prompt(samples.rewards, ids)
+        ref = references.get(doc.seed)
+        if doc.algorithm != REFERENCE and ref is not None and ref.prompt_ids == ids:
+            out["win_rate"] = _per_prompt(_wins(samples.rewards, ref.rewards), ids)
+    if ids and samples.safe is not None:  # two-factor data: the share of unsafe samples
+        out["violation_rate"] = _per_prompt([0.0 if safe else 1.0 for safe in samples.safe], ids)
+    if ids and samples.log_ratios is not None:
+        out["kl"] = _per_prompt(samples.log_ratios, ids)
+    if e.held_out_margins is not None:
+        m = torch.tensor(e.held_out_margins, dtype=torch.float64)
         out["pair_accuracy"] = (m > 0).double() + 0.5 * (m == 0).double()
     return out
 
 
-def _summary(values: list[dict]) -> dict[str, float]:
-    """Fallback for results without per-sample values: the one run's interval, or Student t over seeds."""
+def _summary(values: list[Interval | float]) -> dict[str, float]:
+    """Fallback for results without per-sample values: the one run's interval (a bare value where the
+    document has no interval), or Student t over seeds."""
+    values = [v if isinstance(v, Interval) else Interval(v, v, v, 1) for v in values]
     if len(values) == 1:
-        return {"mean": values[0]["mean"], "low": values[0]["ci_low"], "high": values[0]["ci_high"], "seeds": 1}
-    mean, half = mean_ci([v["mean"] for v in values])
+        return {"mean": values[0].mean, "low": values[0].ci_low, "high": values[0].ci_high, "seeds": 1}
+    mean, half = mean_ci([v.mean for v in values])
     return {"mean": mean, "low": mean - half, "high": mean + half, "seeds": len(values)}
 
 
-def aggregate(docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def aggregate(docs: Sequence[LMResult]) -> list[dict[str, Any]]:
     """One entry per (algorithm, config hash) of one setting, ranked by gold reward (held-out pair
     accuracy where the data have no gold reward): each metric's two-level bootstrap interval, the paired
     difference of the ranking metric to the reference and to the top row with Holm-adjusted p-values,
     and each row's rank interval."""
-    references = {d["seed"]: d["eval"]["samples"] for d in docs
-                  if d["algorithm"] == REFERENCE and d["eval"].get("samples")}
-    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    references = {d.seed: d.eval.samples for d in docs if d.algorithm == REFERENCE and d.eval.samples}
+    groups: dict[tuple[str, str], list[LMResult]] = defaultdict(list)
     for doc in docs:
-        if "reward" not in doc["eval"]:  # reward models have their own table
-            groups[(doc["algorithm"], doc["hash"])].append(doc)
+        if doc.eval.reward is None:  # reward models have their own table
+            groups[(doc.algorithm, doc.hash)].append(doc)
     rows = []
     for (name, _), group in groups.items():
-        group = sorted(group, key=lambda d: d["seed"])
+        group = sorted(group, key=lambda d: d.seed)
         first = group[0]
-        row = {"algorithm": first.get("label", name), "name": name, "family": first["family"],
-               "paper": first["paper"], "seeds": len(group), "config": first["config"], "profile": first["profile"],
-               "origin": first.get("origin", ""), "dataset": first.get("dataset", first["suite"]),
-               "has_gold": first.get("has_gold", True), "vectors": {}}
+        row = {"algorithm": first.row_name, "name": name, "family": first.family, "paper": first.paper,
+               "seeds": len(group), "config": first.config, "profile": first.profile, "origin": first.origin,
+               "dataset": first.dataset, "has_gold": first.has_gold, "vectors": {}}
         vectors = [_vectors(d, references) for d in group]
         for metric in METRICS:
-            per_seed = {d["seed"]: v[metric] for d, v in zip(group, vectors) if metric in v}
-            stored = [d["eval"][metric] for d in group if d["eval"].get(metric) is not None]
+            per_seed = {d.seed: v[metric] for d, v in zip(group, vectors) if metric in v}
+            stored = [getattr(d.eval, metric) for d in group if getattr(d.eval, metric) is not None]
             if len(per_seed) == len(group):
                 row["vectors"][metric] = per_seed
                 row[metric] = interval(torch.stack(list(per_seed.values())))
@@ -168,14 +171,14 @@ def _compare(rows: list[dict]) -> None:
             r["rank"] = b
 
 
-def _costs(row: dict, group: list[dict]) -> None:
-    trains = [d["train"] for d in group if d.get("train")]
-    row["train_time_s"] = sum(t["wall_time_s"] for t in trains) / len(trains) if trains else None
-    row["tokens_per_s"] = sum(t["tokens_per_s"] for t in trains) / len(trains) if trains else None
-    row["peak_memory_gib"] = max(t["peak_memory_bytes"] for t in trains) / 2**30 if trains else None
-    row["generated_tokens"] = sum(d["eval"]["generated_tokens"] for d in group) // len(group)
+def _costs(row: dict, group: list[LMResult]) -> None:
+    trains = [d.train for d in group if d.train]
+    row["train_time_s"] = sum(t.wall_time_s for t in trains) / len(trains) if trains else None
+    row["tokens_per_s"] = sum(t.tokens_per_s for t in trains) / len(trains) if trains else None
+    row["peak_memory_gib"] = max(t.peak_memory_bytes for t in trains) / 2**30 if trains else None
+    row["generated_tokens"] = sum(d.eval.generated_tokens for d in group) // len(group)
     for cost in ("oracle_queries", "responses_sampled", "generated_tokens"):
-        values = [t[cost] for t in trains if cost in t]
+        values = [getattr(t, cost) for t in trains]
         key = "train_generated_tokens" if cost == "generated_tokens" else cost
         row[key] = sum(values) // len(values) if values else None
 

@@ -122,6 +122,10 @@ class GeneratedTwoFactor(GeneratedSentiment):
         return is_safe(texts)
 
     @property
+    def data_options(self) -> dict[str, str]:
+        return {"preference": self.preference}
+
+    @property
     def principles(self) -> dict[str, Principle] | None:
         """The principles, under helpfulness labels only: their helpfulness score is the pair's order."""
         return PRINCIPLES if self.preference == "helpfulness" else None
@@ -154,9 +158,6 @@ class SmolTwoFactorSuite(_LMSuite):
             return ("its principle scores read helpfulness from a pair's order, which --preference "
                     f"{preference} changes; train it on the helpfulness labels")
         return super().cannot_train(cls, **options)
-
-    def options_of(self, doc):
-        return {**super().options_of(doc), "preference": doc["data_key"].rsplit("+", 1)[1]}  # GeneratedTwoFactor.key's
 
     def generated_source(self, data, options: TwoFactorOptions) -> GeneratedTwoFactor:
         return GeneratedTwoFactor(data, options.regenerate_data, options.preference, options.labeller_temperature)

@@ -12,7 +12,7 @@ import torch
 
 from prefzoo.benchmarks.harness.results import load_results
 from prefzoo.registry import ALGORITHMS
-from tests.helpers import run_cli
+from tests.helpers import interval, lm_result, lm_results, run_cli
 from tests.tiny_lm import make_tiny_lm
 
 IRL = ALGORITHMS.get("irl")
@@ -88,21 +88,22 @@ def test_every_policy_gets_a_row_with_its_implicit_and_extracted_reward():
     from prefzoo.benchmarks.suites.lm.reward_report import extracted_reward_rows
 
     def doc(name, config, seed=0, accuracy=None, reward=None, label=None):
-        evaluation = {"gold_reward": {"mean": 0.5}}
+        evaluation = {"gold_reward": interval(0.5)}
         if accuracy is not None:
-            evaluation["pair_accuracy"] = {"mean": accuracy}
+            evaluation["pair_accuracy"] = interval(accuracy)
         if reward is not None:
-            evaluation = {"reward": {"pair_accuracy": reward, "correlation": 0.2}}
-        return {"algorithm": name, "label": label or name, "config": config, "hash": label or name, "seed": seed,
-                "train": {"demonstrations": 16} if reward is not None else {"wall_time_s": 1.0}, "eval": evaluation}
+            evaluation = {"reward": {"pairs": 8, "pair_accuracy": reward, "pair_accuracy_ci": [0, 1], "correlation": 0.2,
+                                     "correlation_ci": [0, 1], "ece": 0.1}}
+        return lm_result(algorithm=name, label=label or name, config=config, hash=label or name, seed=seed,
+                         train={"demonstrations": 16} if reward is not None else {}, eval=evaluation)
 
     ppo_default = ALGORITHMS.get("ppo").Config().to_dict()
     docs = [doc("dpo", {}, 0, 0.70), doc("dpo", {}, 1, 0.60), doc("ppo", ppo_default, label="ppo (bt)"),
             doc("ppo", {**ppo_default, "reward_learner": "ser"}, label="ppo (ser)"), doc("grpo", {}),
             doc("irl", {"policy": "ppo", "loss": "max_margin"}, 0, reward=0.75),
             doc("irl", {"policy": "ppo", "loss": "max_margin"}, 1, reward=0.65),
-            {"algorithm": "reference", "config": {}, "seed": 0, "train": None, "eval": {"gold_reward": {"mean": 0.3}}}]
-    headers, rows = extracted_reward_rows(docs)
+            lm_result(algorithm="reference", family="reference", eval={"gold_reward": interval(0.3)})]
+    headers, rows = extracted_reward_rows(lm_results(*docs))
     assert [r[0] for r in rows] == ["ppo (bt)", "dpo", "grpo", "ppo (ser)"]  # extracted first, then by implicit
     assert rows[0][1:] == ["— (none in closed form)", rows[0][2], "0.200 ± 0.000", "irl (max_margin)", "1 / 2"]
     assert rows[0][2].startswith("0.700 ± ")  # the extracted reward's accuracy over its two seeds
@@ -112,10 +113,10 @@ def test_every_policy_gets_a_row_with_its_implicit_and_extracted_reward():
     docs += [doc("irl", {"policy": "ppo", "loss": "max_margin", "policy_config": '{"reward_learner": "ser"}'},
                  0, reward=0.55, label="irl-ser"),
              doc("irl", {"policy": "ppo", "loss": "logistic"}, 0, reward=0.60, label="irl-logistic")]
-    rows = extracted_reward_rows(docs)[1]
+    rows = extracted_reward_rows(lm_results(*docs))[1]
     assert [(r[0], r[2], r[4]) for r in rows[:4]] == [
         ("ppo (bt)", "0.600", "irl (logistic)"), ("ppo (bt)", rows[1][2], "irl (max_margin)"),
         ("ppo (ser)", "0.550", "irl (max_margin)"), ("dpo", "—", "—")]
-    assert extracted_reward_rows([doc("grpo", {})]) == ([], [])  # nothing learned in closed form or extracted
+    assert extracted_reward_rows(lm_results(doc("grpo", {}))) == ([], [])  # nothing learned in closed form or extracted
     # a result of an algorithm this installation no longer has still gets its implicit reward's row
-    assert extracted_reward_rows([doc("gone-plugin", {}, 0, 0.6)])[1] == [["gone-plugin", "0.600", "—", "—", "—", "1 / 0"]]
+    assert extracted_reward_rows(lm_results(doc("gone-plugin", {}, 0, 0.6)))[1] == [["gone-plugin", "0.600", "—", "—", "—", "1 / 0"]]

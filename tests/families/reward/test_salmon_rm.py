@@ -18,6 +18,7 @@ from prefzoo.algorithms.salmon_rm import InstructableReward
 from prefzoo.benchmarks.suites.two_factor.suite import PRINCIPLES, SmolTwoFactorSuite
 from prefzoo.registry import ALGORITHMS, SUITES
 from tests.engine.test_runners import context, tiny  # noqa: F401 (the module's tiny-model fixture)
+from tests.helpers import lm_result, lm_results
 
 RM = InstructableReward()
 
@@ -155,11 +156,11 @@ def test_the_leaderboard_does_not_call_missing_what_a_setting_cannot_train():
     from prefzoo.benchmarks.suites.smol_sentiment.suite import SmolSentimentSuite
 
     def missing(group):
-        return missing_algorithms(group, SUITES.get(group[0]["suite"])())
+        return missing_algorithms(lm_results(*group), SUITES.get(group[0]["suite"])())
 
-    def group(suite, key):
-        return [{"suite": suite, "algorithm": "dpo", "family": "pairwise", "data_key": key},
-                {"suite": suite, "algorithm": "bt", "family": "reward-learning", "data_key": key}]
+    def group(suite, key):  # schema-1 documents: smol-two-factor's preference is read from the data key
+        return [lm_result(suite=suite, algorithm="dpo", family="pairwise", data_key=key),
+                lm_result(suite=suite, algorithm="bt", family="reward-learning", data_key=key)]
 
     assert "salmon-rm" in missing(group("smol-two-factor", "abc+shipped+helpfulness"))
     assert "salmon-rm" not in missing(group("smol-two-factor", "abc+shipped+safety-first"))
@@ -169,7 +170,7 @@ def test_the_leaderboard_does_not_call_missing_what_a_setting_cannot_train():
     assert "ser" not in sentiment
     budget = group("smol-sentiment", "abc+shipped")
     for doc in budget:
-        doc["settings"] = {"reward_labels": 0.1}
+        doc["settings"] = {**doc["settings"], "reward_labels": 0.1}
     assert "ser" in missing(budget)
     ser = ALGORITHMS.get("ser")
     assert "--labels below 1" in SmolSentimentSuite().cannot_train(ser)

@@ -11,6 +11,7 @@ import pytest
 
 from prefzoo.benchmarks.suites.bandit.reward import RewardBanditSettings, _fit, comparisons, run_reward_bandit
 from prefzoo.registry import ALGORITHMS
+from tests.helpers import interval, lm_result, lm_results
 
 SER, BT = ALGORITHMS.get("ser"), ALGORITHMS.get("bt")
 
@@ -120,7 +121,7 @@ def test_ser_and_bt_on_a_label_budget_in_the_lm_suite(tmp_path, monkeypatch):
     for doc in (bt, ser):  # 4 steps × 4 pairs read, half of them labelled
         assert (doc["train"]["labelled_pairs"], doc["train"]["unlabelled_pairs"]) == (8, 8)
         assert doc["train"]["oracle_queries"] == 8 and doc["settings"]["reward_labels"] == 0.5
-    assert "labels of a random 50% of the pairs" in describe_setting(bt)
+    assert "labels of a random 50% of the pairs" in describe_setting(lm_results(bt)[0])
     evolution = ser["train"]["self_evolution"]
     assert (evolution["labelled_train_pairs"], evolution["validation_pairs"]) == (6, 2)
     rounds, kept = evolution["rounds"], evolution["kept_round"]
@@ -138,26 +139,26 @@ def test_the_label_budget_curve_lines_up_settings_that_differ_only_in_the_share_
 
     def doc(name, share, accuracy, seed=0, lr=1e-4):
         settings = {"train": {"learning_rate": lr}, **({"reward_labels": share} if share < 1 else {})}
-        return {"algorithm": name, "config": {"alpha": 1e-3}, "settings": settings, "data_key": "k", "seed": seed,
-                "suite": "s", "train": {"pairs": 96, "labelled_pairs": round(96 * share)},
-                "eval": {"reward": {"pair_accuracy": accuracy, "correlation": 0.5, "ece": 0.1}}}
+        return lm_result(algorithm=name, config={"alpha": 1e-3}, settings=settings, seed=seed, hash=name,
+                         train={"pairs": 96, "labelled_pairs": round(96 * share)},
+                         eval={"reward": {"pairs": 8, "pair_accuracy": accuracy, "pair_accuracy_ci": [0, 1],
+                                          "correlation": 0.5, "correlation_ci": [0, 1], "ece": 0.1}})
 
     def policy(name, share, rewards, learner="bt", learner_config=None):
         d = doc(name, share, 0.0)
         d.update(config={"reward_learner": learner, "reward_learner_config": learner_config}, family="rl",
-                 paper="", profile="quick", hash=name, train={"wall_time_s": 1.0, "tokens_per_s": 1.0,
-                                                              "peak_memory_bytes": 0},
-                 eval={"samples": {"prompt_ids": [0, 1, 2, 3], "rewards": rewards}, "generated_tokens": 0,
-                       "gold_reward": {"mean": sum(rewards) / 4, "ci_low": 0.0, "ci_high": 1.0}})
+                 paper="", profile="quick", hash=name, train=lm_result(train={})["train"],
+                 eval={"samples": {"prompt_ids": [0, 1, 2, 3], "texts": [""] * 4, "rewards": rewards},
+                       "generated_tokens": 0, "gold_reward": interval(sum(rewards) / 4)})
         return d
 
     docs = [doc("bt", 1.0, 0.84), doc("bt", 1.0, 0.80, seed=1), doc("bt", 0.1, 0.60), doc("ser", 0.1, 0.65),
             doc("bt", 0.3, 0.70, lr=2e-3)]  # another budget: not on bt's curve
-    headers, rows = label_budget_rows(docs)
+    headers, rows = label_budget_rows(lm_results(*docs))
     assert [r[:4] for r in rows] == [["bt", "100%", "96", "2"], ["bt", "10%", "10", "1"]]
     assert rows[0][4].startswith("0.820 ± ") and rows[1][4] == "0.600" and rows[0][5] == "—"  # no OOD pairs
     assert rows[0][8] == rows[1][8] == "—"  # no policy was trained on either model
-    assert label_budget_rows([doc("ser", 0.1, 0.65)]) == (headers, [])  # one share: no curve
+    assert label_budget_rows(lm_results(doc("ser", 0.1, 0.65))) == (headers, [])  # one share: no curve
     # PPO on bt's 10% model in bt's 10% setting, paired with that setting's reference on the same prompts;
     # a policy on a differently configured bt, or on another learner's model, is not bt's at 10%.
     reference = policy("reference", 0.1, [0.0, 0.1, 0.2, 0.3])
@@ -165,6 +166,6 @@ def test_the_label_budget_curve_lines_up_settings_that_differ_only_in_the_share_
     docs += [reference, policy("ppo", 0.1, [0.5, 0.6, 0.7, 0.8]),
              policy("grpo", 0.1, [0.0] * 4, "bt", '{"alpha": 0.5}'),
              policy("rloo", 1.0, [0.0] * 4, "ser")]
-    rows = label_budget_rows(docs)[1]
+    rows = label_budget_rows(lm_results(*docs))[1]
     assert rows[0][8] == "—" and rows[1][8].startswith("ppo 0.650 [") and ", Δ +0.500 [+0.500, +0.500]" in rows[1][8]
     assert "grpo" not in rows[1][8] and "rloo" not in rows[0][8]

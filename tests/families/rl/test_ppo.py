@@ -89,7 +89,7 @@ def test_whitening_is_over_the_masked_entries():
 
 
 def test_overoptimisation_fit_recovers_gao_et_al_form():
-    from prefzoo.benchmarks.suites.lm.report import fit_overoptimisation
+    from prefzoo.benchmarks.suites.lm.figures import fit_overoptimisation
 
     d = [0.0, 0.5, 1.0, 2.0, 4.0]
     reward = [x * (2.0 - 0.5 * math.log(x)) if x else 0.0 for x in d]

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from prefzoo.benchmarks.harness.results import load_results
+from prefzoo.benchmarks.harness.results import result_files
 from prefzoo.benchmarks.suites.bandit.online import OnlineBanditSettings, run_online_bandit
 from prefzoo.benchmarks.suites.bandit.reward import RewardBanditSettings, run_reward_bandit
 from prefzoo.benchmarks.suites.bandit.suite import BanditSuite
@@ -43,7 +43,8 @@ def test_bandit_tune_selects_on_validation_seeds_and_reports_a_tuned_section(tmp
         "online-dpo": online.Config.from_dict(next(d for d in docs if d["algorithm"] == "online-dpo")["config"])},
         strengths=[next(d for d in docs if d["algorithm"] == "online-dpo")["config"]["beta"]])
     assert untuned[0]["hash"] != next(d for d in docs if d["algorithm"] == "online-dpo")["hash"]
-    section = BanditSuite().section(list(load_results(tmp_path)), tmp_path)
+    suite = BanditSuite()
+    section = suite.section(suite.read(result_files(tmp_path)), tmp_path)
     assert "### Tuned (3 trials per algorithm)" in section and "Validation scores of every trial" in section
     untuned_part, tuned_part = section.split("### Tuned")
     assert "online-dpo" in untuned_part and "ids" not in untuned_part and "ids" in tuned_part

@@ -59,7 +59,7 @@ def test_a_reward_learner_at_two_labellers_in_the_lm_suite_makes_the_misspecific
     from prefzoo.benchmarks.suites.smol_sentiment.suite import SmolSentimentSuite
     from prefzoo.benchmarks.harness.results import load_results
     from prefzoo.benchmarks.suites.lm.reward_report import misspecification_rows
-    from tests.helpers import run_cli
+    from tests.helpers import lm_results, run_cli
     from tests.tiny_lm import make_tiny_lm
 
     tiny = make_tiny_lm(tmp_path / "model")
@@ -75,13 +75,14 @@ def test_a_reward_learner_at_two_labellers_in_the_lm_suite_makes_the_misspecific
     assert "labeller_temperature" not in own and hot["labeller_temperature"] == 5.0
     assert hot["data_key"] == own["data_key"] + "+labeller-T5" and own["hash"] != hot["hash"]
     assert hot["labels_against_gold"] > own["labels_against_gold"]
-    assert "Bradley–Terry draw at temperature 5.0 (labels drawn again" in describe_setting(hot)
-    headers, rows = misspecification_rows(docs)
+    assert "Bradley–Terry draw at temperature 5.0 (labels drawn again" in describe_setting(lm_results(hot)[0])
+    headers, rows = misspecification_rows(lm_results(*docs))
     assert [r[:4] for r in rows] == [["bt", "0.1", f"{own['labels_against_gold']:.0%}", "1"],
                                      ["bt", "5", f"{hot['labels_against_gold']:.0%}", "1"]]
     assert rows[1][4] == f"{hot['eval']['reward']['pair_accuracy']:.3f}"
     # a result written before results carried the share takes it from another result of its setting
     older = [{k: v for k, v in d.items() if not (d is own and k == "labels_against_gold")} for d in docs]
-    assert misspecification_rows(older)[1] == rows
-    assert misspecification_rows([d for d in older if d["algorithm"] == "bt"])[1][0][2] == "—"
-    assert "### Reward learning from a misspecified labeller" in SmolSentimentSuite().section(docs, tmp_path)
+    assert misspecification_rows(lm_results(*older))[1] == rows
+    assert misspecification_rows(lm_results(*[d for d in older if d["algorithm"] == "bt"]))[1][0][2] == "—"
+    suite = SmolSentimentSuite()
+    assert "### Reward learning from a misspecified labeller" in suite.section(suite.read(docs), tmp_path)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from prefzoo.benchmarks.suites.lm.reward_report import reward_model_rows
 from prefzoo.benchmarks.suites.smol_sentiment.data import SUBJECTS, TEMPLATES, DataSettings, make_prompts
 from prefzoo.benchmarks.suites.smol_sentiment.ood import OOD_SUBJECTS, OOD_TEMPLATES, ood_file_name, ood_prompts
+from tests.helpers import lm_result, lm_results
 
 
 def test_the_out_of_distribution_prompts_share_no_template_or_subject_with_training():
@@ -24,11 +25,12 @@ def test_the_out_of_distribution_prompts_share_no_template_or_subject_with_train
 
 
 def _doc(seed, accuracy, ood=None):
-    reward = {"pair_accuracy": accuracy, "correlation": 0.5, "ece": 0.1}
-    return {"algorithm": "bt", "hash": "h", "seed": seed, "config": {"alpha": 1e-3}, "paper": "p",
-            "settings": {"data": {"label_temperature": 0.1}},
-            "train": {"pairs": 96, "epochs": 3, "wall_time_s": 10.0},
-            "eval": {"reward": reward, **({"reward_ood": {**reward, "pair_accuracy": ood}} if ood is not None else {})}}
+    reward = {"pairs": 8, "pair_accuracy": accuracy, "pair_accuracy_ci": [0, 1], "correlation": 0.5,
+              "correlation_ci": [0, 1], "ece": 0.1}
+    return lm_results(lm_result(
+        algorithm="bt", hash="h", seed=seed, config={"alpha": 1e-3}, paper="p",
+        settings={"data": {"label_temperature": 0.1}}, train={"pairs": 96, "epochs": 3, "wall_time_s": 10.0},
+        eval={"reward": reward, **({"reward_ood": {**reward, "pair_accuracy": ood}} if ood is not None else {})}))[0]
 
 
 def test_the_reward_model_table_shows_out_of_distribution_accuracy_where_every_seed_has_it():

@@ -78,7 +78,8 @@ def test_bfpo_and_dpo_run_through_the_suites_cells(tmp_path, monkeypatch):
         assert safe == ["bad" not in t.split() for t in texts]
         assert doc["eval"]["violation_rate"] == pytest.approx(1 - sum(safe) / len(safe))
     assert by_name["bfpo"]["data_key"].endswith("+helpfulness")
-    ((title, group),) = setting_rows(docs)
+    assert by_name["bfpo"]["data_options"] == {"preference": "helpfulness"} and by_name["bfpo"]["schema"] == 2
+    ((title, group),) = setting_rows(SmolTwoFactorSuite().read(docs))
     headers, rows = leaderboard_rows(group)
     assert headers[6:8] == ["violation rate [95% CI]", "Δ violation rate vs reference [95% CI]"]
     assert all(r[6] != "—" for r in rows)

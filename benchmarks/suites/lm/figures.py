@@ -1,0 +1,94 @@
+"""The figures of an LM suite's setting: gold reward against log π/π_ref per row, and the RL runs'
+overoptimisation curves (Gao, Schulman & Hilton 2022), as pure functions of the result documents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from prefzoo.benchmarks.harness.results import save_figure_atomic
+from prefzoo.benchmarks.suites.lm.documents import LMResult
+from prefzoo.benchmarks.suites.lm.table import aggregate
+
+
+def fit_overoptimisation(sqrt_kl: Sequence[float], reward: Sequence[float]) -> tuple[float, float] | None:
+    """Least-squares (α, β) of Gao, Schulman & Hilton 2022's RL form R(d) = d(α − β log d), d = √KL,
+    fitted as R/d = α − β log d on the points with d > 0 (None with fewer than two)."""
+    import torch
+
+    points = [(d, r) for d, r in zip(sqrt_kl, reward) if d > 1e-6]
+    if len(points) < 2:
+        return None
+    d = torch.tensor([x for x, _ in points], dtype=torch.float64)
+    y = torch.tensor([r for _, r in points], dtype=torch.float64) / d
+    design = torch.stack([torch.ones_like(d), -torch.log(d)], 1)
+    alpha, beta = torch.linalg.lstsq(design, y[:, None]).solution[:, 0].tolist()
+    return alpha, beta
+
+
+def overoptimisation_plot(docs: Sequence[LMResult], path: Path) -> Path | None:
+    """Per RL run: gold and proxy (reward-model) reward of the rollouts against √KL(π‖π_ref) over
+    training, with the fitted R(d) = d(α − β log d) of each; None without RL runs."""
+    runs = [d for d in docs if d.train and d.train.curve]
+    if not runs:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 3.6), squeeze=False)
+    for ax, doc in zip(axes[0], runs):
+        curve = doc.train.curve
+        d = [p.sqrt_kl for p in curve]
+        for key, colour, label in (("gold_reward", "C0", "gold (VADER)"), ("proxy_score", "C1", "proxy (reward model)")):
+            r = [getattr(p, key) for p in curve]
+            r0 = r[0]
+            gains = [x - r0 for x in r]  # Gao et al. fit the gain over the initial policy
+            ax.plot(d, gains, "o-", color=colour, label=label, lw=1)
+            fit = fit_overoptimisation(d, gains)
+            if fit is not None:
+                grid = np.linspace(max(min(x for x in d if x > 0), 1e-3), max(d), 50)
+                ax.plot(grid, grid * (fit[0] - fit[1] * np.log(grid)), "--", color=colour, lw=0.8,
+                        label=f"fit α={fit[0]:.2f}, β={fit[1]:.2f}")
+        ax.set_title(doc.row_name, fontsize=9)
+        ax.set_xlabel("√KL(π ‖ π_ref)")
+        ax.set_ylabel("reward gain over the first iteration")
+        ax.legend(fontsize=6)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return save_figure_atomic(fig, path, dpi=100)
+
+
+def reward_kl_plot(docs: Sequence[LMResult], path: Path) -> Path:
+    """Gold reward against KL(π‖π_ref), with 95% intervals and the upper-left frontier."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in aggregate(docs) if r["gold_reward"] is not None]
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    points = []
+    for i, r in enumerate(rows):
+        kl = r["kl"] or {"mean": 0.0, "low": 0.0, "high": 0.0}
+        g = r["gold_reward"]
+        ax.errorbar(kl["mean"], g["mean"], xerr=[[kl["mean"] - kl["low"]], [kl["high"] - kl["mean"]]],
+                    yerr=[[g["mean"] - g["low"]], [g["high"] - g["mean"]]], fmt="osD^v<>"[i // 10 % 7], color=f"C{i % 10}",
+                    capsize=3, label=r["algorithm"])
+        points.append((kl["mean"], g["mean"]))
+    frontier, best = [], float("-inf")
+    for x, y in sorted(points):
+        if y > best:
+            frontier.append((x, y))
+            best = y
+    if len(frontier) > 1:
+        ax.step([x for x, _ in frontier], [y for _, y in frontier], where="post", color="grey", ls="--", lw=1,
+                label="frontier")
+    ax.set_xlabel("log π/π_ref on the policy's samples, nats per response")
+    ax.set_ylabel("gold reward (VADER compound)")
+    ax.legend(fontsize=7, loc="best")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return save_figure_atomic(fig, path, dpi=100)
