@@ -4,6 +4,7 @@ setting, and the ``--train`` budget knobs."""
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -23,8 +24,12 @@ def test_sign_flip_p_by_hand():
     # (+,+,+) and (-,-,-) give 4: 6 of 8
     assert sign_flip_p([1, -1, 2]) == pytest.approx(6 / 8)
     assert sign_flip_p([0.0, 0.0]) == 1.0
-    # Monte Carlo beyond 16 prompts: a large consistent effect, p at its floor 1 / (resamples + 1)
-    assert sign_flip_p([1.0] * 40, resamples=999) == pytest.approx(1 / 1000)
+    # Monte Carlo beyond 16 prompts; where no random pattern reaches the observed mean (a large consistent
+    # effect), the normal approximation instead of the floor 1 / (resamples + 1): z = 40 / sqrt(40)
+    assert sign_flip_p([1.0] * 40, resamples=999) == pytest.approx(math.erfc(math.sqrt(40) / math.sqrt(2)))
+    assert sign_flip_p([1.0] * 40, resamples=999) < 1e-9
+    noisy = torch.randn(40, generator=torch.Generator().manual_seed(0)).tolist()
+    assert 0.01 < sign_flip_p(noisy, resamples=999) < 1  # hits: still the Monte Carlo share
 
 
 def test_holm_by_hand():
@@ -101,6 +106,12 @@ def test_two_settings_render_as_two_sections_each_with_its_own_reference(tmp_pat
     assert "`ipo` is indistinguishable from it" in six and "| dpo ▲ |" in six
     assert "Partial: not run at this setting:" in forty and "`ipo`" in forty.split("Partial")[1].split("\n")[0]
     assert "Smoke run" not in text  # three seeds per row
+    # dpo − reference is 0.3 on every prompt and seed and ipo − reference 0: nothing to detect, no noise
+    assert ("**Power.** At 3 seeds × 32 held-out prompts, with 80% power at two-sided α = 0.05 (before Holm), this "
+            "table detects a difference in gold from the reference of 0.000 (median; 0.000–0.000 over 2 rows)") in six
+    # two rows and three seeds: of the 8 within-seed label swaps, 2 (none, all) keep the observed F: p ≥ 1/4
+    assert "All algorithms equal?" in six and "F(1, 2) = " in six and "permutation p = 0.2" in six
+    assert "not testable (it needs two rows, and two seeds that every row has)" in forty  # dpo alone
 
 
 def test_one_seed_is_labelled_a_smoke_run(tmp_path):
@@ -110,6 +121,7 @@ def test_one_seed_is_labelled_a_smoke_run(tmp_path):
     _write(results, _doc("dpo", base))
     text = render(results, board)[0].read_text()
     assert "Smoke run (1 seed per row): not evidence." in text
+    assert "With one seed the seed-to-seed variance is unseen" in text
     for seed in (1, 2):  # the reference and dpo at three seeds, a new row at one: only that row is not evidence
         _write(results, _doc("reference", base, seed))
         _write(results, _doc("dpo", base, seed))

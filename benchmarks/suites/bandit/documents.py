@@ -86,6 +86,11 @@ class BanditTuning:
     space: dict[str, list[Any]]
     candidates: list[TrialScore]
     selected: int
+    rule: str | None = None
+    """How the selected trial was chosen (``harness.selection.RULE``); None: the best mean outright."""
+    best: int | None = None
+    gain: float | None = None
+    noise: float | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -121,7 +121,10 @@ def tuned_section(docs: Sequence[BanditResult]) -> list[str]:
                   f"{t.validation_seeds} validation seeds (numbered from {t.validation_first_seed:,}, apart "
                   "from the test seeds) and scored by its part's objective (online and RL: final E_π[r]; reward "
                   "learning: −RMSE on all arms at the last epoch); the selected config then ran on the test seeds "
-                  "below. The pairwise part has no objective to select on and is not tuned.", ""]
+                  "below. The *selection* column says how the bold trial was chosen: the best mean outright, or "
+                  "(`harness.selection`) the defaults unless the best trial's gain over them, paired on the "
+                  "validation seeds, exceeds 1.96 of its standard errors. The pairwise part has no objective to "
+                  "select on and is not tuned.", ""]
         for title, key, part in (("Online preference optimisation", "online", online_table),
                                  ("Critic-free RL", "rl", lambda d: online_table(d, key="rl")),
                                  ("Reward learning", "reward", reward_table)):
@@ -132,9 +135,21 @@ def tuned_section(docs: Sequence[BanditResult]) -> list[str]:
     return lines
 
 
+def _selection(t) -> str:
+    """How the bold trial was chosen: the best mean outright (records before the noise rule), or the
+    defaults kept unless the best trial's paired gain exceeded the validation noise."""
+    if t.rule is None:
+        return "best mean"
+    if t.best == 0:
+        return "defaults: best mean"
+    if t.selected == 0:
+        return f"defaults kept: trial {t.best + 1} gained {t.gain:+.4f} ≤ noise {t.noise:.4f}"
+    return f"trial {t.best + 1}: gain {t.gain:+.4f} > noise {t.noise:.4f}"
+
+
 def _trials_table(docs: Sequence[BanditResult]) -> tuple[list[str], list[list[str]]]:
     trials = max(d.tuning.trials for d in docs)
-    headers = ["algorithm", "objective", "searched"] + [f"trial {i + 1}" for i in range(trials)]
+    headers = ["algorithm", "objective", "searched", "selection"] + [f"trial {i + 1}" for i in range(trials)]
     rows, seen = [], set()
     for doc in sorted(docs, key=lambda d: d.algorithm):
         if doc.algorithm in seen:
@@ -146,7 +161,7 @@ def _trials_table(docs: Sequence[BanditResult]) -> tuple[list[str], list[list[st
             values = ", ".join(f"{k}={c.config[k]:.3g}" for k in t.space) or "defaults"
             cell = f"{c.validation_score:.4f} ({values})"
             cells.append(f"**{cell}**" if i == t.selected else cell)
-        rows.append([doc.algorithm, t.objective, ", ".join(t.space) or "nothing (no search space)"]
+        rows.append([doc.algorithm, t.objective, ", ".join(t.space) or "nothing (no search space)", _selection(t)]
                     + cells + [""] * (trials - len(cells)))
     return headers, rows
 

@@ -12,6 +12,7 @@ from prefzoo.benchmarks.suites.lm.figures import overoptimisation_plot, reward_k
 from prefzoo.benchmarks.suites.lm.reward_report import (label_budget_rows, labeller_temperature, misspecification_rows,
                                                         reward_sections)
 from prefzoo.benchmarks.suites.lm.table import aggregate, beats_reference, by_setting, setting_id, verdict
+from prefzoo.benchmarks.suites.lm.table_power import power_sentence
 
 
 def _p(value: dict | None) -> str:
@@ -90,8 +91,10 @@ def _configs(doc: LMResult) -> str:
         return "each algorithm's Config defaults"
     return (f"each algorithm's config selected from {tuning.trials} trials of its search space (trial 1: its "
             f"defaults; the same draws for every algorithm), trained on seed {tuning.trial_seed} and scored by "
-            f"mean gold reward on {tuning.validation_prompts} validation prompts disjoint from the held-out ones; "
-            "the selected values are shown beside each name")
+            f"mean gold reward on {tuning.validation_prompts} validation prompts disjoint from the held-out ones"
+            + (f", keeping {tuning.rule} on those prompts (\"defaults kept\" marks a row where a trial scored higher "
+               "by less)" if tuning.rule else ", the best mean selected")
+            + "; the selected values are shown beside each name")
 
 
 def describe_setting(doc: LMResult) -> str:
@@ -147,9 +150,17 @@ STATISTICS = (
     "Intervals are 95%, from a bootstrap that resamples training seeds and held-out prompts together (with one "
     "seed: prompts only, the within-run interval). Δ columns pair each row with the reference (or the top row) "
     "on the same prompts and seeds; p is a sign-flip permutation test over prompts of the seed-averaged "
-    "difference, Holm-adjusted over the rows of the table. ▲ marks a row above the reference (adjusted p < 0.05 "
-    "and an interval of Δ above 0), ▼ one below it. The rank interval holds the ranks a row takes in 95% of the "
-    "bootstrap resamples. log π/π_ref is the mean log-ratio on the policy's own samples from the sampler above "
+    "difference (exact up to 16 prompts, else 20,000 random sign patterns, and the test's normal approximation "
+    "where none reaches the observed difference), Holm-adjusted over the rows of the table. ▲ marks a row above "
+    "the reference (adjusted p < 0.05 and an interval of Δ above 0), ▼ one below it. The top row is chosen "
+    "after the fact from these same numbers, so Δ vs top is biased in its favour (the winner's curse) and "
+    "\"indistinguishable from the top\" is generous to the others; the rank interval, which re-ranks on every "
+    "resample, is the unbiased reading. The rank interval holds the ranks a row takes in 95% of the "
+    "bootstrap resamples. Win rate: the share of held-out samples whose gold reward beats the reference's "
+    "sample of the same prompt and sampling seed, a tie counting one half (a share of the cells tie, mostly "
+    "two samples without a sentiment word). Pair accuracy: the share of held-out preference pairs that the "
+    "row's implicit reward (β·log π/π_ref for the reference-based losses, the reference-free ones' own score) "
+    "orders as the label does, a tie counting one half. log π/π_ref is the mean log-ratio on the policy's own samples from the sampler above "
     "(KL(π‖π_ref) itself at temperature 1 without truncation). Tokens/s: tokens trained on per second of "
     "training wall time (for online and RL methods that time includes their generation and labelling). Peak "
     "memory of training: the CUDA allocator's peak, or on the CPU the peak resident memory above the level "
@@ -169,6 +180,9 @@ def section(docs: Sequence[LMResult], out_dir: Path, suite_object) -> str:
             lines += [f"Partial: not run at this setting: {', '.join(f'`{n}`' for n in missing)}.", ""]
         rows = aggregate(group)
         lines += [verdict(rows), "", markdown_table(*leaderboard_rows(group)), ""]
+        power = power_sentence(rows)
+        if power:
+            lines += [power, ""]
         if all(doc.has_gold for doc in group):
             plot = reward_kl_plot(group, Path(out_dir) / f"{suite}-{sid}.png")
             lines += [f"![gold reward against log π/π_ref]({plot.name})", ""]

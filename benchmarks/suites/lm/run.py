@@ -162,7 +162,8 @@ class LMRun:
             algorithm = cls(config)
             if tuning:
                 searched = tuning["space"]
-                doc["label"] = f"{name} ({', '.join(f'{k}={getattr(config, k):.3g}' for k in searched)})"
+                kept = ", defaults kept" if tuning.get("best", tuning["selected"]) != tuning["selected"] else ""
+                doc["label"] = f"{name} ({', '.join(f'{k}={getattr(config, k):.3g}' for k in searched)}{kept})"
             if algorithm.trains_policy:
                 self.reset_policy(seed)
             out_dir = self.run_dir(name, path)

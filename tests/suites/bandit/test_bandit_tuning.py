@@ -26,7 +26,10 @@ def test_bandit_tune_selects_on_validation_seeds_and_reports_a_tuned_section(tmp
     for doc in docs:
         record = doc["tuning"]
         scores = [c["validation_score"] for c in record["candidates"]]
-        assert len(scores) == 3 and record["selected"] == scores.index(max(scores))
+        assert len(scores) == 3 and record["best"] == scores.index(max(scores))
+        # the defaults (trial 1) stay unless the best trial's paired gain over them exceeds the noise
+        assert record["selected"] == (record["best"] if record["gain"] > record["noise"] else 0)
+        assert record["rule"].startswith("the defaults unless")
         assert doc["config"] == record["candidates"][record["selected"]]["config"]
         # the recorded score is what the selected config scores on the validation seeds, and not on the test ones
         run_fn, settings = validation[doc["algorithm"]]
@@ -36,8 +39,8 @@ def test_bandit_tune_selects_on_validation_seeds_and_reports_a_tuned_section(tmp
         on_test = run_fn(cls, config, settings)
         read = ((lambda r: float(r.final_reward.double().mean())) if doc["algorithm"] == "online-dpo"
                 else (lambda r: -float(r.error_all[-1].double().mean())))
-        assert read(on_validation) == pytest.approx(max(scores), abs=1e-6)
-        assert read(on_test) != pytest.approx(max(scores), abs=1e-6)
+        assert read(on_validation) == pytest.approx(scores[record["selected"]], abs=1e-6)
+        assert read(on_test) != pytest.approx(scores[record["selected"]], abs=1e-6)
     # a tuned cell is a setting of its own: its hash differs from the same config's untuned cell
     untuned = BanditSuite().run([online], tmp_path, seeds=2, base_configs={
         "online-dpo": online.Config.from_dict(next(d for d in docs if d["algorithm"] == "online-dpo")["config"])},
@@ -46,6 +49,7 @@ def test_bandit_tune_selects_on_validation_seeds_and_reports_a_tuned_section(tmp
     suite = BanditSuite()
     section = suite.section(suite.read(result_files(tmp_path)), tmp_path)
     assert "### Tuned (3 trials per algorithm)" in section and "Validation scores of every trial" in section
+    assert "| selection |" in section and ("defaults kept: trial" in section or "> noise" in section)
     untuned_part, tuned_part = section.split("### Tuned")
     assert "online-dpo" in untuned_part and "ids" not in untuned_part and "ids" in tuned_part
 

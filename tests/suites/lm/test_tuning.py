@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 
 import pytest
+import torch
 
 from prefzoo.algorithms.framework.config import AlgorithmConfig, param
 from prefzoo.algorithms.framework.search_space import search_space, trial_configs
@@ -75,8 +76,18 @@ def test_tune_selects_on_validation_and_reports_a_tuned_section(tiny, tmp_path, 
     docs = [d for d in load_results(results, "smol-sentiment") if d["algorithm"] == "dpo"]
     tuned = next(d for d in docs if d.get("tuning"))
     scores = [c["validation_gold_reward"] for c in tuned["tuning"]["candidates"]]
-    assert tuned["tuning"]["selected"] == max(range(3), key=lambda i: (scores[i], -i))
-    assert tuned["config"] == tuned["tuning"]["candidates"][tuned["tuning"]["selected"]]["config"]
+    t = tuned["tuning"]
+    assert t["best"] == max(range(3), key=lambda i: (scores[i], -i))
+    # the defaults (trial 1) stay unless the best trial's gain, paired on the validation prompts, exceeds the noise
+    per_prompt = [torch.tensor(trial["prompt_rewards"], dtype=torch.float64)
+                  for trial in sorted(trials, key=lambda trial: trial["trial"])]
+    gain = per_prompt[t["best"]] - per_prompt[0]
+    noise = 1.959964 * float(gain.std()) / len(gain) ** 0.5
+    assert t["gain"] == pytest.approx(float(gain.mean()), abs=1e-5)
+    assert t["noise"] == pytest.approx(noise, abs=1e-5) or t["best"] == 0
+    assert t["selected"] == (t["best"] if float(gain.mean()) > noise else 0)
+    assert tuned["config"] == t["candidates"][t["selected"]]["config"]
+    assert tuned["label"].endswith(", defaults kept)") == (t["selected"] != t["best"])
     assert all(math.isfinite(s) for s in scores) and len(docs) == 2  # the untuned cell is a different file
     assert tuned["label"].startswith("dpo (beta=")
     board = run_cli("leaderboard", "--results", str(results), "--out", str(tmp_path / "board"), cwd=tmp_path)
