@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from prefzoo.benchmarks.harness.suite import Suite, SuiteOptions
-from prefzoo.registry import SUITES
+from prefzoo.registry import ALGORITHMS, SUITES
 from tests.helpers import make_plugin, run_cli
 
 TOY_SUITE = """
@@ -97,3 +97,17 @@ def test_every_registered_suite_declares_its_options_as_documented_fields():
         assert issubclass(cls, Suite) and issubclass(cls.Options, SuiteOptions), name
         docs = field_docs(cls.Options)
         assert all(docs.get(f.name) for f in dataclasses.fields(cls.Options)), name
+
+
+def test_the_held_out_size_is_a_setting_a_run_can_buy_power_with(tmp_path):
+    from prefzoo.benchmarks.suites.lm.suite import PreferenceDatasetSuite
+    from prefzoo.benchmarks.suites.smol_sentiment.suite import SmolSentimentSuite
+
+    suite = SmolSentimentSuite()
+    name, default = suite.profile(suite.options(profile="quick"))
+    _, bigger = suite.profile(suite.options(profile="quick", eval_prompts=256, eval_samples=2))
+    assert name == "quick" and (bigger.data.eval_prompts, bigger.samples_per_prompt) == (256, 2)
+    assert bigger.to_dict()["data"]["eval_prompts"] == 256 and bigger.to_dict() != default.to_dict()  # in the hash
+    with pytest.raises(ValueError, match="--eval-prompts: a dataset's held-out prompts are those of its held-out"):
+        PreferenceDatasetSuite().run([ALGORITHMS.get("dpo")], tmp_path, dataset=str(tmp_path / "any.jsonl"),
+                                     eval_prompts=8)

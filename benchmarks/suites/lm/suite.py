@@ -24,7 +24,7 @@ from prefzoo.algorithms.framework.base import Algorithm, Family
 from prefzoo.algorithms.framework.config import AlgorithmConfig, replace_fields
 from prefzoo.algorithms.framework.unpaired import accepts_unpaired
 from prefzoo.benchmarks.harness.results import project_paths
-from prefzoo.benchmarks.harness.suite import Suite, SuiteOptions
+from prefzoo.benchmarks.harness.suite import Suite, SuiteOptions, at_least
 from prefzoo.benchmarks.suites.lm.cells import run_cells
 from prefzoo.benchmarks.suites.lm.documents import LMResult
 from prefzoo.benchmarks.suites.lm.figures import reward_kl_plot
@@ -48,6 +48,11 @@ class LMOptions(SuiteOptions):
     train: tuple[str, ...] = ()
     """The shared budget, FIELD=VALUE,... of the training settings (learning_rate, steps, batch_size,
     micro_batch_size, warmup_steps, weight_decay, max_grad_norm, mixed_precision)."""
+    eval_prompts: int | None = at_least(1)
+    """Held-out prompts every policy is sampled on (default: the profile's); more prompts buy power (see the
+    power line under each ranked table). Generated data make their held-out pairs again at a new count."""
+    eval_samples: int | None = at_least(1)
+    """Policy samples per held-out prompt (default: the profile's)."""
     runs: Path | None = None
     """Folder for adapters and training logs (default: the project's runs/)."""
     max_memory: str | None = None
@@ -99,6 +104,19 @@ class _LMSuite(Suite):
             if cls.family in NEEDS_GOLD and source is not None and not source.has_gold:
                 raise ValueError(f"{cls.name!r}: {NEEDS_GOLD[cls.family]}; {source.name} has none "
                                  "(the smol-sentiment suite has one)")
+        profile, prof = self.profile(options)
+        if source is None:
+            source = self.generated_source(prof.data, options)
+        seed_list = list(range(options.seed, options.seed + (options.seeds or prof.seeds)))
+        run = LMRun(prof, profile, Path(results_root), log, source, seed_list,
+                    Path(options.runs or project_paths()["runs"]),
+                    parse_bytes(options.max_memory) if options.max_memory else None)
+        return run_cells(run, algorithms, seed_list, base_configs, tune, options.backend, progress)
+
+    def profile(self, options: LMOptions) -> tuple[str, Profile]:
+        """The profile's name and the ``Profile`` a run of ``options`` trains and evaluates under: the named
+        profile with the run's budget, evaluation, model and label-budget options applied."""
+        labels = getattr(options, "labels", None)
         profile = options.profile
         if profile == "auto":  # the CPU-sized profile without a GPU
             profile = "full" if torch.cuda.is_available() else "quick"
@@ -110,17 +128,15 @@ class _LMSuite(Suite):
                                                                   frozen=("seed",)))
         if options.steps:
             prof = dataclasses.replace(prof, train=dataclasses.replace(prof.train, steps=options.steps))
+        if options.eval_prompts:
+            prof = dataclasses.replace(prof, data=dataclasses.replace(prof.data, eval_prompts=options.eval_prompts))
+        if options.eval_samples:
+            prof = dataclasses.replace(prof, samples_per_prompt=options.eval_samples)
         if options.model:
             prof = dataclasses.replace(prof, model=dataclasses.replace(prof.model, model=options.model))
         if labels is not None:
             prof = dataclasses.replace(prof, reward_labels=labels)
-        if source is None:
-            source = self.generated_source(prof.data, options)
-        seed_list = list(range(options.seed, options.seed + (options.seeds or prof.seeds)))
-        run = LMRun(prof, profile, Path(results_root), log, source, seed_list,
-                    Path(options.runs or project_paths()["runs"]),
-                    parse_bytes(options.max_memory) if options.max_memory else None)
-        return run_cells(run, algorithms, seed_list, base_configs, tune, options.backend, progress)
+        return profile, prof
 
     def cannot_train(self, cls: type[Algorithm], labels: float = 1.0, **data_options: Any) -> str | None:
         """Why this suite's data, under the run's data options (``data_options``, e.g. smol-two-factor's
@@ -184,6 +200,9 @@ class PreferenceDatasetSuite(_LMSuite):
     def execute(self, algorithms, results_root, options, base_configs, progress, log) -> list[dict]:
         from prefzoo.benchmarks.suites.lm.user_files import parse_columns
 
+        if options.eval_prompts:
+            raise ValueError("--eval-prompts: a dataset's held-out prompts are those of its held-out pairs (its test "
+                             "split, or a tenth of its rows); drop the flag")
         # read and validated before the model loads
         source = PreferenceDataset(options.dataset, columns=parse_columns(options.columns))
         return self._run(source, algorithms, results_root, options, base_configs, progress, log)
