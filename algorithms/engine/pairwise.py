@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from prefzoo.algorithms.engine import processes
+from prefzoo.algorithms.engine import along_training, processes
 from prefzoo.algorithms.engine.checkpointing import choose_gradient_checkpointing, longest_rows
 from prefzoo.algorithms.engine.data import DatasetError, collate_pairs, unprefixed
 from prefzoo.algorithms.engine.logprobs import sequence_logps
@@ -181,14 +181,17 @@ class StepLoop:
 
     ``average_gradients``: average ``params``' gradients across the processes before each step, for a
     model accelerate did not wrap (a reward model scores through its own head, not the wrapped
-    model's forward, so DistributedDataParallel's hooks would never fire)."""
+    model's forward, so DistributedDataParallel's hooks would never fire). ``policy_steps``: whether
+    these are steps of the policy, at which evaluation along training runs (``along_training``); a
+    reward model's are not."""
 
     def __init__(self, accelerator, model, params, optimizer, scheduler, settings: TrainSettings, algorithm: str,
-                 run_name: str, progress: Callable[[int, int], None] | None = None, average_gradients: bool = False):
+                 run_name: str, progress: Callable[[int, int], None] | None = None, average_gradients: bool = False,
+                 policy_steps: bool = True):
         self.average_gradients = average_gradients and accelerator.num_processes > 1
         self.accelerator, self.model, self.params = accelerator, model, params
         self.optimizer, self.scheduler, self.settings = optimizer, scheduler, settings
-        self.algorithm, self.progress = algorithm, progress
+        self.algorithm, self.progress, self.policy_steps = algorithm, progress, policy_steps
         self.history: list[dict[str, float]] = []
         self.tokens = self.step = 0
         self._accumulated: dict[str, list[float]] = {}
@@ -227,6 +230,8 @@ class StepLoop:
             self._accumulated = {}
             if self.progress is not None:
                 self.progress(self.step, self.settings.steps)
+            if self.policy_steps:
+                along_training.reached(self.step, self.model)
 
     def close(self) -> None:
         if self.accelerator.trackers:

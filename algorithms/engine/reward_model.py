@@ -165,7 +165,7 @@ def train_reward_model(algorithm: RewardLearning, reward_model: RewardModel, row
         raise ValueError(f"{len(rows)} pairs are fewer than one batch ({settings.batch_size})")
     budget = TrainSettings(**{**settings.to_dict(), "steps": epochs * steps_per_epoch})
     steps = StepLoop(accelerator, reward_model.model, params, optimizer, scheduler, budget, algorithm.name,
-                     f"{algorithm.name}-reward", average_gradients=True)
+                     f"{algorithm.name}-reward", average_gradients=True, policy_steps=False)
     rank, world = accelerator.process_index, accelerator.num_processes
     labels = torch.ones(len(rows))
     generator = torch.Generator().manual_seed(settings.seed)

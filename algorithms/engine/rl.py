@@ -34,6 +34,7 @@ from typing import Any
 
 import torch
 
+from prefzoo.algorithms.engine import along_training
 from prefzoo.algorithms.engine.data import collate_sequences, prompt_token_ids
 from prefzoo.algorithms.engine.generation import sample_everywhere, split_batch_size
 from prefzoo.algorithms.engine.logprobs import response_start, response_token_logps
@@ -194,6 +195,7 @@ def train_rl(algorithm: RLWithReward, model, tokenizer, prompts: Sequence[Any], 
                     history.append({**shared, "step": entry["step"]})
             if progress is not None:
                 progress(it + 1, settings.steps)
+            along_training.reached(it + 1, model)
         wall = time.perf_counter() - start_time
     if critic is not None:
         model.delete_adapter(critic.adapter)

@@ -67,3 +67,27 @@ def trial_configs(name: str, config_cls: type[AlgorithmConfig], trials: int,
         else:
             raise ValueError(f"{name}: no point of its search space {space} passes its bounds")
     return out
+
+
+def strength_sweep(config_cls: type[AlgorithmConfig], points: int,
+                   base: AlgorithmConfig | None = None) -> list[AlgorithmConfig]:
+    """``base`` (default: the defaults) at ``points`` values of its strength field (β, τ, ...), evenly spaced
+    in the field's scale over its declared search range, else log-evenly from a tenth to ten times its
+    value (an odd count has that value in the middle); ``base`` alone for a config without a numeric
+    strength field. A value the field's bounds refuse is left out."""
+    base = base or config_cls()
+    field = config_cls.strength
+    default = getattr(base, field, None) if field else None
+    if not isinstance(default, float) or points < 1:
+        return [base]
+    declared = search_space(config_cls, base).get(field)
+    low, high, scale = declared if declared else (default / 10, default * 10, "log")
+    out = []
+    for k in range(points):
+        try:
+            # six significant digits: the middle of a log range lands on the default itself, not 0.0999...
+            value = float(f"{_draw(low, high, scale, k / max(points - 1, 1)):.6g}")
+            out.append(dataclasses.replace(base, **{field: value}))
+        except ValueError:
+            continue
+    return out or [base]

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from prefzoo.algorithms.engine.processes import wait_for_everyone
+from prefzoo.algorithms.framework.search_space import strength_sweep
 from prefzoo.benchmarks.harness.backends import Backend, Cell, Written
 
 _LIVE: dict[str, Any] = {}
@@ -118,9 +119,11 @@ def _complete_configs(configs: dict) -> dict:
 
 
 def run_cells(run, algorithms: Sequence[type], seeds: Sequence[int], base_configs: dict, tune: int | None,
-              backend: Backend, progress: Callable[[int, int], None] | None) -> list[dict[str, Any]]:
+              backend: Backend, progress: Callable[[int, int], None] | None,
+              sweep: int | None = None) -> list[dict[str, Any]]:
     """Every cell of the run that has no result yet, in waves on ``backend``; the documents of all cells
-    (read back where finished before), in order: the reference's seeds, then each algorithm's."""
+    (read back where finished before), in order: the reference's seeds, then each algorithm's (with
+    ``sweep``, at that many values of its strength field: ``search_space.strength_sweep``)."""
     from prefzoo.benchmarks.suites.lm.profiles import REFERENCE
     from prefzoo.benchmarks.suites.lm.tuning import select_config
 
@@ -135,7 +138,8 @@ def run_cells(run, algorithms: Sequence[type], seeds: Sequence[int], base_config
     planned = [(REFERENCE, None, None, s, None) for s in seeds]
     for cls in algorithms:
         config, tuning = selected.get(cls.name, (configs[cls.name], None))
-        planned += [(cls.name, cls, config, s, tuning) for s in seeds]
+        for swept in strength_sweep(cls.Config, sweep, config) if sweep else [config]:
+            planned += [(cls.name, cls, swept, s, tuning) for s in seeds]
     docs: dict[int, dict[str, Any]] = {}
     for i, (name, _, config, seed, tuning) in enumerate(planned):
         path = run.result_path(name, config, seed, tuning)

@@ -25,6 +25,16 @@ class Samples:
     safe: list[bool] | None = None
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class KLSamples:
+    """The samples KL(π‖π_ref) is estimated on (``engine.kl``): drawn from π at temperature 1 without
+    truncation, each one's prompt and log π/π_ref."""
+
+    __pydantic_config__ = FORBID
+    prompt_ids: list[int]
+    log_ratios: list[float]
+
+
 @dataclasses.dataclass(frozen=True)
 class MarginThird:
     """Pair accuracy within one third of the held-out pairs, split by gold margin g_w − g_l."""
@@ -66,7 +76,11 @@ class Evaluation:
     gold_reward: Interval | None = None
     win_rate: Interval | None = None
     kl: Interval | None = None
-    """The mean log π/π_ref on the policy's samples, nats per response."""
+    """The mean log π/π_ref on the policy's (tempered, truncated) evaluation samples, nats per response."""
+    sequence_kl: Interval | None = None
+    """KL(π‖π_ref) of the untempered, untruncated policies over responses of the suite's length, nats per
+    response, estimated on ``kl_samples``."""
+    kl_samples: KLSamples | None = None
     pair_accuracy: Interval | None = None
     held_out_margins: list[float] | None = None
     violation_rate: float | None = None
@@ -74,6 +88,15 @@ class Evaluation:
     reward_ood: RewardDiagnostics | None = None
     principles: dict[str, dict[str, float | None]] | None = None
     """Principles asked about → factor → the share of held-out pairs ordered that factor's way."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Checkpoint:
+    """The policy evaluated after ``step`` of its budget (``--eval-at``), as the final one is."""
+
+    __pydantic_config__ = FORBID
+    step: int
+    eval: Evaluation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,6 +215,8 @@ class LMResult(ResultDocument):
     tuning: Tuning | None = None
     train: Training | None
     eval: Evaluation
+    checkpoints: list[Checkpoint] | None = None
+    """Evaluations along training (``--eval-at``), in step order; ``eval`` is the last step's."""
 
     @property
     def row_name(self) -> str:

@@ -1,7 +1,7 @@
 """One evaluation for every algorithm of an LM suite, through the `evaluate` modules in
 ``metrics/``: gold reward of the policy's samples, log π/π_ref on those samples, gold win
-rate against the reference's samples of the same seed, and held-out pair accuracy of the implicit
-reward. The per-sample values are kept in the result, so the leaderboard can bootstrap over seeds
+rate against the reference's samples of the same seed, held-out pair accuracy of the implicit
+reward, and KL(π‖π_ref) on separate samples of π itself (``engine.kl``). The per-sample values are kept in the result, so the leaderboard can bootstrap over seeds
 and prompts and pair every row with the reference."""
 
 from __future__ import annotations
@@ -12,11 +12,17 @@ import torch
 
 from prefzoo.algorithms.engine.data import collate_sequences, iter_batch_logps, prompt_token_ids
 from prefzoo.algorithms.engine.generation import sample_everywhere
+from prefzoo.algorithms.engine.kl import sample_kl
 from prefzoo.algorithms.engine.logprobs import sequence_logps
 from prefzoo.algorithms.engine.models import eval_mode, reference_mode
 from prefzoo.algorithms.engine.processes import is_main
 from prefzoo.algorithms.framework.base import Algorithm, Pairwise
+from prefzoo.benchmarks.harness.stats import bootstrap_ci
 from prefzoo.benchmarks.suites.lm.metrics import load_metric
+
+
+KL_SEED = 30_000
+"""Sampling seeds of the KL samples (the evaluation's are 10,000 + seed, validation 20,000 + seed)."""
 
 
 @torch.no_grad()
@@ -82,6 +88,12 @@ def evaluate_policy(run, algorithm: Algorithm | None, seed: int) -> dict:
     out["samples"]["log_ratios"] = (policy_logps - ref_logps).tolist()
     out["kl"] = load_metric("kl_divergence").compute(predictions=policy_logps.tolist(), references=ref_logps.tolist(),
                                                      prompt_ids=prompt_ids)
+    if p.kl_samples:
+        kl = sample_kl(model, tokenizer, run.eval_prompts, p.kl_samples, p.data.max_new_tokens, p.eval_batch_size,
+                       seed=KL_SEED + seed)
+        mean, low, high = bootstrap_ci(kl.log_ratios, kl.prompt_ids)
+        out["kl_samples"] = {"prompt_ids": kl.prompt_ids, "log_ratios": kl.log_ratios}
+        out["sequence_kl"] = {"mean": mean, "ci_low": low, "ci_high": high, "n": len(kl.log_ratios)}
     if source.has_gold:
         reference = run.reference_samples(seed)
         if reference["prompt_ids"] != prompt_ids:

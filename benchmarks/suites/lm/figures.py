@@ -1,13 +1,18 @@
-"""The figures of an LM suite's setting: gold reward against log π/π_ref per row, and the RL runs'
-overoptimisation curves (Gao, Schulman & Hilton 2022), as pure functions of the result documents."""
+"""The figures of an LM suite's setting: gold reward against KL per row, each algorithm's reward–KL
+frontier, and the RL runs' overoptimisation curves (Gao, Schulman & Hilton 2022), as pure functions of
+the result documents."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
+
+from prefzoo.benchmarks.harness.paired_stats import interval
 from prefzoo.benchmarks.harness.results import save_figure_atomic
 from prefzoo.benchmarks.suites.lm.documents import LMResult
+from prefzoo.benchmarks.suites.lm.matched_kl import at_level, frontier_points
 from prefzoo.benchmarks.suites.lm.table import aggregate
 
 
@@ -69,10 +74,11 @@ def reward_kl_plot(docs: Sequence[LMResult], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     rows = [r for r in aggregate(docs) if r["gold_reward"] is not None]
+    exact = all(r.get("sequence_kl") for r in rows)  # the KL itself where every row has it
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     points = []
     for i, r in enumerate(rows):
-        kl = r["kl"] or {"mean": 0.0, "low": 0.0, "high": 0.0}
+        kl = r["sequence_kl" if exact else "kl"] or {"mean": 0.0, "low": 0.0, "high": 0.0}
         g = r["gold_reward"]
         ax.errorbar(kl["mean"], g["mean"], xerr=[[kl["mean"] - kl["low"]], [kl["high"] - kl["mean"]]],
                     yerr=[[g["mean"] - g["low"]], [g["high"] - g["mean"]]], fmt="osD^v<>"[i // 10 % 7], color=f"C{i % 10}",
@@ -86,9 +92,41 @@ def reward_kl_plot(docs: Sequence[LMResult], path: Path) -> Path:
     if len(frontier) > 1:
         ax.step([x for x, _ in frontier], [y for _, y in frontier], where="post", color="grey", ls="--", lw=1,
                 label="frontier")
-    ax.set_xlabel("log π/π_ref on the policy's samples, nats per response")
+    ax.set_xlabel("KL(π‖π_ref), nats per response" if exact else "log π/π_ref on the policy's samples, nats per response")
     ax.set_ylabel("gold reward (VADER compound)")
     ax.legend(fontsize=7, loc="best")
     ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return save_figure_atomic(fig, path, dpi=100)
+
+
+def frontier_plot(docs: Sequence[LMResult], path: Path, grid_points: int = 25) -> Path | None:
+    """Per family, each algorithm's reward–KL frontier (``matched_kl``): the mean over seeds of its frontier
+    on a grid of KL up to where every seed's reaches, with the 95% interval (seeds and prompts resampled);
+    None where no algorithm has a KL estimate."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = frontier_points(docs)
+    if not points:
+        return None
+    family = {d.algorithm: d.family for d in docs}
+    families = sorted({family[n] for n in points})
+    fig, axes = plt.subplots(1, len(families), figsize=(5.2 * len(families), 3.8), squeeze=False)
+    for ax, name_of_family in zip(axes[0], families):
+        for i, name in enumerate(sorted(n for n in points if family[n] == name_of_family)):
+            reach = min(max(kl for kl, _ in p) for p in points[name].values())
+            grid = [reach * k / (grid_points - 1) for k in range(grid_points)]
+            stats = [interval(torch.stack(list(at_level(points[name], kl).values()))) for kl in grid]
+            ax.plot(grid, [s["mean"] for s in stats], color=f"C{i % 10}", lw=1.4, label=name)
+            ax.fill_between(grid, [s["low"] for s in stats], [s["high"] for s in stats], color=f"C{i % 10}",
+                            alpha=0.15, lw=0)
+        ax.set_title(name_of_family, fontsize=9)
+        ax.set_xlabel("KL(π‖π_ref), nats per response")
+        ax.set_ylabel("best gold reward at this KL or below")
+        ax.legend(fontsize=6)
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     return save_figure_atomic(fig, path, dpi=100)

@@ -41,6 +41,12 @@ class Profile:
     samples_per_prompt: int = 1
     """K: policy samples per held-out prompt."""
     eval_batch_size: int = 64
+    eval_at: tuple[int, ...] = ()
+    """Steps of the budget after which each policy is also evaluated (the last step always is): the points
+    of its reward–KL path along training."""
+    kl_samples: int = 1
+    """Samples per held-out prompt drawn from π at temperature 1 without truncation, on which a policy's
+    KL(π‖π_ref) is estimated (``engine.kl``); 0 skips the KL."""
     online: OnlineSettings = OnlineSettings()
     """How the online family spends the same step budget (max_new_tokens: the data's)."""
     reward_epochs: int = 3
@@ -58,7 +64,10 @@ class Profile:
                 "tokenization": self.tokenization.to_dict(), "samples_per_prompt": self.samples_per_prompt,
                 "online": self.online.to_dict(), "reward_epochs": self.reward_epochs, "rl": self.rl.to_dict(),
                 # Written only below 1: results from before the label budget existed saw every label.
-                **({"reward_labels": self.reward_labels} if self.reward_labels < 1 else {})}
+                **({"reward_labels": self.reward_labels} if self.reward_labels < 1 else {}),
+                **({"eval_at": list(self.eval_at)} if self.eval_at else {}),
+                # Written only where taken: results from before the KL estimator had none.
+                **({"kl_samples": self.kl_samples} if self.kl_samples else {})}
 
 
 PROFILES = {

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from prefzoo.benchmarks.harness.tables import ci_text, delta_text, markdown_table
 from prefzoo.benchmarks.suites.lm.documents import LMResult
-from prefzoo.benchmarks.suites.lm.figures import overoptimisation_plot, reward_kl_plot
+from prefzoo.benchmarks.suites.lm.figures import frontier_plot, overoptimisation_plot, reward_kl_plot
 from prefzoo.benchmarks.suites.lm.reward_report import (label_budget_rows, labeller_temperature, misspecification_rows,
                                                         reward_sections)
 from prefzoo.benchmarks.suites.lm.table import aggregate, beats_reference, by_setting, setting_id, verdict
+from prefzoo.benchmarks.suites.lm.matched_kl import claim_rows, matched_kl_rows
 from prefzoo.benchmarks.suites.lm.table_power import power_sentence
 
 
@@ -41,7 +42,7 @@ def _marked(row: dict) -> str:
 
 HEADLINE = ("rank [95%]", "algorithm", "family", "gold reward [95% CI]", "pair accuracy [95% CI]",
             "Δ gold vs reference [95% CI]", "Δ pair acc. vs reference [95% CI]", "p vs reference (Holm)",
-            "violation rate [95% CI]", "log π/π_ref (nats)", "train time (s)")
+            "violation rate [95% CI]", "log π/π_ref (nats)", "KL(π‖π_ref) (nats) [95% CI]", "train time (s)")
 """The columns of the ranked table a terminal shows (``prefzoo bench``); the leaderboard has them all."""
 
 
@@ -61,6 +62,9 @@ def leaderboard_rows(docs: Sequence[LMResult]) -> tuple[list[str], list[list[str
                "p vs top (Holm)", "win rate vs ref", "log π/π_ref (nats)", "pair accuracy" if gold else "—",
                "seeds", "train time (s)", "tokens/s", "peak memory (GiB)", "labels (oracle queries)",
                "responses sampled", "gen tokens (train data)", "gen tokens (eval)", "paper"]
+    sequence_kl = any(r.get("sequence_kl") for r in entries)
+    if sequence_kl:  # results from before the KL estimator have only the log-ratio on the sampler's samples
+        headers.insert(headers.index("log π/π_ref (nats)") + 1, "KL(π‖π_ref) (nats) [95% CI]")
     two_factor = any(r.get("violation_rate") for r in entries)
     if two_factor:  # the second factor beside the first: its rate and its change from the reference
         headers[6:6] = ["violation rate [95% CI]", "Δ violation rate vs reference [95% CI]"]
@@ -73,6 +77,8 @@ def leaderboard_rows(docs: Sequence[LMResult]) -> tuple[list[str], list[list[str
             _num(r["train_time_s"], ",.0f"), _num(r["tokens_per_s"], ",.0f"), _num(r["peak_memory_gib"], ".2f"),
             _num(r["oracle_queries"], ","), _num(r["responses_sampled"], ","), _num(r["train_generated_tokens"], ","),
             _num(r["generated_tokens"], ","), r["paper"] or "—"])
+        if sequence_kl:
+            rows[-1].insert(10, ci_text(r.get("sequence_kl"), 2))
         if two_factor:
             rows[-1][6:6] = [ci_text(r.get("violation_rate")), delta_text(r.get("violations_vs_reference"))]
     return headers, rows
@@ -161,11 +167,24 @@ STATISTICS = (
     "two samples without a sentiment word). Pair accuracy: the share of held-out preference pairs that the "
     "row's implicit reward (β·log π/π_ref for the reference-based losses, the reference-free ones' own score) "
     "orders as the label does, a tie counting one half. log π/π_ref is the mean log-ratio on the policy's own samples from the sampler above "
-    "(KL(π‖π_ref) itself at temperature 1 without truncation). Tokens/s: tokens trained on per second of "
+    "(KL(π‖π_ref) itself at temperature 1 without truncation). Where a table has the KL(π‖π_ref) column, it "
+    "is the KL of the untempered, untruncated policies over responses of at most the suite's length (a response "
+    "cut at the cap counts as its first tokens), estimated without bias by the mean log-ratio on separate "
+    "samples drawn from π at temperature 1 without truncation (the profile's `kl_samples` per held-out prompt; "
+    "0 for the reference): the sampler's own samples are not samples of π, and their log-ratio is not a KL. "
+    "Tokens/s: tokens trained on per second of "
     "training wall time (for online and RL methods that time includes their generation and labelling). Peak "
     "memory of training: the CUDA allocator's peak, or on the CPU the peak resident memory above the level "
     "before training. Cost columns count what training consumed: an offline algorithm's labels, responses and "
     "tokens are those of the distinct pairs it read; an online algorithm's are what it sampled and had labelled.")
+
+
+MATCHED_KL = (
+    "Rows at different KL(π‖π_ref) are not comparable: more KL buys more gold. Each algorithm's frontier, per "
+    "seed, is the best gold it reached at KL ≤ κ over all its evaluations in this setting (along training, "
+    "every config) and the reference's (KL 0): the upper envelope of its (KL, gold) points joined by straight "
+    "lines, never extrapolated (\"not reached\" past its largest KL). Intervals and rank intervals as in the "
+    "ranked table, on the frontier's per-prompt gold; ranked at KL 1.")
 
 
 def section(docs: Sequence[LMResult], out_dir: Path, suite_object) -> str:
@@ -183,6 +202,18 @@ def section(docs: Sequence[LMResult], out_dir: Path, suite_object) -> str:
         power = power_sentence(rows)
         if power:
             lines += [power, ""]
+        headers, matched, test = matched_kl_rows(group)
+        if matched:
+            figure = frontier_plot(group, Path(out_dir) / f"{suite}-{sid}-frontiers.png")
+            lines += ["#### Gold at matched KL (Rafailov et al. 2023, §6.1)", "", MATCHED_KL, "",
+                      markdown_table(headers, matched), ""] + ([test, ""] if test else []) + \
+                [f"![reward–KL frontiers]({figure.name})", ""]
+        headers, claim, claim_verdict = claim_rows(group)
+        if claim:
+            lines += ["#### DPO's frontier against PPO's (Rafailov et al. 2023, Fig. 2)", "",
+                      "The paper's claim on controlled sentiment generation: DPO's reward–KL frontier dominates "
+                      "PPO's. The same frontiers as above, DPO − PPO paired on seeds and prompts at each level.", "",
+                      markdown_table(headers, claim), "", claim_verdict, ""]
         if all(doc.has_gold for doc in group):
             plot = reward_kl_plot(group, Path(out_dir) / f"{suite}-{sid}.png")
             lines += [f"![gold reward against log π/π_ref]({plot.name})", ""]

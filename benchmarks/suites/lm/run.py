@@ -3,6 +3,7 @@ cached reference log-probs, and the computation of a cell's result document."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -13,6 +14,7 @@ from typing import Any
 import torch
 
 from prefzoo import __version__
+from prefzoo.algorithms.engine.along_training import evaluate_at
 from prefzoo.algorithms.engine.checkpointing import cap_device_memory
 from prefzoo.algorithms.engine.data import tokenize_pairs
 from prefzoo.algorithms.engine.models import add_adapter, cache_dir, load_base, load_tokenizer, model_fingerprint
@@ -167,8 +169,18 @@ class LMRun:
             if algorithm.trains_policy:
                 self.reset_policy(seed)
             out_dir = self.run_dir(name, path)
-            result = run_family(algorithm, self.context(name, seed, out_dir))
+            checkpoints: list[dict[str, Any]] = []
+            along = (evaluate_at(p.eval_at, lambda step: checkpoints.append(
+                {"step": step, "eval": evaluate_policy(self, algorithm, seed)}))
+                     if algorithm.trains_policy and p.eval_at else contextlib.nullcontext())
+            with along:
+                result = run_family(algorithm, self.context(name, seed, out_dir))
+            if checkpoints:
+                doc["checkpoints"] = checkpoints
             doc.update(result.document())
+            field = cls.Config.strength
+            if field and not tuning and getattr(config, field) != getattr(cls.Config(), field):
+                doc["label"] = f"{doc.get('label', name)} [{field}={getattr(config, field):.3g}]"  # a swept row
             self.log(f"{name} seed {seed}: trained in {result.train.wall_time_s:.1f} s, "
                      f"final loss {result.train.history[-1]['loss']:.4f}")
             if algorithm.trains_policy:

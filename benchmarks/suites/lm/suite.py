@@ -53,6 +53,12 @@ class LMOptions(SuiteOptions):
     power line under each ranked table). Generated data make their held-out pairs again at a new count."""
     eval_samples: int | None = at_least(1)
     """Policy samples per held-out prompt (default: the profile's)."""
+    eval_at: tuple[int, ...] = ()
+    """Steps after which each policy is also evaluated, e.g. 3,6 (the last step always is): its reward–KL
+    path along training, with the same sampling seeds at every step."""
+    strength_sweep: int | None = at_least(2)
+    """Train each algorithm at N values of its strength field (β, τ, ...), evenly over its declared search
+    range (a tenth to ten times its default where none is declared): the points of its frontier."""
     runs: Path | None = None
     """Folder for adapters and training logs (default: the project's runs/)."""
     max_memory: str | None = None
@@ -84,6 +90,8 @@ class _LMSuite(Suite):
             log = lambda _: None  # noqa: E731
         if reason := data_parallel_refusal(bool(tune), options.backend.name):
             raise ValueError(reason)
+        if tune and options.strength_sweep:
+            raise ValueError("--strength-sweep trains every strength; --tune selects one: use one of them")
         data_options = self.data_options(options)
         for cls in algorithms:
             if labels is not None and labels < 1 and cls.family not in (Family.REWARD, Family.RL):
@@ -111,7 +119,8 @@ class _LMSuite(Suite):
         run = LMRun(prof, profile, Path(results_root), log, source, seed_list,
                     Path(options.runs or project_paths()["runs"]),
                     parse_bytes(options.max_memory) if options.max_memory else None)
-        return run_cells(run, algorithms, seed_list, base_configs, tune, options.backend, progress)
+        return run_cells(run, algorithms, seed_list, base_configs, tune, options.backend, progress,
+                         options.strength_sweep)
 
     def profile(self, options: LMOptions) -> tuple[str, Profile]:
         """The profile's name and the ``Profile`` a run of ``options`` trains and evaluates under: the named
@@ -132,6 +141,12 @@ class _LMSuite(Suite):
             prof = dataclasses.replace(prof, data=dataclasses.replace(prof.data, eval_prompts=options.eval_prompts))
         if options.eval_samples:
             prof = dataclasses.replace(prof, samples_per_prompt=options.eval_samples)
+        if options.eval_at:
+            beyond = [s for s in options.eval_at if not 1 <= s <= prof.train.steps]
+            if beyond:
+                raise ValueError(f"--eval-at {','.join(map(str, beyond))}: the budget has steps 1 to {prof.train.steps}")
+            steps = tuple(sorted(set(options.eval_at) - {prof.train.steps}))  # the last one is evaluated anyway
+            prof = dataclasses.replace(prof, eval_at=steps)
         if options.model:
             prof = dataclasses.replace(prof, model=dataclasses.replace(prof.model, model=options.model))
         if labels is not None:

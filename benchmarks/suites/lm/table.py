@@ -16,7 +16,7 @@ from prefzoo.benchmarks.harness.paired_stats import holm, interval, paired_diffe
 from prefzoo.benchmarks.harness.stats import mean_ci
 from prefzoo.benchmarks.suites.lm.documents import LMResult, Samples
 
-METRICS = ("gold_reward", "win_rate", "kl", "pair_accuracy", "violation_rate")
+METRICS = ("gold_reward", "win_rate", "kl", "sequence_kl", "pair_accuracy", "violation_rate")
 REFERENCE = "reference"
 EVIDENCE_SEEDS = 3
 """A table whose rows have fewer seeds is a smoke run, and says so."""
@@ -59,7 +59,7 @@ def by_setting(docs: Sequence[LMResult]) -> list[list[LMResult]]:
     return sorted(groups.values(), key=weight)
 
 
-def _per_prompt(values: Sequence[float], prompt_ids: Sequence[int]) -> torch.Tensor:
+def per_prompt(values: Sequence[float], prompt_ids: Sequence[int]) -> torch.Tensor:
     """Mean of the values of each prompt, prompts in index order; shape (P,)."""
     v = torch.tensor(values, dtype=torch.float64)
     ids = torch.tensor(prompt_ids)
@@ -78,14 +78,18 @@ def _vectors(doc: LMResult, references: dict[int, Samples]) -> dict[str, torch.T
     samples = e.samples
     ids = samples.prompt_ids if samples else None
     if ids and samples.rewards is not None:
-        out["gold_reward"] = _per_prompt(samples.rewards, ids)
+        out["gold_reward"] = per_prompt(samples.rewards, ids)
         ref = references.get(doc.seed)
         if doc.algorithm != REFERENCE and ref is not None and ref.prompt_ids == ids:
-            out["win_rate"] = _per_prompt(_wins(samples.rewards, ref.rewards), ids)
+            out["win_rate"] = per_prompt(_wins(samples.rewards, ref.rewards), ids)
     if ids and samples.safe is not None:  # two-factor data: the share of unsafe samples
-        out["violation_rate"] = _per_prompt([0.0 if safe else 1.0 for safe in samples.safe], ids)
+        out["violation_rate"] = per_prompt([0.0 if safe else 1.0 for safe in samples.safe], ids)
     if ids and samples.log_ratios is not None:
-        out["kl"] = _per_prompt(samples.log_ratios, ids)
+        out["kl"] = per_prompt(samples.log_ratios, ids)
+    if e.kl_samples is not None:
+        out["sequence_kl"] = per_prompt(e.kl_samples.log_ratios, e.kl_samples.prompt_ids)
+    elif ids and doc.algorithm == REFERENCE and doc.settings.get("kl_samples"):  # π = π_ref: KL 0 exactly
+        out["sequence_kl"] = torch.zeros(len(set(ids)), dtype=torch.float64)
     if e.held_out_margins is not None:
         m = torch.tensor(e.held_out_margins, dtype=torch.float64)
         out["pair_accuracy"] = (m > 0).double() + 0.5 * (m == 0).double()

@@ -1,0 +1,132 @@
+"""The ranking at matched KL: each algorithm's reward–KL frontier per seed (``harness.frontier``), read
+at a few KL levels and ranked at the headline one with the ranked table's statistics.
+
+An algorithm's points in a setting are every evaluation of every config it ran there — the final one
+and those along training (``--eval-at``), at each strength it was swept over — at KL(π‖π_ref) estimated
+on samples of π itself (``engine.kl``), plus the reference policy's (KL 0) of the same seed. Rows are
+algorithms, not configs: a frontier is what an algorithm can reach, whatever β it took."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import torch
+
+from prefzoo.benchmarks.harness.frontier import read_at
+from prefzoo.benchmarks.harness.paired_stats import holm, interval, paired_difference, rank_intervals
+from prefzoo.benchmarks.harness.power import global_test
+from prefzoo.benchmarks.harness.tables import ci_text, delta_text
+from prefzoo.benchmarks.suites.lm.documents import Evaluation, LMResult
+from prefzoo.benchmarks.suites.lm.table import REFERENCE, per_prompt
+
+KL_LEVELS = (0.5, 1.0, 2.0, 4.0)
+"""KL(π‖π_ref) levels, nats per response, at which frontiers are read: doublings across the range the
+smol-sentiment runs span (the committed runs' log-ratios reach 0.3 to 4 nats)."""
+HEADLINE_LEVEL = 1.0
+"""The level the rows are ranked at."""
+
+
+def _point(evaluation: Evaluation) -> tuple[float, torch.Tensor] | None:
+    samples = evaluation.samples
+    if evaluation.sequence_kl is None or samples is None or samples.rewards is None:
+        return None
+    return evaluation.sequence_kl.mean, per_prompt(samples.rewards, samples.prompt_ids)
+
+
+def frontier_points(docs: Sequence[LMResult]) -> dict[str, dict[int, list[tuple[float, torch.Tensor]]]]:
+    """Algorithm → seed → its (KL, per-prompt gold) points with the reference's (KL 0) of that seed;
+    algorithms without a KL estimate are left out."""
+    references = {d.seed: d for d in docs if d.algorithm == REFERENCE and d.eval.samples}
+    points: dict[str, dict[int, list]] = defaultdict(lambda: defaultdict(list))
+    for doc in docs:
+        if doc.algorithm == REFERENCE or doc.eval.reward is not None or doc.seed not in references:
+            continue
+        for evaluation in [doc.eval, *(c.eval for c in doc.checkpoints or [])]:
+            if (point := _point(evaluation)) is not None:
+                points[doc.algorithm][doc.seed].append(point)
+    for by_seed in points.values():
+        for seed, own in by_seed.items():
+            samples = references[seed].eval.samples
+            own.append((0.0, per_prompt(samples.rewards, samples.prompt_ids)))
+    return {name: dict(by_seed) for name, by_seed in points.items()}
+
+
+def at_level(by_seed: dict[int, list], level: float) -> dict[int, torch.Tensor] | None:
+    """Seed → the frontier's per-prompt gold at ``level``; None unless every seed's frontier reaches it."""
+    read = {seed: read_at(points, level) for seed, points in by_seed.items()}
+    return None if any(v is None for v in read.values()) else read
+
+
+def matched_kl_rows(docs: Sequence[LMResult]) -> tuple[list[str], list[list[str]], str]:
+    """(headers, rows, sentence): gold at each KL level per algorithm, ranked at ``HEADLINE_LEVEL``;
+    empty where no algorithm has a KL estimate."""
+    points = frontier_points(docs)
+    if not points:
+        return [], [], ""
+    readings = {name: {level: at_level(by_seed, level) for level in KL_LEVELS} for name, by_seed in points.items()}
+    ranked = sorted((n for n in readings if readings[n][HEADLINE_LEVEL] is not None),
+                    key=lambda n: -float(torch.stack(list(readings[n][HEADLINE_LEVEL].values())).mean()))
+    bounds = dict(zip(ranked, rank_intervals([torch.stack(list(readings[n][HEADLINE_LEVEL].values()))
+                                             for n in ranked]))) if ranked else {}
+    headers = ["rank at KL 1 [95%]", "algorithm", "seeds", *(f"gold at KL {level:g} [95% CI]" for level in KL_LEVELS),
+               "largest KL reached (seed mean)"]
+    rows = []
+    for name in ranked + sorted(set(readings) - set(ranked)):
+        low, high = bounds.get(name, (None, None))
+        cells = [ci_text(interval(torch.stack(list(r.values())))) if (r := readings[name][level]) else "not reached"
+                 for level in KL_LEVELS]
+        largest = sum(max(kl for kl, _ in p) for p in points[name].values()) / len(points[name])
+        rows.append(["—" if low is None else (str(low) if low == high else f"{low}–{high}"), name,
+                     str(len(points[name])), *cells, f"{largest:.2f}"])
+    test = global_test([readings[n][HEADLINE_LEVEL] for n in ranked]) if len(ranked) > 1 else None
+    sentence = (f"At KL {HEADLINE_LEVEL:g}, all algorithms equal? F({test.df_rows}, {test.df_error}) = "
+                f"{test.statistic:.3g}, permutation p = {test.p:.3g}." if test else "")
+    return headers, rows, sentence
+
+
+CLAIM = ("dpo", "ppo")
+"""Rafailov et al. 2023, Fig. 2: on controlled sentiment generation DPO's reward–KL frontier dominates PPO's."""
+BESIDE = ("ipo", "grpo")
+
+
+def claim_rows(docs: Sequence[LMResult]) -> tuple[list[str], list[list[str]], str]:
+    """(headers, rows, verdict): per KL level, the frontiers of DPO, PPO and those ``BESIDE`` them, and the
+    paired difference DPO − PPO with its Holm-adjusted p over the levels both reach; empty unless both
+    have a KL estimate in this setting."""
+    points = frontier_points(docs)
+    if not all(name in points for name in CLAIM):
+        return [], [], ""
+    shown = [*CLAIM, *(n for n in BESIDE if n in points)]
+    headers = ["KL", *(f"{n} gold [95% CI]" for n in shown), "Δ dpo − ppo [95% CI]", "p (Holm over levels)", "reading"]
+    readings = {level: {n: at_level(points[n], level) for n in shown} for level in KL_LEVELS}
+    both = [level for level in KL_LEVELS if all(readings[level][n] is not None for n in CLAIM)]
+    deltas = {level: paired_difference(readings[level]["dpo"], readings[level]["ppo"]) for level in both}
+    for level, adjusted in zip(both, holm([deltas[level]["p"] for level in both])):
+        deltas[level]["p_holm"] = adjusted
+    rows, verdicts = [], {}
+    for level in KL_LEVELS:
+        cells = [ci_text(interval(torch.stack(list(r.values())))) if (r := readings[level][n]) else "not reached"
+                 for n in shown]
+        d = deltas.get(level)
+        if d is None:
+            verdicts[level] = "not both reached"
+        elif d["p_holm"] < 0.05 and not d["low"] <= 0 <= d["high"]:
+            verdicts[level] = "DPO above PPO" if d["mean"] > 0 else "PPO above DPO"
+        else:
+            verdicts[level] = "indistinguishable"
+        rows.append([f"{level:g}", *cells, delta_text(d), "—" if d is None else f"{d['p_holm']:.3g}", verdicts[level]])
+    above = [f"{k:g}" for k, v in verdicts.items() if v == "DPO above PPO"]
+    below = [f"{k:g}" for k, v in verdicts.items() if v == "PPO above DPO"]
+    if not both:
+        verdict = "The two frontiers share no KL level: the claim cannot be tested in this setting."
+    elif above and not below and len(above) == len(both):
+        verdict = f"The claim reproduces: DPO's frontier is above PPO's at every KL level both reach ({', '.join(above)})."
+    elif below:
+        verdict = (f"The claim does not reproduce: PPO's frontier is above DPO's at KL {', '.join(below)}"
+                   + (f", DPO's above at KL {', '.join(above)}." if above else "."))
+    else:
+        verdict = ("Not reproduced at this power: " + (f"DPO's frontier is above PPO's at KL {', '.join(above)}; "
+                                                       if above else "") +
+                   "elsewhere the two are indistinguishable (see the power line above).")
+    return headers, rows, verdict
