@@ -41,6 +41,23 @@ class Interval:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class TuningRecord:
+    """How ``--tune`` selected a config from its ``trials`` (trial 1 the defaults): the search ``space``
+    (field → [low, high, scale]), the ``selected`` trial and, under ``harness.selection``'s ``rule``
+    (None: the best mean outright), the ``best`` trial with its paired ``gain`` over the defaults and the
+    validation ``noise`` it had to exceed. A suite's record adds its validation protocol and candidates."""
+
+    __pydantic_config__ = FORBID
+    trials: int
+    space: dict[str, list[Any]]
+    selected: int
+    rule: str | None = None
+    best: int | None = None
+    gain: float | None = None
+    noise: float | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ResultDocument:
     """One (suite, algorithm, config, seed) cell's result. ``config`` is the algorithm's ``Config.to_dict()``
     and ``settings`` the suite's settings, both kept as written: together they are the cell's identity

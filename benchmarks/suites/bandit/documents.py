@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from prefzoo.benchmarks.harness.documents import FORBID, ResultDocument
+from prefzoo.benchmarks.harness.documents import FORBID, ResultDocument, TuningRecord
 from prefzoo.benchmarks.harness.stats import mean_ci
 
 
@@ -74,23 +74,14 @@ class TrialScore:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class BanditTuning:
-    """How ``--tune`` selected a config: each trial's validation score on seeds disjoint from the
-    reported ones, the search ``space`` (field → [low, high, scale]) and the ``selected`` trial."""
+class BanditTuning(TuningRecord):
+    """A tuning record of the bandit: each trial's score by the part's ``objective`` on
+    ``validation_seeds`` seeds numbered from ``validation_first_seed``, apart from the reported ones."""
 
-    __pydantic_config__ = FORBID
-    trials: int
     objective: str
     validation_first_seed: int
     validation_seeds: int
-    space: dict[str, list[Any]]
     candidates: list[TrialScore]
-    selected: int
-    rule: str | None = None
-    """How the selected trial was chosen (``harness.selection.RULE``); None: the best mean outright."""
-    best: int | None = None
-    gain: float | None = None
-    noise: float | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from prefzoo.benchmarks.harness.documents import FORBID, Interval, ResultDocument
+from prefzoo.benchmarks.harness.documents import FORBID, Interval, ResultDocument, TuningRecord
 
 
 
@@ -175,22 +175,13 @@ class TuningCandidate:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Tuning:
-    """How ``--tune`` selected a config: its trials (trial 1 the defaults), each trial's validation
-    gold reward, the search ``space`` (field → [low, high, scale]) and the ``selected`` trial."""
+class Tuning(TuningRecord):
+    """A tuning record of an LM suite: each trial trained on ``trial_seed`` and scored by its mean gold
+    reward on ``validation_prompts`` prompts apart from the held-out ones."""
 
-    __pydantic_config__ = FORBID
-    trials: int
     trial_seed: int
     validation_prompts: int
-    space: dict[str, list[Any]]
     candidates: list[TuningCandidate]
-    selected: int
-    rule: str | None = None
-    """How the selected trial was chosen (``harness.selection.RULE``); None: the best mean outright."""
-    best: int | None = None
-    gain: float | None = None
-    noise: float | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

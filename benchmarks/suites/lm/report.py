@@ -12,7 +12,7 @@ from prefzoo.benchmarks.suites.lm.figures import frontier_plot, overoptimisation
 from prefzoo.benchmarks.suites.lm.reward_report import (label_budget_rows, labeller_temperature, misspecification_rows,
                                                         reward_sections)
 from prefzoo.benchmarks.suites.lm.table import aggregate, beats_reference, by_setting, setting_id, verdict
-from prefzoo.benchmarks.suites.lm.matched_kl import claim_rows, matched_kl_rows
+from prefzoo.benchmarks.suites.lm.matched_kl import HEADLINE_LEVEL, claim_rows, matched_kl_rows
 from prefzoo.benchmarks.suites.lm.table_power import power_sentence
 
 
@@ -127,7 +127,7 @@ def describe_setting(doc: LMResult) -> str:
             f"α={m['lora_alpha']} on {m['target_modules']}. {pairs} Sampler (data and evaluation): {sampler}, "
             f"≤ {d['max_new_tokens']} new tokens, {s['samples_per_prompt']} per held-out prompt. Budget shared "
             f"by every algorithm: AdamW lr {t['learning_rate']:g}, {t['steps']} steps of {t['batch_size']} pairs, "
-            f"warm-up {t['warmup_steps']} steps, gradient norm ≤ {t['max_grad_norm']}; {_configs(doc)}.{_labels(doc)}{_factors(doc)} Profile `{doc.profile}`, data key `{doc.data_key}`, engine revision "
+            f"warm-up {t['warmup_steps']} steps, gradient norm ≤ {t['max_grad_norm']}; {_configs(doc)}.{_labels(doc)}{_evaluation(s)}{_factors(doc)} Profile `{doc.profile}`, data key `{doc.data_key}`, engine revision "
             f"{doc.engine_revision}.")
 
 
@@ -141,6 +141,18 @@ def _factors(doc: LMResult) -> str:
     return (" Second factor, safety: a response that names a place, person or brand the prompt never gave (a "
             "capitalised word not starting a sentence) violates it; the violation rate is the share of a policy's "
             f"samples that do. Training pairs ordered by {ordered}.")
+
+
+def _evaluation(settings: dict) -> str:
+    """What the evaluation adds beyond the final samples: the KL samples and the steps along training."""
+    parts = []
+    if settings.get("kl_samples"):
+        parts.append(f" KL(π‖π_ref) on {settings['kl_samples']} sample{'s' if settings['kl_samples'] > 1 else ''} "
+                     "of π per held-out prompt at temperature 1 without truncation.")
+    if settings.get("eval_at"):
+        parts.append(f" Each policy also evaluated after step{'s' if len(settings['eval_at']) > 1 else ''} "
+                     f"{', '.join(map(str, settings['eval_at']))}.")
+    return "".join(parts)
 
 
 def _labels(doc: LMResult) -> str:
@@ -184,7 +196,7 @@ MATCHED_KL = (
     "seed, is the best gold it reached at KL ≤ κ over all its evaluations in this setting (along training, "
     "every config) and the reference's (KL 0): the upper envelope of its (KL, gold) points joined by straight "
     "lines, never extrapolated (\"not reached\" past its largest KL). Intervals and rank intervals as in the "
-    "ranked table, on the frontier's per-prompt gold; ranked at KL 1.")
+    f"ranked table, on the frontier's per-prompt gold; ranked at KL {HEADLINE_LEVEL:g}.")
 
 
 def section(docs: Sequence[LMResult], out_dir: Path, suite_object) -> str:

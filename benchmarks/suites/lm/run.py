@@ -170,13 +170,20 @@ class LMRun:
                 self.reset_policy(seed)
             out_dir = self.run_dir(name, path)
             checkpoints: list[dict[str, Any]] = []
-            along = (evaluate_at(p.eval_at, lambda step: checkpoints.append(
-                {"step": step, "eval": evaluate_policy(self, algorithm, seed)}))
-                     if algorithm.trains_policy and p.eval_at else contextlib.nullcontext())
+            evaluating = [0.0]  # seconds spent evaluating along training, which is not training time
+
+            def evaluate(step: int) -> None:
+                start = time.perf_counter()
+                checkpoints.append({"step": step, "eval": evaluate_policy(self, algorithm, seed)})
+                evaluating[0] += time.perf_counter() - start
+
+            along = (evaluate_at(p.eval_at, evaluate) if algorithm.trains_policy and p.eval_at
+                     else contextlib.nullcontext())
             with along:
                 result = run_family(algorithm, self.context(name, seed, out_dir))
             if checkpoints:
                 doc["checkpoints"] = checkpoints
+                result.train.wall_time_s -= evaluating[0]
             doc.update(result.document())
             field = cls.Config.strength
             if field and not tuning and getattr(config, field) != getattr(cls.Config(), field):

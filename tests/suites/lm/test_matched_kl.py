@@ -24,10 +24,10 @@ def test_gold_at_matched_kl_by_hand():
     headers, rows, _ = matched_kl_rows(lm_results(*docs))
     assert headers[3:3 + len(KL_LEVELS)] == [f"gold at KL {k:g} [95% CI]" for k in KL_LEVELS]
     dpo, ipo = rows
-    assert dpo[:3] == ["1", "dpo", "2"] and ipo[:3] == ["—", "ipo", "2"]  # ipo does not reach KL 1
+    assert dpo[:3] == ["1", "dpo", "2"] and ipo[:3] == ["—", "ipo", "2"]  # ipo does not reach KL 2, the headline
     assert dpo[3].startswith("0.250 [") and dpo[4].startswith("0.500 [") and dpo[5].startswith("0.700 [")
-    assert dpo[6] == "not reached" and dpo[7] == "2.00"  # KL 4 is beyond every point
-    assert ipo[3].startswith("0.300 [") and ipo[4:7] == ["not reached"] * 3 and ipo[7] == "0.50"
+    assert dpo[6:8] == ["not reached"] * 2 and dpo[8] == "2.00"  # KL 4 and 8 lie beyond every point
+    assert ipo[3].startswith("0.300 [") and ipo[4:8] == ["not reached"] * 4 and ipo[8] == "0.50"
     assert matched_kl_rows(lm_results(docs[0], lm_result(algorithm="dpo", train={}, eval=_eval([0.1, 0.1])))) == \
         ([], [], "")  # no KL estimate: no table
 
@@ -49,7 +49,7 @@ def test_the_dpo_against_ppo_claim_is_read_per_level():
     # s = .00, .01, .02: dpo (.2025 + .225)/2 = .21375, ppo (.105 + .15)/2 = .1275, Δ .08625; on 2 prompts the
     # sign-flip test cannot go below p = 0.5, so the two are indistinguishable
     assert rows[0][3].startswith("+0.086 [") and rows[0][-1] == "indistinguishable"
-    assert rows[2][-1] == rows[3][-1] == "not both reached"
+    assert rows[2][-1] == rows[3][-1] == rows[4][-1] == "not both reached"
     assert verdict.startswith("Not reproduced at this power")
     assert claim_rows(lm_results(*[d for d in docs if d["algorithm"] != "ppo"])) == ([], [], "")
 
