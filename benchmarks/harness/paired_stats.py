@@ -10,7 +10,8 @@ seed s. Three questions, three tools:
   prompts (and seeds where both rows have them): its two-level bootstrap interval, and the p-value of a
   sign-flip permutation test over prompts of the seed-averaged difference (exact for up to 16 prompts,
   Monte Carlo beyond, and its normal approximation where no Monte Carlo pattern reaches the observed
-  difference, so that a p-value is never the Monte Carlo floor). Several rows are compared at once, so p-values are Holm-adjusted (Holm 1979).
+  difference, so that a p-value is never the Monte Carlo floor). Several rows are compared at once, so
+  p-values are Holm-adjusted (Holm 1979).
 - *Where does this row rank?* Ranks recomputed on each bootstrap resample (prompts resampled jointly for
   all rows), and the 95% interval of each row's rank.
 """

@@ -163,7 +163,8 @@ def pairwise_cell(algorithms, settings: BanditSettings, base_configs: dict[str, 
                         "curve": [_rounded(p[d, seed, :len(ds.arms)].tolist()) for p in run.curves],
                     } for d, ds in enumerate(DATASETS)},
             }
-            out.append((result_path(results_root, SUITE, cls.name, settings.first_seed + seed, digest), BanditResult.checked(doc)))
+            path = result_path(results_root, SUITE, cls.name, settings.first_seed + seed, digest)
+            out.append((path, BanditResult.checked(doc)))
     return out
 
 
@@ -187,7 +188,8 @@ def part_cell(part: str, cls, settings, config: AlgorithmConfig | None, tune: in
         doc = {**_identity(cls, run.config, settings.first_seed + seed, digest), "settings": settings.to_dict(),
                "suite_wall_time_s": round(wall, 2), **({"tuning": record} if record else {}),
                part: _outcome(part, run, seed, settings.seeds)}
-        out.append((result_path(results_root, SUITE, cls.name, settings.first_seed + seed, digest), BanditResult.checked(doc)))
+        path = result_path(results_root, SUITE, cls.name, settings.first_seed + seed, digest)
+        out.append((path, BanditResult.checked(doc)))
     return out
 
 

@@ -13,8 +13,9 @@ run — and is scored by the part's objective:
 
 The best trial (ties: the earlier one) replaces the defaults only where its gain over them, paired on
 the validation seeds, exceeds the validation noise (``harness.selection``); the selected config then
-runs on the test seeds and writes ordinary result files that carry the record (every candidate's config and validation score) and the protocol in their hash, so the
-leaderboard shows them in a section of their own. The pairwise part reports where each loss's policy
+runs on the test seeds and writes ordinary result files that carry the record (every candidate's config
+and validation score) and the protocol in their hash, so the leaderboard shows them in a section of
+their own. The pairwise part reports where each loss's policy
 goes (fixed points against closed forms) and has no objective to select on: it is not tuned.
 """
 

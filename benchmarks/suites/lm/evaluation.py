@@ -1,8 +1,9 @@
 """One evaluation for every algorithm of an LM suite, through the `evaluate` modules in
 ``metrics/``: gold reward of the policy's samples, log π/π_ref on those samples, gold win
 rate against the reference's samples of the same seed, held-out pair accuracy of the implicit
-reward, and KL(π‖π_ref) on separate samples of π itself (``engine.kl``). The per-sample values are kept in the result, so the leaderboard can bootstrap over seeds
-and prompts and pair every row with the reference."""
+reward, and KL(π‖π_ref) on separate samples of π itself (``engine.kl``). The per-sample values are kept
+in the result, so the leaderboard can bootstrap over seeds and prompts and pair every row with the
+reference."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from prefzoo.algorithms.engine.processes import is_main
 from prefzoo.algorithms.framework.base import Algorithm, Pairwise
 from prefzoo.benchmarks.harness.stats import bootstrap_ci
 from prefzoo.benchmarks.suites.lm.metrics import load_metric
-
 
 KL_SEED = 30_000
 """Sampling seeds of the KL samples (the evaluation's are 10,000 + seed, validation 20,000 + seed)."""

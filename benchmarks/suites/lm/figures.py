@@ -92,7 +92,8 @@ def reward_kl_plot(docs: Sequence[LMResult], path: Path) -> Path:
     if len(frontier) > 1:
         ax.step([x for x, _ in frontier], [y for _, y in frontier], where="post", color="grey", ls="--", lw=1,
                 label="frontier")
-    ax.set_xlabel("KL(π‖π_ref), nats per response" if exact else "log π/π_ref on the policy's samples, nats per response")
+    ax.set_xlabel("KL(π‖π_ref), nats per response" if exact
+                  else "log π/π_ref on the policy's samples, nats per response")
     ax.set_ylabel("gold reward (VADER compound)")
     ax.legend(fontsize=7, loc="best")
     ax.grid(alpha=0.3)

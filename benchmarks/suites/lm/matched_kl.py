@@ -72,7 +72,8 @@ def matched_kl_rows(docs: Sequence[LMResult]) -> tuple[list[str], list[list[str]
                     key=lambda n: -float(torch.stack(list(readings[n][HEADLINE_LEVEL].values())).mean()))
     bounds = dict(zip(ranked, rank_intervals([torch.stack(list(readings[n][HEADLINE_LEVEL].values()))
                                              for n in ranked]))) if ranked else {}
-    headers = [f"rank at KL {HEADLINE_LEVEL:g} [95%]", "algorithm", "seeds", *(f"gold at KL {level:g} [95% CI]" for level in KL_LEVELS),
+    headers = [f"rank at KL {HEADLINE_LEVEL:g} [95%]", "algorithm", "seeds",
+               *(f"gold at KL {level:g} [95% CI]" for level in KL_LEVELS),
                "largest KL reached (seed mean)"]
     rows = []
     for name in ranked + sorted(set(readings) - set(ranked)):

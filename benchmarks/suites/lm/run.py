@@ -146,7 +146,8 @@ class LMRun:
 
         p = self.profile
         doc: dict[str, Any] = {
-            "schema": SCHEMA_VERSION, "suite": self.source.suite, "data_options": self.source.data_options, "dataset": self.source.name, "has_gold": self.source.has_gold,
+            "schema": SCHEMA_VERSION, "suite": self.source.suite, "data_options": self.source.data_options,
+            "dataset": self.source.name, "has_gold": self.source.has_gold,
             "algorithm": name, "seed": seed, "hash": digest, "profile": self.profile_name,
             "settings": p.to_dict(), "data_key": self.data_key, "prefzoo_version": __version__,
             "engine_revision": self.engine_revision,

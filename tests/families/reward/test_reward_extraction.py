@@ -81,7 +81,8 @@ def test_extraction_from_a_trained_policy_through_the_suite(tmp_path, monkeypatc
     readme = (tmp_path / "board" / "README.md").read_text()
     assert "What each policy learned to want" in readme
     dpo_accuracy = docs["dpo"]["eval"]["pair_accuracy"]["mean"]
-    assert f"| dpo | {dpo_accuracy:.3f} | {irl['eval']['reward']['pair_accuracy']:.3f} |" in readme
+    assert docs["dpo"]["label"] == "dpo [beta=0.2]"  # a row away from its default strength says so
+    assert f"| dpo [beta=0.2] | {dpo_accuracy:.3f} | {irl['eval']['reward']['pair_accuracy']:.3f} |" in readme
 
 
 def test_every_policy_gets_a_row_with_its_implicit_and_extracted_reward():
