@@ -52,9 +52,10 @@ def headline_columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> t
     return [headers[i] for i in keep], [[row[i] for i in keep] for row in rows]
 
 
-def leaderboard_rows(docs: Sequence[LMResult]) -> tuple[list[str], list[list[str]]]:
-    """The ranked table of one setting (``by_setting`` splits documents into settings)."""
-    entries = aggregate(docs)
+def leaderboard_rows(docs: Sequence[LMResult], entries: list[dict] | None = None) -> tuple[list[str], list[list[str]]]:
+    """The ranked table of one setting (``by_setting`` splits documents into settings); ``entries``: its
+    ``aggregate``, where the caller has it already (its bootstraps are the section's costliest step)."""
+    entries = aggregate(docs) if entries is None else entries
     gold = any(r["has_gold"] for r in entries)
     metric = "gold" if gold else "pair acc."
     headers = ["rank [95%]", "algorithm", "family", "gold reward [95% CI]" if gold else "pair accuracy [95% CI]",
@@ -210,7 +211,7 @@ def section(docs: Sequence[LMResult], out_dir: Path, suite_object) -> str:
         if missing:
             lines += [f"Partial: not run at this setting: {', '.join(f'`{n}`' for n in missing)}.", ""]
         rows = aggregate(group)
-        lines += [verdict(rows), "", markdown_table(*leaderboard_rows(group)), ""]
+        lines += [verdict(rows), "", markdown_table(*leaderboard_rows(group, rows)), ""]
         power = power_sentence(rows)
         if power:
             lines += [power, ""]
