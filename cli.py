@@ -21,7 +21,7 @@ from prefzoo.algorithms.framework.config import AlgorithmConfig, ConfigError, fi
 from prefzoo.benchmarks.harness.backends import Backend, CellsFailed
 from prefzoo.benchmarks.harness.results import project_paths
 from prefzoo.benchmarks.harness.suite import flag, is_required, option_fields, without_none
-from prefzoo.registry import ALGORITHMS, SUITES, RegistryError
+from prefzoo.registry import ALGORITHMS, JUDGES, SUITES, RegistryError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="A zoo of preference-optimisation algorithms, ranked on the same data.")
@@ -37,8 +37,11 @@ def _fail(message: str) -> None:
 @app.command("list")
 def list_algorithms(
     configs: Annotated[bool, typer.Option("--configs", help="Show each algorithm's Config fields.")] = False,
+    judges: Annotated[bool, typer.Option("--judges", help="List the judges (--judge) instead.")] = False,
 ) -> None:
     """Every registered algorithm: name, family, paper, origin; and plugins that failed to load."""
+    if judges:
+        return _list_judges()
     loaded = ALGORITHMS.load_all()
     table = Table(title="prefzoo algorithms")
     for column in ("name", "family", "paper", "origin") + (("config",) if configs else ()):
@@ -51,7 +54,27 @@ def list_algorithms(
                                  for f in dataclasses.fields(cls.Config)))
         table.add_row(*row)
     console.print(table)
-    failures = ALGORITHMS.failures()
+    _print_failures(ALGORITHMS)
+
+
+def _list_judges() -> None:
+    """Every registered judge: name, what it scores, its Bradley–Terry temperature, whether its packages
+    are installed, origin; and plugins that failed to load."""
+    import importlib.util
+
+    table = Table(title="prefzoo judges (--judge NAME[:ARG])")
+    for column in ("name", "scores", "T", "installed", "origin"):
+        table.add_column(column, overflow="fold")
+    for name, cls in JUDGES.load_all().items():
+        missing = [p for p in cls.requires if importlib.util.find_spec(p) is None]
+        table.add_row(name, cls.summary, f"{cls.temperature:g}", f"no: pip install {' '.join(missing)}" if missing
+                      else "yes", JUDGES.origin(name))
+    console.print(table)
+    _print_failures(JUDGES)
+
+
+def _print_failures(registry) -> None:
+    failures = registry.failures()
     if failures:
         bad = Table(title="plugins that failed to load", title_style="bold red")
         for column in ("name", "origin", "error"):

@@ -230,3 +230,10 @@ SUITES.register_lazy("bandit", "prefzoo.benchmarks.suites.bandit.suite:BanditSui
 SUITES.register_lazy("smol-sentiment", "prefzoo.benchmarks.suites.smol_sentiment.suite:SmolSentimentSuite")
 SUITES.register_lazy("preference-dataset", "prefzoo.benchmarks.suites.lm.suite:PreferenceDatasetSuite")
 SUITES.register_lazy("smol-two-factor", "prefzoo.benchmarks.suites.two_factor.suite:SmolTwoFactorSuite")
+
+
+JUDGES: Registry[type] = Registry(
+    "judge", builtins="prefzoo.benchmarks.judges", group="prefzoo.judges",
+    on_register="prefzoo.benchmarks.judges.base:bind_judge")
+"""What scores a policy's responses (``--judge``): built-ins from ``benchmarks/judges/``, third parties from the
+``prefzoo.judges`` entry-point group."""

@@ -53,3 +53,17 @@ def policy(folder: Path, quantize: bool, seed: int = 0):
             if "lora_B" in name:
                 p.normal_(0, 0.02)
     return settings, load_tokenizer(settings), model
+
+
+def make_tiny_reward_model(folder: Path, seed: int = 0, num_labels: int = 1) -> Path:
+    """The tiny LM's tokenizer and shape with a sequence-classification head of ``num_labels`` outputs,
+    random-initialised and saved: a reward model for the judges' tests."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification
+
+    lm = make_tiny_lm(folder.parent / f"{folder.name}-lm", seed)
+    config = LlamaConfig.from_pretrained(lm)
+    config.num_labels, config.architectures = num_labels, None
+    torch.manual_seed(seed)
+    LlamaForSequenceClassification(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(lm).save_pretrained(folder)
+    return folder

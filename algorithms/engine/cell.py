@@ -29,7 +29,7 @@ NEEDS_GOLD = {
 @dataclass
 class RunContext:
     """What a runner needs from a suite's run. ``train`` carries the cell's seed; ``train_data`` holds
-    tokenised pairs with their reference log-probs; ``gold`` scores texts (None without a gold reward)."""
+    tokenised pairs with their reference log-probs; ``gold`` scores prompts' responses (None without a gold reward)."""
 
     model: Any
     tokenizer: Any
@@ -42,7 +42,8 @@ class RunContext:
     out_dir: Path
     """Where the cell's adapters and reward models are saved."""
     run_name: str
-    gold: Callable[[list[str]], torch.Tensor] | None = None
+    gold: Callable[[list, list[str]], torch.Tensor] | None = None
+    """gold(prompts, texts): the gold reward of each prompt's response, ``(n,)``."""
     eval_gold: torch.Tensor | None = None
     """Gold rewards of the held-out pairs, ``(n, 2)`` (chosen, rejected)."""
     ood_data: Any = None

@@ -110,7 +110,7 @@ def _rescale_critic(critic: Critic, mean: float, std: float) -> None:
 
 def train_rl(algorithm: RLWithReward, model, tokenizer, prompts: Sequence[Any], scorer: Scorer,
              model_settings: ModelSettings, settings: TrainSettings, rl: RLSettings = RLSettings(),
-             gold: Callable[[list[str]], torch.Tensor] | None = None,
+             gold: Callable[[list, list[str]], torch.Tensor] | None = None,
              progress: Callable[[int, int], None] | None = None) -> RLResult:
     """``settings.steps`` iterations of ``algorithm`` on ``model``'s policy adapter against ``scorer``."""
     if (requirement := algorithm.pretraining_data_requirement()) is not None:
@@ -161,7 +161,8 @@ def train_rl(algorithm: RLWithReward, model, tokenizer, prompts: Sequence[Any], 
             point = {"iteration": it, "proxy_score": scores.mean().item(), "kl": kl.mean().item(),
                      "sqrt_kl": kl.mean().clamp(min=0).sqrt().item()}
             if gold is not None:
-                point["gold_reward"] = float(gold(texts).float().mean())
+                sampled_prompts = [batch_prompts[s.prompt_index] for s in samples]
+                point["gold_reward"] = float(gold(sampled_prompts, texts).float().mean())
             curve.append(point)
             start = response_start(batch)  # a minibatch's columns: those of the whole rollout
             model.train()

@@ -44,7 +44,7 @@ def run_pairwise(algorithm, ctx: RunContext) -> CellResult:
 def run_online(algorithm, ctx: RunContext) -> CellResult:
     """The online loop on the train prompts, labelled by the gold reward through Bradley–Terry at the
     data's label temperature (the labeller of the offline pairs)."""
-    oracle = BradleyTerryOracle(lambda _prompts, texts: ctx.gold(texts), ctx.label_temperature, seed=ctx.train.seed)
+    oracle = BradleyTerryOracle(ctx.gold, ctx.label_temperature, seed=ctx.train.seed)
     result = train_online(algorithm, ctx.model, ctx.tokenizer, ctx.train_prompts, oracle, ctx.train, ctx.online,
                           ctx.accelerator, run_name=ctx.run_name)
     return CellResult(result, Costs(result.generated_tokens, result.responses_sampled, result.oracle_queries,

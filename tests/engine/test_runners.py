@@ -75,7 +75,7 @@ def context(tiny, tmp_path):
     rows = [row | {"chosen_safe": i % 3 != 0, "rejected_safe": i % 2 == 0} for i, row in enumerate(pairs(12))]
     data = tokenize_pairs(rows, tok, TokenizationSettings())
     data = with_reference(data, compute_reference_logps(model, data, tok.pad_token_id))
-    gold = lambda texts: torch.tensor([t.count("good") - t.count("bad") + 0.1 * len(t.split()) for t in texts],  # noqa: E731
+    gold = lambda _prompts, texts: torch.tensor([t.count("good") - t.count("bad") + 0.1 * len(t.split()) for t in texts],  # noqa: E731
                                       dtype=torch.float32)
     eval_gold = torch.tensor([[1.0, -1.0]] * len(data), dtype=torch.float64)
     return RunContext(model=model, tokenizer=tok, model_settings=settings, train=TRAIN,

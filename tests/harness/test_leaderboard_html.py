@@ -74,7 +74,7 @@ def test_html_page_carries_the_readme_and_sorts_formatted_numbers_in_chromium(tm
     speed = headers.index("tokens/s")
     by_speed = first_cells(dump_dom(index, f"#sort=t1:{speed}:desc"), "t1")  # "12,000" > "2,274" > "980"
     assert [r[1] for r in by_speed] == ["simpo", "dpo", "ipo", "reference"]
-    by_kl = first_cells(dump_dom(index, "#sort=t1:9:desc"), "t1")  # column 9: log π/π_ref
+    by_kl = first_cells(dump_dom(index, f"#sort=t1:{headers.index('log π/π_ref (nats)')}:desc"), "t1")
     assert [r[1] for r in by_kl] == ["dpo", "simpo", "ipo", "reference"]
     by_name = first_cells(dump_dom(index, "#sort=t1:1:asc"), "t1")
     assert [r[1] for r in by_name] == ["dpo", "ipo", "reference", "simpo"]

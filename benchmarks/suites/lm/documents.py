@@ -99,6 +99,17 @@ class Checkpoint:
     eval: Evaluation
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Judged:
+    """The cell's stored samples scored again by a second judge (``--judge`` on a suite with a gold of
+    its own): ``rewards`` pairs with ``eval.samples``, ``checkpoints[i]`` with the samples of checkpoint i."""
+
+    __pydantic_config__ = FORBID
+    judge: dict[str, str]
+    rewards: list[float]
+    checkpoints: list[list[float]] | None = None
+
+
 @dataclasses.dataclass(frozen=True)
 class RolloutPoint:
     """An RL iteration's rollouts: gold and proxy (reward-model) reward, and KL(π‖π_ref) of them."""
@@ -208,6 +219,8 @@ class LMResult(ResultDocument):
     eval: Evaluation
     checkpoints: list[Checkpoint] | None = None
     """Evaluations along training (``--eval-at``), in step order; ``eval`` is the last step's."""
+    judged: dict[str, Judged] | None = None
+    """A second gold's scores of the same samples, by judge spec (``second_gold``)."""
 
     @property
     def row_name(self) -> str:

@@ -70,7 +70,7 @@ def evaluate_policy(run, algorithm: Algorithm | None, seed: int) -> dict:
     out = {"samples": {"prompt_ids": prompt_ids, "texts": texts},
            "generated_tokens": generated, "sampling_tokens_per_s": generated / seconds if seconds else 0.0}
     if source.has_gold:
-        rewards = source.gold(texts).tolist()
+        rewards = source.gold([run.eval_prompts[i] for i in prompt_ids], texts).tolist()
         out["samples"]["rewards"] = rewards
         out["gold_reward"] = load_metric("gold_reward").compute(predictions=rewards, references=prompt_ids)
     if source.has_safety:  # two-factor data: which samples break the safety rule

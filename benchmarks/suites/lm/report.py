@@ -11,6 +11,7 @@ from prefzoo.benchmarks.suites.lm.documents import LMResult
 from prefzoo.benchmarks.suites.lm.figures import frontier_plot, overoptimisation_plot, reward_kl_plot
 from prefzoo.benchmarks.suites.lm.reward_report import (label_budget_rows, labeller_temperature, misspecification_rows,
                                                         reward_sections)
+from prefzoo.benchmarks.suites.lm.second_gold import second_gold_lines
 from prefzoo.benchmarks.suites.lm.table import aggregate, beats_reference, by_setting, setting_id, verdict
 from prefzoo.benchmarks.suites.lm.matched_kl import HEADLINE_LEVEL, claim_rows, matched_kl_rows
 from prefzoo.benchmarks.suites.lm.table_power import power_sentence
@@ -60,12 +61,14 @@ def leaderboard_rows(docs: Sequence[LMResult], entries: list[dict] | None = None
     metric = "gold" if gold else "pair acc."
     headers = ["rank [95%]", "algorithm", "family", "gold reward [95% CI]" if gold else "pair accuracy [95% CI]",
                f"Δ {metric} vs reference [95% CI]", "p vs reference (Holm)", f"Δ {metric} vs top [95% CI]",
-               "p vs top (Holm)", "win rate vs ref", "log π/π_ref (nats)", "pair accuracy" if gold else "—",
+               "p vs top (Holm)", "win rate vs ref", "LC win rate vs ref", "length (tokens)", "log π/π_ref (nats)",
+               "pair accuracy" if gold else "—",
                "seeds", "train time (s)", "tokens/s", "peak memory (GiB)", "labels (oracle queries)",
                "responses sampled", "gen tokens (train data)", "gen tokens (eval)", "paper"]
     sequence_kl = any(r.get("sequence_kl") for r in entries)
     if sequence_kl:  # results from before the KL estimator have only the log-ratio on the sampler's samples
-        headers.insert(headers.index("log π/π_ref (nats)") + 1, "KL(π‖π_ref) (nats) [95% CI]")
+        kl_column = headers.index("log π/π_ref (nats)") + 1  # before the two-factor columns go in
+        headers.insert(kl_column, "KL(π‖π_ref) (nats) [95% CI]")
     two_factor = any(r.get("violation_rate") for r in entries)
     if two_factor:  # the second factor beside the first: its rate and its change from the reference
         headers[6:6] = ["violation rate [95% CI]", "Δ violation rate vs reference [95% CI]"]
@@ -74,12 +77,12 @@ def leaderboard_rows(docs: Sequence[LMResult], entries: list[dict] | None = None
         rows.append([
             _rank(r), _marked(r), r["family"], ci_text(r["gold_reward"] if gold else r["pair_accuracy"]),
             delta_text(r.get("vs_reference")), _p(r.get("vs_reference")), delta_text(r.get("vs_top")), _p(r.get("vs_top")),
-            ci_text(r["win_rate"]), ci_text(r["kl"], 2), ci_text(r["pair_accuracy"]) if gold else "—", str(r["seeds"]),
+            ci_text(r["win_rate"]), ci_text(r["lc_win_rate"]), _num(r["mean_length"], ".1f"), ci_text(r["kl"], 2), ci_text(r["pair_accuracy"]) if gold else "—", str(r["seeds"]),
             _num(r["train_time_s"], ",.0f"), _num(r["tokens_per_s"], ",.0f"), _num(r["peak_memory_gib"], ".2f"),
             _num(r["oracle_queries"], ","), _num(r["responses_sampled"], ","), _num(r["train_generated_tokens"], ","),
             _num(r["generated_tokens"], ","), r["paper"] or "—"])
         if sequence_kl:
-            rows[-1].insert(10, ci_text(r.get("sequence_kl"), 2))
+            rows[-1].insert(kl_column, ci_text(r.get("sequence_kl"), 2))
         if two_factor:
             rows[-1][6:6] = [ci_text(r.get("violation_rate")), delta_text(r.get("violations_vs_reference"))]
     return headers, rows
@@ -109,7 +112,12 @@ def describe_setting(doc: LMResult) -> str:
     (its ``settings`` as that run wrote them)."""
     s = doc.settings
     d, t, m = s["data"], s["train"], s["model"]
-    if doc.has_gold and "samples_per_prompt" not in d:  # results of the earlier data scheme
+    if judge := doc.data_options.get("judge"):
+        pairs = (f"The preference dataset `{doc.dataset}` with the judge `{judge['spec']}` as its gold: it scores "
+                 "every policy's samples, labels the online family's pairs (Bradley–Terry at the judge's temperature) "
+                 "and is the gold of the RL rows, whose reward model is learned from the dataset's own pairs. "
+                 "Ranked by the judge's score.")
+    elif doc.has_gold and "samples_per_prompt" not in d:  # results of the earlier data scheme
         pairs = (f"{d['train_prompts']} train prompts with two reference samples each, labelled by a "
                  f"Bradley–Terry draw on the gold reward at temperature {d['label_temperature']} (gold ties by a "
                  f"coin flip); {d['eval_prompts']} held-out prompts. Ranked by gold reward.")
@@ -177,9 +185,15 @@ STATISTICS = (
     "resample, is the unbiased reading. The rank interval holds the ranks a row takes in 95% of the "
     "bootstrap resamples. Win rate: the share of held-out samples whose gold reward beats the reference's "
     "sample of the same prompt and sampling seed, a tie counting one half (a share of the cells tie, mostly "
-    "two samples without a sentiment word). Pair accuracy: the share of held-out preference pairs that the "
+    "two samples without a sentiment word). LC win rate: the win rate controlled for length (Dubois et al. "
+    "2024, Length-Controlled AlpacaEval): a judge that prefers longer answers rewards a policy for talking more, "
+    "so a logistic regression of each win (a tie one half) on tanh of the standardised difference in characters "
+    "between the policy's and the reference's sample is fitted, and its prediction at equal length is reported "
+    "(AlpacaEval's per-instruction difficulty term, which needs many models' answers, is left out; the interval "
+    "refits it on 1,000 resamples of seeds and prompts). Length: generated tokens per response. Pair accuracy: the share of held-out preference pairs that the "
     "row's implicit reward (β·log π/π_ref for the reference-based losses, the reference-free ones' own score) "
-    "orders as the label does, a tie counting one half. log π/π_ref is the mean log-ratio on the policy's own samples from the sampler above "
+    "orders as the label does, a tie counting one half. log π/π_ref is the mean log-ratio on the policy's own "
+    "samples from the sampler above "
     "(KL(π‖π_ref) itself at temperature 1 without truncation). Where a table has the KL(π‖π_ref) column, it "
     "is the KL of the untempered, untruncated policies over responses of at most the suite's length (a response "
     "cut at the cap counts as its first tokens), estimated without bias by the mean log-ratio on separate "
@@ -215,6 +229,7 @@ def section(docs: Sequence[LMResult], out_dir: Path, suite_object) -> str:
         power = power_sentence(rows)
         if power:
             lines += [power, ""]
+        lines += second_gold_lines(group, rows, lambda g, r: headline_columns(*leaderboard_rows(g, r)))
         headers, matched, test = matched_kl_rows(group)
         if matched:
             figure = frontier_plot(group, Path(out_dir) / f"{suite}-{sid}-frontiers.png")

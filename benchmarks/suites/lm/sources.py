@@ -20,6 +20,7 @@ import torch
 
 from prefzoo.algorithms.engine.data import COLUMNS, DatasetError
 from prefzoo.algorithms.engine.unpaired_data import UNPAIRED_COLUMNS, parse_label, validate_unpaired
+from prefzoo.benchmarks.judges.base import Judge, completion_text
 from prefzoo.benchmarks.suites.lm.user_files import is_unpaired_file
 
 
@@ -40,7 +41,7 @@ class DataSource(ABC):
     - ``key(model_fingerprint)``: identifies the data (part of every result's hash);
     - ``load(model, tokenizer, key)``: the train rows (pairs, or unpaired rows when ``unpaired``), the
       held-out pairs and the held-out prompts the policies are sampled on (``PreferenceData``);
-    - ``gold(texts)``: a gold reward of responses, shape (n,), where ``has_gold``;
+    - ``gold(prompts, texts)``: a gold reward of each prompt's response, shape (n,), where ``has_gold``;
     - ``safety(texts)``: True where a response is safe, shape (n,), where ``has_safety``;
     - ``validation_prompts(data, n)``: prompts disjoint from the train and held-out ones (``--tune``);
     - ``principles``: the principles an instructable reward model learns, or None;
@@ -71,7 +72,7 @@ class DataSource(ABC):
     @abstractmethod
     def load(self, model, tokenizer, key: str) -> PreferenceData: ...
 
-    def gold(self, texts: list[str]) -> torch.Tensor:
+    def gold(self, prompts: list, texts: list[str]) -> torch.Tensor:
         raise RuntimeError(f"{self.name} has no gold reward")
 
     def safety(self, texts: list[str]) -> torch.Tensor:
@@ -87,20 +88,30 @@ class PreferenceDataset(DataSource):
     a hub id. A local file is read and validated when the source is made — before any model loads —
     and its errors name the file's lines and columns (``user_files``); ``columns`` maps the file's
     column names (``{"prompt": "question"}``). Its ``test`` split is held out when there is one;
-    otherwise ``eval_fraction`` of the rows, chosen with ``seed``. It has no gold reward."""
+    otherwise ``eval_fraction`` of the rows, chosen with ``seed``.
+
+    It has no gold reward of its own; given a ``judge`` (``benchmarks/judges``), the judge is its gold:
+    it scores the policies' samples, labels the online family's pairs through Bradley–Terry at the
+    judge's temperature, and scores both responses of every held-out pair (``gold_chosen``,
+    ``gold_rejected``: the reward-learning diagnostics, where "chosen" stays the file's label). The
+    judge's fingerprint is part of the data's key, so another judge is another setting."""
 
     suite = "preference-dataset"
     has_gold = False
     has_safety = False
     unpaired = False
 
-    def __init__(self, source: str, eval_fraction: float = 0.1, seed: int = 0, columns: dict[str, str] | None = None):
+    def __init__(self, source: str, eval_fraction: float = 0.1, seed: int = 0, columns: dict[str, str] | None = None,
+                 judge: Judge | None = None):
         from prefzoo.algorithms.engine.data import validate_pairs
         from prefzoo.benchmarks.suites.lm.user_files import FORMATS, read_user_file
 
         if not 0 < eval_fraction < 1:
             raise ValueError(f"eval_fraction = {eval_fraction}: must be in (0, 1)")
         self.source, self.eval_fraction, self.seed, self.columns = source, eval_fraction, seed, dict(columns or {})
+        self.judge, self.has_gold = judge, judge is not None
+        if judge is not None:
+            self.label_temperature = judge.temperature
         path = Path(source)
         looks_local = path.exists() or path.suffix in FORMATS or source.startswith((".", "/", "~")) \
             or source.count("/") > 1
@@ -120,8 +131,9 @@ class PreferenceDataset(DataSource):
         self._digest = json.dumps([digest, self.columns], sort_keys=True)
 
     def key(self, model_fingerprint: str) -> str:
+        judged = {"judge": self.judge.fingerprint()} if self.judge is not None else {}
         payload = json.dumps({"model": model_fingerprint, "source": self._digest, "eval_fraction": self.eval_fraction,
-                              "seed": self.seed}, sort_keys=True)
+                              "seed": self.seed, **judged}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def _hub_splits(self) -> dict[str, list[dict]]:
@@ -163,7 +175,25 @@ class PreferenceDataset(DataSource):
             else [r["prompt"] for r in held_out]
         if self.unpaired:
             held_out = held_out_pairs(held_out, self.source)
+        if self.judge is not None:
+            held_out = self._judged(held_out)
         return PreferenceData(train, held_out, eval_prompts)
+
+    @property
+    def data_options(self) -> dict[str, Any]:
+        return {"judge": self.judge.describe()} if self.judge is not None else {}
+
+    def gold(self, prompts: list, texts: list[str]) -> torch.Tensor:
+        if self.judge is None:
+            return super().gold(prompts, texts)
+        return self.judge.score(prompts, texts)
+
+    def _judged(self, pairs: list[dict]) -> list[dict]:
+        """The held-out pairs with the judge's score of each response."""
+        prompts = [r["prompt"] for r in pairs]
+        chosen = self.judge.score(prompts, [completion_text(r["chosen"]) for r in pairs])
+        rejected = self.judge.score(prompts, [completion_text(r["rejected"]) for r in pairs])
+        return [{**r, "gold_chosen": float(c), "gold_rejected": float(j)} for r, c, j in zip(pairs, chosen, rejected)]
 
 
 

@@ -11,6 +11,7 @@ reference policy is that base with the adapter disabled.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,9 @@ from prefzoo.algorithms.engine.runners import NEEDS_GOLD
 from prefzoo.algorithms.framework.base import Algorithm, Family
 from prefzoo.algorithms.framework.config import AlgorithmConfig, replace_fields
 from prefzoo.algorithms.framework.unpaired import accepts_unpaired
-from prefzoo.benchmarks.harness.results import project_paths
+from prefzoo.benchmarks.harness.results import project_paths, result_path
 from prefzoo.benchmarks.harness.suite import Suite, SuiteOptions, at_least
+from prefzoo.benchmarks.judges.base import make_judge
 from prefzoo.benchmarks.suites.lm.cells import run_cells
 from prefzoo.benchmarks.suites.lm.documents import LMResult
 from prefzoo.benchmarks.suites.lm.figures import reward_kl_plot
@@ -33,6 +35,7 @@ from prefzoo.benchmarks.suites.lm.profiles import (ENGINE_REVISION, PROFILES, RE
 from prefzoo.benchmarks.suites.lm.report import headline_columns, leaderboard_rows, section, setting_rows
 from prefzoo.benchmarks.suites.lm.reward_report import principle_rows, principle_switch_rows, reward_model_rows
 from prefzoo.benchmarks.suites.lm.run import LMRun
+from prefzoo.benchmarks.suites.lm.second_gold import rejudge
 from prefzoo.benchmarks.suites.lm.sources import DataSource, PreferenceDataset
 from prefzoo.registry import ALGORITHMS
 
@@ -110,8 +113,11 @@ class _LMSuite(Suite):
                                  f"unpaired rows (prompt, completion, label), which {', '.join(sorted(takers))} "
                                  "train on")
             if cls.family in NEEDS_GOLD and source is not None and not source.has_gold:
-                raise ValueError(f"{cls.name!r}: {NEEDS_GOLD[cls.family]}; {source.name} has none "
-                                 "(the smol-sentiment suite has one)")
+                raise ValueError(f"{cls.name!r}: {NEEDS_GOLD[cls.family]}; {source.name} has none. Give the run a "
+                                 "judge as its gold, e.g. --judge textblob (a sentiment lexicon) or --judge "
+                                 "reward-model:./my-reward-model (prefzoo list --judges lists them)")
+        # a suite with a gold of its own takes --judge as a second gold, checked before anything trains
+        second = make_judge(options.judge) if source is None and getattr(options, "judge", None) else None
         profile, prof = self.profile(options)
         if source is None:
             source = self.generated_source(prof.data, options)
@@ -119,8 +125,13 @@ class _LMSuite(Suite):
         run = LMRun(prof, profile, Path(results_root), log, source, seed_list,
                     Path(options.runs or project_paths()["runs"]),
                     parse_bytes(options.max_memory) if options.max_memory else None)
-        return run_cells(run, algorithms, seed_list, base_configs, tune, options.backend, progress,
+        docs = run_cells(run, algorithms, seed_list, base_configs, tune, options.backend, progress,
                          options.strength_sweep)
+        if second is None or not is_main():
+            return docs
+        paths = [result_path(Path(results_root), source.suite, d["algorithm"], d["seed"], d["hash"]) for d in docs]
+        rejudge(paths, second, lambda: run.load() or run.eval_prompts, log)
+        return [json.loads(p.read_text()) for p in paths]
 
     def profile(self, options: LMOptions) -> tuple[str, Profile]:
         """The profile's name and the ``Profile`` a run of ``options`` trains and evaluates under: the named
@@ -204,10 +215,15 @@ class PreferenceDatasetOptions(LMOptions):
     """A TRL-format file (.json/.jsonl/.parquet/.csv) or hub id."""
     columns: str | None = None
     """Map your file's columns, e.g. prompt=question,chosen=good,rejected=bad."""
+    judge: str | None = None
+    """NAME[:ARG], the gold that scores what the policies generate (prefzoo list --judges), e.g. textblob or
+    reward-model:./my-rm: the online and RL families train, and rows are ranked by the judge."""
 
 
 class PreferenceDatasetSuite(_LMSuite):
-    """Any preference dataset in TRL's format; without a gold reward, ranked by held-out pair accuracy."""
+    """Any preference dataset in TRL's format. With ``--judge``, the judge is the gold: every family
+    trains and rows are ranked by it; without one, the pairwise family alone, ranked by held-out pair
+    accuracy."""
 
     name = PreferenceDataset.suite
     Options = PreferenceDatasetOptions
@@ -218,6 +234,7 @@ class PreferenceDatasetSuite(_LMSuite):
         if options.eval_prompts:
             raise ValueError("--eval-prompts: a dataset's held-out prompts are those of its held-out pairs (its test "
                              "split, or a tenth of its rows); drop the flag")
-        # read and validated before the model loads
-        source = PreferenceDataset(options.dataset, columns=parse_columns(options.columns))
+        # the judge checked, the file read and validated, before the model loads
+        judge = make_judge(options.judge) if options.judge else None
+        source = PreferenceDataset(options.dataset, columns=parse_columns(options.columns), judge=judge)
         return self._run(source, algorithms, results_root, options, base_configs, progress, log)

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from prefzoo.benchmarks.harness.documents import Interval
+from prefzoo.benchmarks.harness.length_control import length_controlled
 from prefzoo.benchmarks.harness.paired_stats import holm, interval, paired_difference, rank_intervals
 from prefzoo.benchmarks.harness.stats import mean_ci
 from prefzoo.benchmarks.suites.lm.documents import LMResult, Samples
@@ -132,12 +133,36 @@ def aggregate(docs: Sequence[LMResult]) -> list[dict[str, Any]]:
                 row[metric] = interval(torch.stack(list(per_seed.values())))
             else:
                 row[metric] = _summary(stored) if stored else None
+        _length(row, group, references)
         _costs(row, group)
         rows.append(row)
     rows.sort(key=lambda r: -_rank_value(r))
     _compare(rows)
     _violations_vs_reference(rows)
     return rows
+
+
+def _length(row: dict, group: list[LMResult], references: dict[int, Samples]) -> None:
+    """``mean_length``: generated tokens per evaluation response; ``lc_win_rate``: the win rate against
+    the reference controlled for the length difference (``length_control``), where every seed's samples
+    pair with its reference's."""
+    counts = [d.eval.generated_tokens / len(d.eval.samples.texts) for d in group if d.eval.samples]
+    row["mean_length"] = sum(counts) / len(counts) if counts else None
+    row["lc_win_rate"] = None
+    pairs = [(d.eval.samples, references.get(d.seed)) for d in group]
+    if row["name"] == REFERENCE or not all(s and s.rewards is not None and r is not None and r.prompt_ids == s.prompt_ids
+                                           for s, r in pairs):
+        return
+    wins, lengths = [], []
+    for samples, reference in pairs:
+        order = sorted(range(len(samples.prompt_ids)), key=lambda i: samples.prompt_ids[i])
+        wins.append(torch.tensor([_wins([samples.rewards[i]], [reference.rewards[i]])[0] for i in order]))
+        lengths.append(torch.tensor([float(len(samples.texts[i]) - len(reference.texts[i])) for i in order]))
+    prompts = len(set(pairs[0][0].prompt_ids))
+    if any(len(w) % prompts for w in wins):  # unequal samples per prompt: no (S, P, K) layout
+        return
+    row["lc_win_rate"] = length_controlled(torch.stack(wins).view(len(group), prompts, -1),
+                                           torch.stack(lengths).view(len(group), prompts, -1))
 
 
 def _violations_vs_reference(rows: list[dict]) -> None:

@@ -55,7 +55,7 @@ def select_config(run, cls, trials: int, seed: int, base: AlgorithmConfig | None
         run_family(algorithm, run.context(cls.name, seed, path.parent / f"trial-{digest}"))
         samples = sample_responses(run.model, run.tokenizer, prompts, p.samples_per_prompt, p.data.max_new_tokens,
                                    p.eval_batch_size, seed=VALIDATION_SEED + seed, **p.data.sampler())
-        gold = run.source.gold([s.text for s in samples]).double()
+        gold = run.source.gold([prompts[s.prompt_index] for s in samples], [s.text for s in samples]).double()
         prompt_rewards = gold.view(len(prompts), -1).mean(1)  # samples come prompt by prompt
         score = float(gold.mean())
         write_json_atomic(path, {"algorithm": cls.name, "trial": i, "config": config.to_dict(),

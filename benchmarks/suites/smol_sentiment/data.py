@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from functools import cache
 from pathlib import Path
 
 import torch
@@ -74,18 +73,14 @@ def conversations(requests: list[str]) -> list[list[dict]]:
     return [[{"role": "system", "content": SYSTEM}, {"role": "user", "content": c}] for c in requests]
 
 
-@cache
-def _vader():
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    return SentimentIntensityAnalyzer()
-
-
 def gold_reward(texts: list[str], length_weight: float = 0.0) -> torch.Tensor:
-    """VADER compound sentiment of each response, minus λ·(words / 10); shape (n,)."""
-    analyzer = _vader()
-    return torch.tensor([analyzer.polarity_scores(t)["compound"] - length_weight * len(t.split()) / 10
-                         for t in texts], dtype=torch.float64)
+    """The ``vader`` judge's compound sentiment of each response, minus λ·(words / 10); shape (n,)."""
+    from prefzoo.benchmarks.judges.vader import Vader
+
+    scores = Vader().score(None, texts)
+    if length_weight:
+        scores = scores - torch.tensor([length_weight * len(t.split()) / 10 for t in texts], dtype=torch.float64)
+    return scores
 
 
 def bradley_terry_labels(r1: torch.Tensor, r2: torch.Tensor, temperature: float, seed: int) -> torch.Tensor:

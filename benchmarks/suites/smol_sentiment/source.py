@@ -79,7 +79,7 @@ class GeneratedSentiment(DataSource):
             return json.loads(gzip.decompress(shipped.read_bytes()))["pairs"]
         return build_ood_pairs(model, tokenizer, self.settings, generated)
 
-    def gold(self, texts: list[str]) -> torch.Tensor:
+    def gold(self, prompts: list, texts: list[str]) -> torch.Tensor:
         return gold_reward(texts, self.settings.length_weight)
 
     def validation_prompts(self, data: DataSettings, n: int) -> list:

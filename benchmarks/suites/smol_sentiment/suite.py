@@ -17,6 +17,9 @@ class GeneratedDataOptions(LMOptions):
 
     regenerate_data: bool = False
     """Sample the pairs on this machine instead of reading the shipped copy."""
+    judge: str | None = None
+    """NAME[:ARG], a second gold (prefzoo list --judges): the run's stored samples are scored again by it, no
+    retraining, and the leaderboard shows whether the ranking holds under it, e.g. textblob."""
     labeller_temperature: float | None = None
     """Draw the train pairs' Bradley–Terry labels again at this temperature instead of the data's own (0.1),
     from the same pairs and random draws, so the labels come from a labeller other than the one the suite

@@ -93,7 +93,7 @@ def test_ppo_trains_the_policy_only_and_records_the_overoptimisation_curve(tiny)
     result = train_rl(PPO(PPO.Config(kl_coef=0.01)), model, tok, PROMPTS, reward_model, settings,
                        TrainSettings(steps=3, learning_rate=5e-2),
                        RLSettings(responses_per_iteration=4, minibatch_size=2, max_new_tokens=5),
-                       gold=lambda texts: torch.tensor([float(len(t)) for t in texts]))
+                       gold=lambda _prompts, texts: torch.tensor([float(len(t)) for t in texts]))
     assert len(result.curve) == 3 and len(result.history) == 3 * 2
     assert all({"proxy_score", "gold_reward", "kl", "sqrt_kl"} <= set(p) for p in result.curve)
     assert result.reward_model_queries == 12 and 0 < result.generated_tokens <= 12 * 5
