@@ -116,3 +116,18 @@ def test_the_ppo_critic_is_mapped_onto_the_normalised_score_scale():
     raw = critic.head(hidden).detach()
     _rescale_critic(critic, mean, std)
     assert torch.allclose(critic.head(hidden).detach(), (raw - mean) / std, atol=1e-6)
+
+
+def test_reinforce_pp_baseline_centres_each_score_on_its_group_then_whitens_the_returns():
+    """OpenRLHF's reinforce_baseline by hand: scores (1, 3 | 0, 4) in groups of 2 → (−1, 1 | −2, 2); with
+    log π_old/π_ref = 0.5 on each of 2 tokens and β = 0.1 the returns are (centred − 0.1, centred − 0.05)."""
+    cls = ALGORITHMS.get("reinforce-pp-baseline")
+    algorithm = cls(cls.Config(kl_coef=0.1, samples_per_prompt=2))
+    r = rollout([1.0, 3.0, 0.0, 4.0], logratio=0.5, group_size=2, tokens=2)
+    adv, returns = algorithm.advantages(r, algorithm.token_rewards(r))
+    centred = [-1.0, 1.0, -2.0, 2.0]
+    assert returns.flatten().tolist() == pytest.approx([v for c in centred for v in (c - 0.1, c - 0.05)])
+    flat = returns.flatten()
+    assert adv.flatten().tolist() == pytest.approx(((flat - flat.mean()) / flat.std(unbiased=False)).tolist(), rel=1e-4)
+    plain = ALGORITHMS.get("reinforce-pp")(ALGORITHMS.get("reinforce-pp").Config(kl_coef=0.1))
+    assert plain.token_rewards(r)[:, -1].tolist() != algorithm.token_rewards(r)[:, -1].tolist()  # no baseline there

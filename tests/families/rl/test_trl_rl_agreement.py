@@ -49,16 +49,16 @@ def _metrics():
 
 
 def _grpo_trainer(loss_type: str, beta: float, eps_low: float, eps_high: float, correction: bool,
-                  tmp_path) -> GRPOTrainer:
+                  tmp_path, level: str = "token", mask_threshold: float | None = None) -> GRPOTrainer:
     args = GRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, loss_type=loss_type, beta=beta,
-                      use_bias_correction_kl=correction,
+                      use_bias_correction_kl=correction, importance_sampling_level=level,
                       epsilon=eps_low, epsilon_high=eps_high, max_completion_length=T, num_generations=G,
-                      per_device_train_batch_size=B, report_to=[])
+                      per_device_train_batch_size=B, report_to=[], off_policy_mask_threshold=mask_threshold)
     trainer = GRPOTrainer.__new__(GRPOTrainer)
     trainer.__dict__.update(
         args=args, accelerator=Accelerator(cpu=True), loss_type=args.loss_type, beta=args.beta,
         epsilon_low=args.epsilon, epsilon_high=args.epsilon_high, top_entropy_quantile=args.top_entropy_quantile,
-        off_policy_mask_threshold=None, importance_sampling_level=args.importance_sampling_level, use_vllm=False,
+        off_policy_mask_threshold=mask_threshold, importance_sampling_level=level, use_vllm=False,
         aux_loss_enabled=False, _metrics=_metrics(), current_gradient_accumulation_steps=1,
         _entropy_bonus_enabled=False, max_completion_length=args.max_completion_length,
         model=types.SimpleNamespace(training=True))
@@ -92,6 +92,69 @@ def test_grpo_losses_and_gradients_match_trl(loss_type, beta, correction, seed, 
     assert abs(ours.item() - trl_loss.item()) < 1e-5, (ours.item(), trl_loss.item())
     assert torch.allclose(our_grad, trl_grad, atol=1e-5, rtol=1e-5)
     assert trl_grad.abs().sum() > 0
+
+
+def _compare_with_trl(algorithm, trainer, seed: int) -> tuple[float, float]:
+    """Loss and gradient with respect to the per-token log-probs, prefzoo's against TRL's on one random
+    rollout: (|Δ loss|, max |Δ gradient|); asserts TRL's gradient is not zero."""
+    mask, old, ref, new, scores = _rollout(seed)
+    rollout = Rollout(old, ref, scores, mask.float(), group_size=G, max_tokens=T)
+    advantages, returns = algorithm.advantages(rollout, algorithm.token_rewards(rollout))
+    per_token = new.clone().requires_grad_(True)
+    trainer._get_per_token_logps_and_entropies = lambda *a, **k: (per_token, torch.zeros(B, T), None)
+    inputs = dict(prompt_ids=torch.zeros(B, 2, dtype=torch.long), prompt_mask=torch.ones(B, 2, dtype=torch.long),
+                  completion_ids=torch.zeros(B, T, dtype=torch.long), completion_mask=mask,
+                  advantages=advantages.sum(1) / mask.sum(1), old_per_token_logps=old, ref_per_token_logps=ref,
+                  num_items_in_batch=mask.sum())
+    trl_loss = trainer._compute_loss(None, inputs)
+    trl_grad, = torch.autograd.grad(trl_loss, per_token)
+    ours_logps = new.clone().requires_grad_(True)
+    ours = algorithm.loss(ours_logps, None, rollout, advantages, returns).loss
+    our_grad, = torch.autograd.grad(ours, ours_logps)
+    assert trl_grad.abs().sum() > 0
+    return abs(ours.item() - trl_loss.item()), float((our_grad - trl_grad).abs().max())
+
+
+VARIANTS = [  # (loss type, importance-sampling level, β, off-policy mask δ or cispo's cap): every loss of TRL 1.16
+    ("bnpo", "token", 0.04, None), ("cispo", "token", 0.0, None), ("cispo", "token", 0.04, None),
+    ("cispo", "sequence", 0.0, None), ("cispo", "token", 0.0, "cap 1.1"),
+    ("sapo", "token", 0.0, None), ("sapo", "token", 0.04, None), ("luspo", "sequence", 0.0, None),
+    ("vespo", "token", 0.0, None), ("vespo", "token", 0.04, None), ("grpo", "sequence", 0.0, None),
+    ("grpo", "sequence", 0.04, None), ("grpo", "token", 0.04, 0.05), ("dapo", "token", 0.0, 0.05)]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("loss_type,level,beta,delta", VARIANTS)
+def test_every_trl_loss_type_matches_trl(loss_type, level, beta, delta, seed, tmp_path):
+    """The loss and its gradient within 1e-5 of TRL's on random rollouts; new log-probs far enough from
+    the old ones (noise 0.3 per token) that clipping, the soft gate, the Gamma weights and the mask bind."""
+    assert trl.__version__.startswith("1.16"), f"the oracle is TRL 1.16; installed {trl.__version__}"
+    grpo = ALGORITHMS.get("grpo")
+    cap = isinstance(delta, str)  # a cap low enough that cispo's weight clip binds on these rollouts
+    algorithm = grpo(grpo.Config(loss_type=loss_type, beta=beta, samples_per_prompt=G, importance_sampling_level=level,
+                                 off_policy_mask_threshold=-1.0 if delta is None or cap else delta,
+                                 epsilon_high=float(delta.split()[1]) if cap else -1.0))
+    delta = None if cap else delta
+    trainer = _grpo_trainer(loss_type, beta, 0.2, algorithm.clip_high, False, tmp_path, level, delta)
+    loss_gap, grad_gap = _compare_with_trl(algorithm, trainer, seed)
+    assert loss_gap < 1e-5 and grad_gap < 1e-5, (loss_gap, grad_gap)
+
+
+NAMED = ("gspo", "dapo", "dr-grpo", "cispo", "sapo", "luspo", "vespo")
+"""The methods the literature names, each registered with its paper's settings."""
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("name", NAMED)
+def test_every_named_variant_matches_trl_at_its_papers_settings(name, seed, tmp_path):
+    assert trl.__version__.startswith("1.16"), f"the oracle is TRL 1.16; installed {trl.__version__}"
+    cls = ALGORITHMS.get(name)
+    algorithm = cls(cls.Config(samples_per_prompt=G))
+    c = algorithm.config
+    trainer = _grpo_trainer(c.loss_type, c.beta, c.epsilon_low, algorithm.clip_high, c.kl_ratio_correction, tmp_path,
+                            c.importance_sampling_level)
+    loss_gap, grad_gap = _compare_with_trl(algorithm, trainer, seed)
+    assert loss_gap < 1e-5 and grad_gap < 1e-5, (loss_gap, grad_gap)
 
 
 def _rloo_trainer(beta: float, tmp_path) -> RLOOTrainer:
