@@ -23,6 +23,7 @@ from prefzoo.benchmarks.harness.results import write_json_atomic
 from prefzoo.benchmarks.harness.tables import markdown_table
 from prefzoo.benchmarks.judges.base import Judge
 from prefzoo.benchmarks.suites.lm.documents import Evaluation, LMResult
+from prefzoo.benchmarks.suites.lm.matched_kl import matched_kl_rows
 from prefzoo.benchmarks.suites.lm.table import aggregate, beats_reference, verdict
 
 
@@ -53,8 +54,8 @@ def _scores(samples: dict, judge: Judge, prompts: Sequence) -> list[float]:
 
 
 def judges_of(group: Sequence[LMResult]) -> list[str]:
-    """The second golds every policy row of a setting has (the reference's included)."""
-    specs = [set(d.judged or {}) for d in group if d.eval.samples is not None]
+    """The second golds of a setting: those every reference cell of it has (rows are compared with it)."""
+    specs = [set(d.judged or {}) for d in group if d.algorithm == "reference"]
     return sorted(set.intersection(*specs)) if specs else []
 
 
@@ -116,10 +117,13 @@ def _spearman(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def second_gold_lines(group: Sequence[LMResult], rows: Sequence[dict], ranked_table: Callable) -> list[str]:
     """The leaderboard's text for each second gold of a setting: its ranked table (``ranked_table(docs,
     rows)`` → headers and cells), the rank agreement with the first gold, and the rows whose verdict
-    against the reference changes. ``rows``: the setting's ``aggregate`` under its own gold."""
+    against the reference changes, and the gold at matched KL under it. ``rows``: the setting's
+    ``aggregate`` under its own gold. Rows whose cells the judge has not scored are named, not ranked."""
     lines: list[str] = []
     for spec in judges_of(group):
-        rescored = [under(d, spec) if d.eval.samples is not None else d for d in group]
+        scored = [d for d in group if d.eval.samples is not None and spec in (d.judged or {})]
+        unscored = sorted({d.row_name for d in group if d.eval.samples is not None and d not in scored})
+        rescored = [under(d, spec) for d in scored]
         second = aggregate(rescored)
         agreement = rank_agreement(rows, second)
         first_verdict = {r["algorithm"]: beats_reference(r) for r in rows}
@@ -135,6 +139,12 @@ def second_gold_lines(group: Sequence[LMResult], rows: Sequence[dict], ranked_ta
         lines += [f"#### The same samples under a second gold: `{spec}`", "",
                   "Nothing retrained: every stored sample scored again by the judge, and the table ranked on its "
                   f"scores with the same statistics. {agree}. Verdicts against the reference that change: "
-                  + (", ".join(changed) if changed else "none") + ".", "",
+                  + (", ".join(changed) if changed else "none") + "."
+                  + (f" Not yet scored by it (run the setting again with --judge {spec}): "
+                     + ", ".join(f"`{n}`" for n in unscored) + "." if unscored else ""), "",
                   verdict(second), "", markdown_table(*ranked_table(rescored, second)), ""]
+        headers, matched, test = matched_kl_rows(rescored)
+        if matched:
+            lines += [f"Gold at matched KL under `{spec}`, read as above:", "", markdown_table(headers, matched), ""] \
+                + ([test, ""] if test else [])
     return lines

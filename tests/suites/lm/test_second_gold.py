@@ -3,6 +3,7 @@ under them, and the rank agreement between the two golds is Spearman's ρ with i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -33,7 +34,8 @@ def test_rejudge_adds_the_scores_once_and_under_swaps_them_in(tmp_path):
     doc = LMResult.parse(json.loads(path.read_text()))
     assert doc.judged["textblob"].rewards == pytest.approx([0.7, -0.35, 0.0])
     assert doc.judged["textblob"].checkpoints == [doc.judged["textblob"].rewards]
-    assert judges_of([doc]) == ["textblob"]
+    assert judges_of([doc]) == []  # a setting's second golds are those its reference cells have
+    assert judges_of([doc, dataclasses.replace(doc, algorithm="reference")]) == ["textblob"]
     rescored = under(doc, "textblob")
     assert rescored.eval.samples.rewards == doc.judged["textblob"].rewards
     assert rescored.checkpoints[0].eval.samples.rewards == doc.judged["textblob"].rewards
