@@ -98,7 +98,7 @@ def test_two_settings_render_as_two_sections_each_with_its_own_reference(tmp_pat
                 _write(results, _doc("ipo", base, seed, steps))
     readme, _ = render(results, board)
     text = readme.read_text()
-    sections = text.split("### smol-sentiment · setting ")[1:]
+    sections = text.split("### smol-sentiment · ")[1:]
     assert len(sections) == 2
     assert all(s.count("| reference | reference |") == 1 for s in sections)  # one reference row per table
     six, forty = sorted(sections, key=lambda s: "40 steps" in s)

@@ -12,6 +12,7 @@ from prefzoo.benchmarks.suites.lm.figures import frontier_plot, overoptimisation
 from prefzoo.benchmarks.suites.lm.reward_report import (label_budget_rows, labeller_temperature, misspecification_rows,
                                                         reward_sections)
 from prefzoo.benchmarks.suites.lm.second_gold import second_gold_lines
+from prefzoo.benchmarks.suites.lm.setting_names import setting_name
 from prefzoo.benchmarks.suites.lm.table import aggregate, beats_reference, by_setting, setting_id, verdict
 from prefzoo.benchmarks.suites.lm.matched_kl import HEADLINE_LEVEL, claim_rows, matched_kl_rows
 from prefzoo.benchmarks.suites.lm.table_power import power_sentence
@@ -89,10 +90,10 @@ def leaderboard_rows(docs: Sequence[LMResult], entries: list[dict] | None = None
 
 
 def setting_rows(docs: Sequence[LMResult]) -> list[tuple[str, list[LMResult]]]:
-    """(title, documents) per setting of a suite, in the order the leaderboard shows them."""
-    return [(f"{docs[0].suite} · setting {setting_id(group[0])}"
-             + (f" · tuned ({group[0].tuning.trials} trials)" if group[0].tuning else ""), group)
-            for group in by_setting(docs)]
+    """(title, documents) per setting of a suite, in the order the leaderboard shows them; each title says
+    what the setting changes against the first, the suite's main setting (``setting_names``)."""
+    groups = by_setting(docs)
+    return [(f"{docs[0].suite} · {setting_name(group[0], groups[0][0])}", group) for group in groups]
 
 
 def _configs(doc: LMResult) -> str:
@@ -220,7 +221,7 @@ def section(docs: Sequence[LMResult], out_dir: Path, suite_object) -> str:
     lines = [f"## {suite}", "", STATISTICS, ""]
     for title, group in setting_rows(docs):
         sid = setting_id(group[0])
-        lines += [f"### {title}", "", describe_setting(group[0]), ""]
+        lines += [f"### {title}", "", f"<sub>setting `{sid}`</sub>", "", describe_setting(group[0]), ""]
         missing = missing_algorithms(group, suite_object)
         if missing:
             lines += [f"Partial: not run at this setting: {', '.join(f'`{n}`' for n in missing)}.", ""]
