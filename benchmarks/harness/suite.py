@@ -97,6 +97,8 @@ class Suite(ABC):
     Options: ClassVar[type[SuiteOptions]] = SuiteOptions
     Document: ClassVar[type[ResultDocument]] = ResultDocument
     """The type of its result documents: ``execute`` writes them, ``read`` parses them for the reports."""
+    order: ClassVar[int] = 50
+    """Where its headline and section stand on the leaderboard (smaller first)."""
 
     def read(self, raws: Iterable[Mapping[str, Any] | tuple[Path, Mapping[str, Any]]]) -> list[ResultDocument]:
         """Result files' JSON (or (path, JSON) pairs, so that an error names the file) as typed documents of
@@ -156,3 +158,8 @@ class Suite(ABC):
     @abstractmethod
     def section(self, docs: Sequence[ResultDocument], out_dir: Path) -> str:
         """The suite's leaderboard section (Markdown), figures written into ``out_dir``."""
+
+    def headline(self, docs: Sequence[ResultDocument]) -> str | None:
+        """The suite's short ranking at its main setting for the top of the leaderboard (Markdown), or None
+        for a suite without a ranking."""
+        return None

@@ -52,6 +52,7 @@ class BanditSuite(Suite):
     same bandit, and long-tailed comparisons for every reward learner."""
 
     name = SUITE
+    order = 90
     families = (Family.PAIRWISE, Family.ONLINE, Family.REWARD, Family.RL)
     Options = BanditOptions
     Document = BanditResult

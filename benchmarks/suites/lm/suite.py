@@ -30,6 +30,7 @@ from prefzoo.benchmarks.judges.base import make_judge
 from prefzoo.benchmarks.suites.lm.cells import run_cells
 from prefzoo.benchmarks.suites.lm.documents import LMResult
 from prefzoo.benchmarks.suites.lm.figures import reward_kl_plot
+from prefzoo.benchmarks.suites.lm.headline import headline
 from prefzoo.benchmarks.suites.lm.profiles import (ENGINE_REVISION, PROFILES, REFERENCE,  # noqa: F401 (re-exported)
                                                    Profile, engine_revision)
 from prefzoo.benchmarks.suites.lm.report import headline_columns, leaderboard_rows, section, setting_rows
@@ -208,6 +209,9 @@ class _LMSuite(Suite):
     def section(self, docs: Sequence[LMResult], out_dir: Path) -> str:
         return section(docs, out_dir, self)
 
+    def headline(self, docs: Sequence[LMResult]) -> str | None:
+        return headline(docs)
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PreferenceDatasetOptions(LMOptions):
@@ -226,6 +230,7 @@ class PreferenceDatasetSuite(_LMSuite):
     accuracy."""
 
     name = PreferenceDataset.suite
+    order = 30
     Options = PreferenceDatasetOptions
 
     def execute(self, algorithms, results_root, options, base_configs, progress, log) -> list[dict]:

@@ -40,6 +40,7 @@ class SmolSentimentSuite(_LMSuite):
     """QLoRA on SmolLM2-135M-Instruct (or any causal LM); pairs from the reference, gold reward = VADER."""
 
     name = SUITE
+    order = 10
     Options = SmolSentimentOptions
 
     def generated_source(self, data: DataSettings, options: GeneratedDataOptions) -> GeneratedSentiment:

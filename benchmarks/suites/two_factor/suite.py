@@ -144,6 +144,7 @@ class SmolTwoFactorSuite(_LMSuite):
     policy's samples; salmon-rm learns both factors as principles, and RL asks it about either."""
 
     name = SUITE
+    order = 20
     families = (Family.PAIRWISE, Family.REWARD, Family.RL)
     has_safety = True
     Options = TwoFactorOptions
