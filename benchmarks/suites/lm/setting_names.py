@@ -54,6 +54,8 @@ def setting_name(doc: LMResult, main: LMResult) -> str:
             phrases.append(f"judged by {value['spec']}" if key == "judge" else f"{value} {key}")
     if doc.tuning and not main.tuning:
         phrases.append(f"tuned: {doc.tuning.trials} trials")
+    elif main.tuning and not doc.tuning:
+        phrases.append("each algorithm's defaults, untuned")
     if doc.engine_revision != main.engine_revision:
         phrases.append(f"engine revision {doc.engine_revision}")
     if phrases:

@@ -37,8 +37,9 @@ def setting_id(doc: LMResult, tuning: bool = True) -> str:
 
 
 def by_setting(docs: Sequence[LMResult]) -> list[list[LMResult]]:
-    """The documents split by ``setting_id``; settings with more seeds per row first (the median row's:
-    one row still running its first seed does not demote a setting), then larger. A tuned setting shares
+    """The documents split by ``setting_id``; untuned settings before tuned ones (a tuned setting is a
+    variant of the one it was tuned in), then those with more seeds per row (the median row's: one row
+    still running its first seed does not demote a setting), then larger. A tuned setting shares
     the reference cells of the setting it was tuned in (the reference has no config)."""
     groups: dict[str, list[LMResult]] = defaultdict(list)
     for doc in docs:
@@ -56,7 +57,7 @@ def by_setting(docs: Sequence[LMResult]) -> list[list[LMResult]]:
         for d in group:
             seeds[d.algorithm].add(d.seed)
         counts = sorted(len(s) for s in seeds.values())
-        return (-counts[(len(counts) - 1) // 2], -len(group), setting_id(group[0]))
+        return (bool(group[0].tuning), -counts[(len(counts) - 1) // 2], -len(group), setting_id(group[0]))
     return sorted(groups.values(), key=weight)
 
 

@@ -131,7 +131,8 @@ def test_a_trl_format_file_without_gold_is_ranked_by_pair_accuracy(tiny, env):
     board = run_cli("leaderboard", "--results", str(results), "--out", str(env / "board"), cwd=env)
     readme = (env / "board" / "README.md").read_text()
     assert board.returncode == 0 and "ranking uses held-out pair accuracy" in readme
-    ranked = [line.split(" | ")[1] for line in readme.splitlines() if line.startswith("| ") and " | pairwise | " in line]
+    section = readme.split("\n## preference-dataset\n")[1]  # the full table (the headline above repeats it)
+    ranked = [line.split(" | ")[1] for line in section.splitlines() if line.startswith("| ") and " | pairwise | " in line]
     accuracy = {name: docs[name]["eval"]["pair_accuracy"]["mean"] for name in ("dpo", "ipo")}
     assert ranked == sorted(accuracy, key=lambda n: -accuracy[n])
 

@@ -92,8 +92,8 @@ def test_tune_selects_on_validation_and_reports_a_tuned_section(tiny, tmp_path, 
     assert tuned["label"].startswith("dpo (beta=")
     board = run_cli("leaderboard", "--results", str(results), "--out", str(tmp_path / "board"), cwd=tmp_path)
     readme = (tmp_path / "board" / "README.md").read_text()
-    assert board.returncode == 0 and "· tuned (3 trials)" in readme
-    tuned_part = readme[readme.index("· tuned (3 trials)"):]
+    assert board.returncode == 0 and "· tuned: 3 trials" in readme
+    tuned_part = readme[readme.index("· tuned: 3 trials"):]
     assert "| reference |" in tuned_part.split("\n### ")[0] and "selected from 3 trials" in tuned_part
     again = run_cli(*common, "--tune", "3", cwd=tmp_path)
     assert again.returncode == 0 and "trial 1/3" not in again.stdout  # finished trials are read back
