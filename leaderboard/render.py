@@ -16,17 +16,18 @@ Every algorithm of a suite gets the same data, model and budget.
 """
 
 HOW_TO_READ = (
-    "How to read this: each table ranks the algorithms of one suite at its main setting, trained on the same "
-    "data, model and budget; the rank column is the range of ranks a row takes in 95% of bootstrap resamples "
-    "of seeds and prompts, so rows whose ranges overlap are not told apart. ▲ marks a row whose gold is above "
-    "the reference policy's (Holm-adjusted paired test, p < 0.05), ▼ one below it, and Δ is that difference "
-    "with its 95% interval. KL(π‖π_ref) (or log π/π_ref) says how far a row moved from the reference, and more "
-    "distance buys more gold: the matched-KL tables in each suite's section compare rows at equal KL.")
+    "How to read this: each table ranks one suite's algorithms at its main setting, all trained on the same "
+    "data, model and budget; where the suite estimates KL(π‖π_ref), rows are compared at the same KL (the best "
+    "gold each reached within that many nats), because more distance from the reference buys more gold. The "
+    "rank column is the range of ranks a row takes in 95% of bootstrap resamples of seeds and prompts, so rows "
+    "whose ranges overlap are not told apart. ▲ marks a row whose gold is above the reference policy's "
+    "(Holm-adjusted paired test, p < 0.05), ▼ one below it, and Δ is that difference with its 95% interval.")
 
 
 def render(results_root: Path, out_dir: Path, log: Callable[[str], None] = lambda _: None) -> tuple[Path, Path]:
-    """Write ``out_dir/README.md``, each suite's figures, and ``out_dir/index.html`` (the same text as a
-    page) from every result under ``results_root``; ``log`` hears each stage as it finishes."""
+    """Write ``out_dir/README.md``, each suite's figures and pages, and ``out_dir/index.html`` (the same
+    text as a page, its figures linked beside it) from every result under ``results_root``; ``log`` hears
+    each stage as it finishes."""
     from prefzoo.leaderboard.html import page
     from prefzoo.registry import SUITES
 
@@ -54,5 +55,5 @@ def render(results_root: Path, out_dir: Path, log: Callable[[str], None] = lambd
     readme, index = Path(out_dir) / "README.md", Path(out_dir) / "index.html"
     text = "\n".join(sections)
     write_text_atomic(readme, text)
-    write_text_atomic(index, page(text, out_dir))
+    write_text_atomic(index, page(text))
     return readme, index

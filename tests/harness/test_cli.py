@@ -79,7 +79,8 @@ def test_bench_then_leaderboard(tmp_path):
     result = runner.invoke(app, ["leaderboard", "--results", str(results), "--out", str(board)])
     assert result.exit_code == 0, result.output
     readme = (board / "README.md").read_text()
-    assert "## Bandit suite" in readme and "| cdpo | β=0.5 | 200 | 2 |" in readme
+    assert "## Bandit suite" in readme and "| cdpo | β=0.5 |" in readme  # the compact reading of the strengths
+    assert "| cdpo | β=0.5 | 200 | 2 |" in (board / "bandit-final-probabilities.md").read_text()  # every row
     assert (board / "bandit.png").exists()
     # the leaderboard is a pure function of the result files
     first = readme

@@ -111,3 +111,15 @@ def test_the_held_out_size_is_a_setting_a_run_can_buy_power_with(tmp_path):
     with pytest.raises(ValueError, match="--eval-prompts: a dataset's held-out prompts are those of its held-out"):
         PreferenceDatasetSuite().run([ALGORITHMS.get("dpo")], tmp_path, dataset=str(tmp_path / "any.jsonl"),
                                      eval_prompts=8)
+
+
+def test_the_quick_profile_evaluates_along_training_within_whatever_budget_a_run_gives_it():
+    from prefzoo.benchmarks.suites.smol_sentiment.suite import SmolSentimentSuite
+
+    suite = SmolSentimentSuite()
+    assert suite.profile(suite.options(profile="quick"))[1].eval_at == (3, 6, 12, 24)
+    assert suite.profile(suite.options(profile="quick", steps=8))[1].eval_at == (3, 6)  # past the budget: gone
+    assert suite.profile(suite.options(profile="quick", train="steps=2"))[1].eval_at == ()
+    assert suite.profile(suite.options(profile="smoke"))[1].eval_at == ()
+    with pytest.raises(ValueError, match="--eval-at 9: the budget has steps 1 to 8"):
+        suite.profile(suite.options(profile="quick", steps=8, eval_at="3,9"))

@@ -16,7 +16,7 @@ import torch
 from prefzoo.benchmarks.harness.frontier import read_at
 from prefzoo.benchmarks.harness.paired_stats import holm, interval, paired_difference, rank_intervals
 from prefzoo.benchmarks.harness.power import global_test
-from prefzoo.benchmarks.harness.tables import ci_text, delta_text
+from prefzoo.benchmarks.harness.tables import ci_text, delta_text, rank_text
 from prefzoo.benchmarks.suites.lm.documents import Evaluation, LMResult
 from prefzoo.benchmarks.suites.lm.table import REFERENCE, per_prompt
 
@@ -61,32 +61,58 @@ def at_level(by_seed: dict[int, list], level: float) -> dict[int, torch.Tensor] 
     return None if any(v is None for v in read.values()) else read
 
 
-def matched_kl_rows(docs: Sequence[LMResult]) -> tuple[list[str], list[list[str]], str]:
-    """(headers, rows, sentence): gold at each KL level per algorithm, ranked at ``HEADLINE_LEVEL``;
-    empty where no algorithm has a KL estimate."""
+def matched_kl_entries(docs: Sequence[LMResult]) -> tuple[list[dict], str]:
+    """(entries, sentence): one entry per algorithm with a KL estimate, ranked at ``HEADLINE_LEVEL`` (those
+    whose frontier does not reach it last, by name), each {"algorithm", "family", "seeds", "levels" (KL
+    level → interval or None), "rank" ((best, worst) or None), "largest_kl", "vs_reference" (the paired
+    difference to the reference at the headline level with its Holm-adjusted p, or None), "train_time_s"};
+    the sentence is the global test at the headline level. Empty where no algorithm has a KL estimate."""
     points = frontier_points(docs)
     if not points:
-        return [], [], ""
+        return [], ""
     readings = {name: {level: at_level(by_seed, level) for level in KL_LEVELS} for name, by_seed in points.items()}
     ranked = sorted((n for n in readings if readings[n][HEADLINE_LEVEL] is not None),
                     key=lambda n: -float(torch.stack(list(readings[n][HEADLINE_LEVEL].values())).mean()))
     bounds = dict(zip(ranked, rank_intervals([torch.stack(list(readings[n][HEADLINE_LEVEL].values()))
                                              for n in ranked]))) if ranked else {}
-    headers = [f"rank at KL {HEADLINE_LEVEL:g} [95%]", "algorithm", "seeds",
-               *(f"gold at KL {level:g} [95% CI]" for level in KL_LEVELS),
-               "largest KL reached (seed mean)"]
-    rows = []
+    references = {d.seed: per_prompt(d.eval.samples.rewards, d.eval.samples.prompt_ids)
+                  for d in docs if d.algorithm == REFERENCE and d.eval.samples}
+    deltas = {n: paired_difference(readings[n][HEADLINE_LEVEL], references) for n in ranked}
+    for name, adjusted in zip(ranked, holm([deltas[n]["p"] for n in ranked])):
+        deltas[name]["p_holm"] = adjusted
+    entries = []
     for name in ranked + sorted(set(readings) - set(ranked)):
-        low, high = bounds.get(name, (None, None))
-        cells = [ci_text(interval(torch.stack(list(r.values())))) if (r := readings[name][level]) else "not reached"
-                 for level in KL_LEVELS]
-        largest = sum(max(kl for kl, _ in p) for p in points[name].values()) / len(points[name])
-        rows.append(["—" if low is None else (str(low) if low == high else f"{low}–{high}"), name,
-                     str(len(points[name])), *cells, f"{largest:.2f}"])
+        own = [d for d in docs if d.algorithm == name]
+        times = [d.train.wall_time_s for d in own if d.train]
+        entries.append({
+            "algorithm": name, "family": own[0].family, "seeds": len(points[name]),
+            "levels": {level: interval(torch.stack(list(r.values()))) if (r := readings[name][level]) else None
+                       for level in KL_LEVELS},
+            "rank": bounds.get(name), "vs_reference": deltas.get(name),
+            "largest_kl": sum(max(kl for kl, _ in p) for p in points[name].values()) / len(points[name]),
+            "train_time_s": sum(times) / len(times) if times else None})
     test = global_test([readings[n][HEADLINE_LEVEL] for n in ranked]) if len(ranked) > 1 else None
     sentence = (f"At KL {HEADLINE_LEVEL:g}, all algorithms equal? F({test.df_rows}, {test.df_error}) = "
                 f"{test.statistic:.3g}, permutation p = {test.p:.3g}." if test else "")
-    return headers, rows, sentence
+    return entries, sentence
+
+
+def matched_kl_table(entries: Sequence[dict]) -> tuple[list[str], list[list[str]]]:
+    """(headers, rows) of ``matched_kl_entries``: gold at each KL level per algorithm, in rank order."""
+    headers = [f"rank at KL {HEADLINE_LEVEL:g} [95%]", "algorithm", "seeds",
+               *(f"gold at KL {level:g} [95% CI]" for level in KL_LEVELS),
+               "largest KL reached (seed mean)"]
+    rows = [[rank_text(e["rank"]), e["algorithm"], str(e["seeds"]),
+             *(ci_text(e["levels"][level]) if e["levels"][level] else "not reached" for level in KL_LEVELS),
+             f"{e['largest_kl']:.2f}"] for e in entries]
+    return headers, rows
+
+
+def matched_kl_rows(docs: Sequence[LMResult]) -> tuple[list[str], list[list[str]], str]:
+    """(headers, rows, sentence): ``matched_kl_table`` of ``docs`` with its global test; empty where no
+    algorithm has a KL estimate."""
+    entries, sentence = matched_kl_entries(docs)
+    return (*matched_kl_table(entries), sentence) if entries else ([], [], "")
 
 
 CLAIM = ("dpo", "ppo")
@@ -132,5 +158,5 @@ def claim_rows(docs: Sequence[LMResult]) -> tuple[list[str], list[list[str]], st
     else:
         verdict = ("Not reproduced at this power: " + (f"DPO's frontier is above PPO's at KL {', '.join(above)}; "
                                                        if above else "") +
-                   "elsewhere the two are indistinguishable (see the power line above).")
+                   "elsewhere the two are indistinguishable (each level's interval of Δ is in the table).")
     return headers, rows, verdict

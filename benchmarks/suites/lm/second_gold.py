@@ -20,7 +20,7 @@ import torch
 
 from prefzoo.benchmarks.harness.paired_stats import RESAMPLES
 from prefzoo.benchmarks.harness.results import write_json_atomic
-from prefzoo.benchmarks.harness.tables import markdown_table
+from prefzoo.benchmarks.harness.tables import code_list, markdown_table
 from prefzoo.benchmarks.judges.base import Judge
 from prefzoo.benchmarks.suites.lm.documents import Evaluation, LMResult
 from prefzoo.benchmarks.suites.lm.matched_kl import matched_kl_rows
@@ -141,7 +141,7 @@ def second_gold_lines(group: Sequence[LMResult], rows: Sequence[dict], ranked_ta
                   f"scores with the same statistics. {agree}. Verdicts against the reference that change: "
                   + (", ".join(changed) if changed else "none") + "."
                   + (f" Not yet scored by it (run the setting again with --judge {spec}): "
-                     + ", ".join(f"`{n}`" for n in unscored) + "." if unscored else ""), "",
+                     + code_list(unscored) + "." if unscored else ""), "",
                   verdict(second), "", markdown_table(*ranked_table(rescored, second)), ""]
         headers, matched, test = matched_kl_rows(rescored)
         if matched:

@@ -24,6 +24,11 @@ PHRASES: dict[str, Callable[[Any], str]] = {
 }
 """How a changed setting reads; any other reads ``key = value``."""
 
+ABSENT = {"reward_labels": "all the labels", "eval_at": "evaluated at the end only",
+          "kl_samples": "no KL(π‖π_ref) estimate"}
+"""How a setting reads where the main setting has it and this one does not (each is written only where
+taken, so its absence is the default)."""
+
 
 def _flat(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -45,8 +50,8 @@ def setting_name(doc: LMResult, main: LMResult) -> str:
                                                               if k in PHRASES else 0, k)):
         if key in mine and mine[key] != theirs.get(key):
             phrases.append(PHRASES[key](mine[key]) if key in PHRASES else f"{key} = {mine[key]}")
-        elif key not in mine and key == "reward_labels":  # written below 1 only: its absence is all labels
-            phrases.append("all the labels")
+        elif key not in mine and key in ABSENT and key in theirs:
+            phrases.append(ABSENT[key])
     if doc.labeller_temperature != main.labeller_temperature and doc.labeller_temperature is not None:
         phrases.append(f"labeller temperature {doc.labeller_temperature:g}")
     for key, value in doc.data_options.items():

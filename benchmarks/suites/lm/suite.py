@@ -11,6 +11,7 @@ reference policy is that base with the adapter disabled.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,9 +32,11 @@ from prefzoo.benchmarks.suites.lm.cells import run_cells
 from prefzoo.benchmarks.suites.lm.documents import LMResult
 from prefzoo.benchmarks.suites.lm.figures import reward_kl_plot
 from prefzoo.benchmarks.suites.lm.headline import headline
+from prefzoo.benchmarks.suites.lm.setting_statistics import SettingStatistics
 from prefzoo.benchmarks.suites.lm.profiles import (ENGINE_REVISION, PROFILES, REFERENCE,  # noqa: F401 (re-exported)
                                                    Profile, engine_revision)
-from prefzoo.benchmarks.suites.lm.report import headline_columns, leaderboard_rows, section, setting_rows
+from prefzoo.benchmarks.suites.lm.report import headline_columns, leaderboard_rows, setting_rows
+from prefzoo.benchmarks.suites.lm.section import section
 from prefzoo.benchmarks.suites.lm.reward_report import principle_rows, principle_switch_rows, reward_model_rows
 from prefzoo.benchmarks.suites.lm.run import LMRun
 from prefzoo.benchmarks.suites.lm.second_gold import rejudge
@@ -149,6 +152,8 @@ class _LMSuite(Suite):
                                                                   frozen=("seed",)))
         if options.steps:
             prof = dataclasses.replace(prof, train=dataclasses.replace(prof.train, steps=options.steps))
+        # the profile's own checkpoints past a shortened budget go; an --eval-at beyond it is refused below
+        prof = dataclasses.replace(prof, eval_at=tuple(s for s in prof.eval_at if s < prof.train.steps))
         if options.eval_prompts:
             prof = dataclasses.replace(prof, data=dataclasses.replace(prof.data, eval_prompts=options.eval_prompts))
         if options.eval_samples:
@@ -207,10 +212,15 @@ class _LMSuite(Suite):
         return reward_kl_plot(setting_rows(docs)[0][1], path)
 
     def section(self, docs: Sequence[LMResult], out_dir: Path) -> str:
-        return section(docs, out_dir, self)
+        return section(docs, out_dir, self, self.statistics)
 
     def headline(self, docs: Sequence[LMResult]) -> str | None:
-        return headline(docs)
+        return headline(docs, self, self.statistics)
+
+    @functools.cached_property
+    def statistics(self) -> SettingStatistics:
+        """The bootstraps of each setting, shared by the headline and the section of one render."""
+        return SettingStatistics()
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

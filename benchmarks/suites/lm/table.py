@@ -15,6 +15,7 @@ from prefzoo.benchmarks.harness.documents import Interval
 from prefzoo.benchmarks.harness.length_control import length_controlled
 from prefzoo.benchmarks.harness.paired_stats import holm, interval, paired_difference, rank_intervals
 from prefzoo.benchmarks.harness.stats import mean_ci
+from prefzoo.benchmarks.harness.tables import code_list
 from prefzoo.benchmarks.suites.lm.documents import LMResult, Samples
 
 METRICS = ("gold_reward", "win_rate", "kl", "sequence_kl", "pair_accuracy", "violation_rate")
@@ -38,9 +39,10 @@ def setting_id(doc: LMResult, tuning: bool = True) -> str:
 
 def by_setting(docs: Sequence[LMResult]) -> list[list[LMResult]]:
     """The documents split by ``setting_id``; untuned settings before tuned ones (a tuned setting is a
-    variant of the one it was tuned in), then those with more seeds per row (the median row's: one row
-    still running its first seed does not demote a setting), then larger. A tuned setting shares
-    the reference cells of the setting it was tuned in (the reference has no config)."""
+    variant of the one it was tuned in), then those that rank at matched KL (whose rows have a
+    KL(π‖π_ref) estimate) before those of the fixed-budget protocol, then those with more seeds per row
+    (the median row's: one row still running its first seed does not demote a setting), then larger. A
+    tuned setting shares the reference cells of the setting it was tuned in (the reference has no config)."""
     groups: dict[str, list[LMResult]] = defaultdict(list)
     for doc in docs:
         groups[setting_id(doc)].append(doc)
@@ -57,7 +59,9 @@ def by_setting(docs: Sequence[LMResult]) -> list[list[LMResult]]:
         for d in group:
             seeds[d.algorithm].add(d.seed)
         counts = sorted(len(s) for s in seeds.values())
-        return (bool(group[0].tuning), -counts[(len(counts) - 1) // 2], -len(group), setting_id(group[0]))
+        matched_kl = any(d.eval.sequence_kl is not None for d in group if d.algorithm != REFERENCE)
+        return (bool(group[0].tuning), not matched_kl, -counts[(len(counts) - 1) // 2], -len(group),
+                setting_id(group[0]))
     return sorted(groups.values(), key=weight)
 
 
@@ -230,7 +234,7 @@ def verdict(rows: Sequence[dict]) -> str:
     if seeds < EVIDENCE_SEEDS:
         smoke = f"Smoke run ({seeds} seed{'s' if seeds > 1 else ''} per row): not evidence. "
     elif few:  # the rows with enough seeds stay evidence; these do not
-        smoke = f"{_names(few)} ran fewer than {EVIDENCE_SEEDS} seeds: not evidence. "
+        smoke = f"{code_list(few)} ran fewer than {EVIDENCE_SEEDS} seeds: not evidence. "
     else:
         smoke = ""
     if not compared:
@@ -242,16 +246,12 @@ def verdict(rows: Sequence[dict]) -> str:
     parts = [smoke.strip()] if smoke else []
     parts.append(f"On {metric}, paired with the reference on the same prompts (Holm-adjusted p < {ALPHA}, "
                  "interval of the difference excluding 0): "
-                 + "; ".join(p for p in (f"{_names(above)} beat{'s' if len(above) == 1 else ''} it" if above else "",
-                                         f"{_names(below)} {'is' if len(below) == 1 else 'are'} below it" if below else "",
-                                         f"{_names(same)} {'is' if len(same) == 1 else 'are'} indistinguishable from it"
+                 + "; ".join(p for p in (f"{code_list(above)} beat{'s' if len(above) == 1 else ''} it" if above else "",
+                                         f"{code_list(below)} {'is' if len(below) == 1 else 'are'} below it" if below else "",
+                                         f"{code_list(same)} {'is' if len(same) == 1 else 'are'} indistinguishable from it"
                                          if same else "") if p) + ".")
     top = next((r for r in rows if r["name"] != REFERENCE), None)
     tied = [r["algorithm"] for r in compared if r.get("vs_top") and r["vs_top"]["p_holm"] >= ALPHA]
     if top is not None and len(compared) > 1:
-        parts.append(f"Indistinguishable from the top row ({top['algorithm']}): {_names(tied) if tied else 'none'}.")
+        parts.append(f"Indistinguishable from the top row ({top['algorithm']}): {code_list(tied) if tied else 'none'}.")
     return " ".join(parts)
-
-
-def _names(names: list[str]) -> str:
-    return ", ".join(f"`{n}`" for n in names)

@@ -152,7 +152,7 @@ def test_suites_that_cannot_train_it_say_why():
 
 
 def test_the_leaderboard_does_not_call_missing_what_a_setting_cannot_train():
-    from prefzoo.benchmarks.suites.lm.report import missing_algorithms
+    from prefzoo.benchmarks.suites.lm.section import missing_algorithms
     from prefzoo.benchmarks.suites.smol_sentiment.suite import SmolSentimentSuite
 
     def missing(group):

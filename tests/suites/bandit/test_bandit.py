@@ -190,3 +190,20 @@ def test_seed_s_draws_the_same_numbers_whatever_seed_a_run_starts_from(names, tm
     mine, theirs = by_key(alone), by_key(together)
     assert mine and all(mine[k] == theirs[k] for k in mine)
     assert any(mine[k] != theirs[(k[0], k[1], 1)] for k in mine)  # another seed does differ
+
+
+def test_the_compact_reading_says_which_losses_feel_their_strength(suite_run):
+    """The leaderboard's one-row-per-algorithm table: DPO's π(y1) → 1 at every β (Azar et al. §5.4), IPO's
+    stops where τ sets it, at its closed form."""
+    from prefzoo.benchmarks.suites.bandit.summary import closed_form_summary, strength_table
+
+    docs, _ = suite_run
+    typed = BanditSuite().read(docs)
+    headers, rows = strength_table(typed)
+    reading = {r[0]: r[-1] for r in rows}
+    assert reading["dpo"].startswith("π(y1) → 1 at every strength") and "c driven to 0 at every strength" in reading["dpo"]
+    assert reading["ipo"].startswith("its strength sets where π(y1) stops")
+    ipo = next(r for r in rows if r[0] == "ipo")
+    assert ipo[headers.index("two-arm π(y1)")] == "0.562 – 0.993"  # σ(1/(2τ)) at τ = 2 and τ = 0.1
+    closed = {(r[0], r[1]): r for r in closed_form_summary(typed)[1]}
+    assert float(closed[("ipo", "two-arm")][-1]) < 1e-4
