@@ -40,7 +40,7 @@ class Cell:
 
 
 class CellsFailed(RuntimeError):
-    """Some cells of a Ray run failed; the others' results are written. ``failures``: (label, error)."""
+    """Some cells of a run failed; the others' results are written. ``failures``: (label, error)."""
 
     def __init__(self, failures: list[tuple[str, str]]):
         self.failures = failures
@@ -79,11 +79,17 @@ class Backend:
         if not cells:  # nothing to do: no Ray instance to start
             return []
         if self.name == "serial":
-            docs = []
+            docs, failures = [], []
             for i, cell in enumerate(cells):
-                docs += _write(cell.fn(*cell.args))
+                try:
+                    docs += _write(cell.fn(*cell.args))
+                except Exception as exc:  # the cell's own error (a judge that fails mid-run): the others go on
+                    failures.append((cell.label, _short(exc)))
+                    log(f"{cell.label}: failed — {failures[-1][1]}")
                 if progress is not None:
                     progress(done + i + 1, total)
+            if failures:
+                raise CellsFailed(failures)
             return docs
         return self._run_ray(cells, progress, log, done, total)
 

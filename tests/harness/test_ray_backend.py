@@ -58,12 +58,15 @@ def test_bandit_cells_on_ray_equal_the_serial_run(local_ray, tmp_path):
     assert serial == on_ray
 
 
-def test_a_failed_cell_is_reported_and_the_others_are_written(local_ray, tmp_path):
+@pytest.mark.parametrize("backend", ["serial", "ray"])
+def test_a_failed_cell_is_reported_and_the_others_are_written(backend, request, tmp_path):
+    if backend == "ray":
+        request.getfixturevalue("local_ray")
     cells = [Cell("good", _write_one, (tmp_path / "a.json",)), Cell("bad", _fail, ()),
              Cell("good too", _write_one, (tmp_path / "b.json",))]
     lines = []
     with pytest.raises(CellsFailed, match="bad: ValueError: no such arm") as failed:
-        RAY.run(cells, log=lines.append)
+        Backend(backend).run(cells, log=lines.append)
     assert failed.value.failures == [("bad", "ValueError: no such arm")] and lines == ["bad: failed — ValueError: no such arm"]
     assert (tmp_path / "a.json").exists() and (tmp_path / "b.json").exists()
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from prefzoo.algorithms.engine.processes import wait_for_everyone
 from prefzoo.algorithms.framework.search_space import strength_sweep
-from prefzoo.benchmarks.harness.backends import Backend, Cell, Written
+from prefzoo.benchmarks.harness.backends import Backend, Cell, CellsFailed, Written
 
 _LIVE: dict[str, Any] = {}
 
@@ -152,15 +152,33 @@ def run_cells(run, algorithms: Sequence[type], seeds: Sequence[int], base_config
         backend.run([Cell("data and reference log-probs", prepare_cell, (run,), gpu=True)], log=run.log)
     reads = [i for i in todo if planned[i][1] is not None and _reads_policies(planned[i][1], planned[i][2])]
     trains = [i for i in todo if planned[i][1] is not None and i not in reads]
+    failures: list[tuple[str, str]] = []
     for wave in ([i for i in todo if planned[i][1] is None], trains, reads):
+        # a cell whose seed's reference failed is not run: it is compared with the reference's samples
+        lost = {seed for _, cls, _, seed, _ in (planned[i] for i in todo) if cls is None and i not in docs}
+        if planned and wave and planned[wave[0]][1] is not None:
+            failures += [(f"{planned[i][0]} seed {planned[i][3]}", "not run: its seed's reference cell failed")
+                         for i in wave if planned[i][3] in lost]
+            wave = [i for i in wave if planned[i][3] not in lost]
         cells = []
         for i in wave:
             name, cls, config, seed, tuning = planned[i]
             reference = None if serial or cls is None else run.reference_samples(seed)
             cells.append(Cell(f"{name} seed {seed}", algorithm_cell, (run, name, cls, config, seed, tuning, reference),
                               gpu=True))
-        for i, doc in zip(wave, backend.run(cells, progress, run.log, done=len(docs), total=len(planned))):
+        try:  # a failed cell fails alone: the wave's other cells are written, and the later waves run
+            written = backend.run(cells, progress, run.log, done=len(docs), total=len(planned))
+        except CellsFailed as failed:
+            failures += failed.failures
+            for i in wave:  # the wave's cells that did finish are written: read back
+                name, _, config, seed, tuning = planned[i]
+                if (path := run.result_path(name, config, seed, tuning)).exists():
+                    docs[i] = json.loads(path.read_text())
+            continue
+        for i, doc in zip(wave, written):
             docs[i] = doc
+    if failures:
+        raise CellsFailed(failures)
     if progress is not None:
         progress(len(planned), len(planned))
     return [docs[i] for i in range(len(planned))]

@@ -1,6 +1,7 @@
 """A user's preference file with ``--judge``: every family trains, the judge is the gold, and the rows are
-ranked by it; without a judge the online and RL families are refused with the flag named; a bad judge is
-refused before anything is written."""
+ranked by it; a saved reward model judges from the command line; without a judge the online and RL
+families are refused with the flag named; a bad judge is refused before anything is written, and one that
+fails mid-run fails its cells with its error, writing nothing half-done."""
 
 from __future__ import annotations
 
@@ -70,3 +71,47 @@ def test_with_a_judge_every_family_trains_and_the_judge_ranks(tiny, env):
     board = run_cli("leaderboard", "--results", "results", "--out", "board", cwd=env)
     readme = (env / "board" / "README.md").read_text()
     assert board.returncode == 0 and "with the judge `textblob` as its gold" in readme
+
+
+@pytest.mark.slow
+def test_a_judge_that_fails_mid_run_fails_its_cells_with_its_error_and_writes_nothing_half_done(tiny, env):
+    from tests.helpers import make_plugin
+
+    source = ("from prefzoo.benchmarks.judges.base import Judge\n"
+              "class Down(Judge):\n    summary = 'a judge whose server is down'\n"
+              "    def score(self, prompts, completions):\n"
+              "        raise ConnectionError('judge server down')\n")
+    (env / "site").mkdir()
+    site = make_plugin(env / "site", "downjudge", "downjudge", source, {"down": "downjudge:Down"},
+                       group="prefzoo.judges")
+    out = run_cli("bench", "--suite", "preference-dataset", "--dataset", "prefs.jsonl", "--judge", "down",
+                  "--algorithms", "dpo", "--seeds", "1", "--steps", "2", "--model", str(tiny), "--results", "results",
+                  site=site, cwd=env)
+    text = " ".join(out.stdout.split())
+    assert out.returncode == 2 and "cell(s) failed" in text, out.stdout + out.stderr
+    assert "reference seed 0: ConnectionError: judge server down" in text  # the cell, with the judge's error
+    assert "dpo seed 0: not run: its seed's reference cell failed" in text
+    assert not list((env / "results").rglob("*.json")) and not list(env.rglob("*.tmp*"))
+
+
+@pytest.mark.slow
+def test_a_reward_model_judges_a_users_file_from_the_command_line(tiny, env):
+    """``--judge reward-model:PATH``: the policies' samples are scored by the saved model's one logit, as
+    the judge scores them on its own."""
+    from prefzoo.benchmarks.judges.base import make_judge
+    from prefzoo.benchmarks.suites.lm.sources import PreferenceDataset
+    from tests.tiny_lm import make_tiny_reward_model
+
+    rm = make_tiny_reward_model(env / "rm")
+    out = run_cli("bench", "--suite", "preference-dataset", "--dataset", "prefs.jsonl", "--judge", f"reward-model:{rm}",
+                  "--algorithms", "dpo", "--seeds", "1", "--steps", "2", "--model", str(tiny), "--results", "results",
+                  "--plot", "p.png", cwd=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    docs = {d["algorithm"]: d for d in load_results(env / "results", "preference-dataset")}
+    judge = make_judge(f"reward-model:{rm}")
+    assert docs["dpo"]["data_options"]["judge"]["fingerprint"] == judge.fingerprint()
+    samples = docs["dpo"]["eval"]["samples"]
+    held_out = PreferenceDataset(str(env / "prefs.jsonl")).load(None, None, "").eval_prompts
+    expected = judge.score([held_out[i] for i in samples["prompt_ids"]], samples["texts"])
+    assert samples["rewards"] == pytest.approx(expected.tolist(), abs=1e-5) and len(set(samples["rewards"])) > 1
+    assert "gold_reward" in docs["dpo"]["eval"] and "win_rate" in docs["dpo"]["eval"]
