@@ -161,7 +161,7 @@ def _length(row: dict, group: list[LMResult], references: dict[int, Samples]) ->
     wins, lengths = [], []
     for samples, reference in pairs:
         order = sorted(range(len(samples.prompt_ids)), key=lambda i: samples.prompt_ids[i])
-        wins.append(torch.tensor([_wins([samples.rewards[i]], [reference.rewards[i]])[0] for i in order]))
+        wins.append(torch.tensor(_wins([samples.rewards[i] for i in order], [reference.rewards[i] for i in order])))
         lengths.append(torch.tensor([float(len(samples.texts[i]) - len(reference.texts[i])) for i in order]))
     prompts = len(set(pairs[0][0].prompt_ids))
     if any(len(w) % prompts for w in wins):  # unequal samples per prompt: no (S, P, K) layout

@@ -11,21 +11,14 @@ import pytest
 
 from prefzoo.benchmarks.harness.results import load_results
 from tests.helpers import run_cli
-from tests.tiny_lm import make_tiny_lm, pairs
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return make_tiny_lm(tmp_path_factory.mktemp("tiny") / "model")
+from tests.tiny_lm import pairs
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("PREFZOO_CACHE", str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)
-    data = tmp_path / "prefs.jsonl"
-    data.write_text("\n".join(json.dumps(r) for r in pairs(30)) + "\n")
-    return tmp_path
+def env(env):
+    """The LM tests' working folder with a preference file of 30 pairs in it."""
+    (env / "prefs.jsonl").write_text("\n".join(json.dumps(r) for r in pairs(30)) + "\n")
+    return env
 
 
 def test_without_a_judge_the_online_and_rl_families_are_refused_naming_the_flag(tiny, env):

@@ -15,21 +15,9 @@ import pytest
 from prefzoo.benchmarks.harness.results import load_results
 from prefzoo.benchmarks.suites.smol_sentiment.data import DataSettings, bradley_terry_labels, gold_reward, make_prompts
 from tests.helpers import PREFZOO, run_cli
-from tests.tiny_lm import make_tiny_lm, pairs
+from tests.tiny_lm import pairs
 
 ARGS = ["bench", "--suite", "smol-sentiment", "--steps", "2", "--seeds", "1"]
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return make_tiny_lm(tmp_path_factory.mktemp("tiny") / "model")
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("PREFZOO_CACHE", str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)  # adapters are saved under ./runs
-    return tmp_path
 
 
 def test_prompts_are_disjoint_and_fixed():

@@ -16,7 +16,6 @@ from prefzoo.benchmarks.harness.results import load_results
 from prefzoo.benchmarks.suites.smol_sentiment.data import DataSettings, make_prompts, validation_prompts
 from prefzoo.registry import ALGORITHMS
 from tests.helpers import run_cli
-from tests.tiny_lm import make_tiny_lm
 
 
 def test_trial_one_is_the_default_and_every_algorithm_gets_the_same_draws():
@@ -55,11 +54,6 @@ def test_validation_prompts_are_disjoint_from_the_data_and_leave_the_data_unchan
     text = lambda ps: {p[1]["content"] for p in ps}  # noqa: E731
     assert len(text(validation)) == 64 and not text(validation) & (text(train) | text(test))
     assert make_prompts(settings) == (train, test)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return make_tiny_lm(tmp_path_factory.mktemp("tiny") / "model")
 
 
 @pytest.mark.slow
