@@ -89,18 +89,21 @@ def test_a_judge_that_fails_mid_run_fails_its_cells_with_its_error_and_writes_no
 
 @pytest.mark.slow
 def test_a_reward_model_judges_a_users_file_from_the_command_line(tiny, env):
-    """``--judge reward-model:PATH``: the policies' samples are scored by the saved model's one logit, as
-    the judge scores them on its own."""
+    """``--judge reward-model:PATH`` trains all four families on a user's file: the policies' samples are
+    scored by the saved model's one logit, as the judge scores them on its own, and the leaderboard ranks
+    them by it."""
     from prefzoo.benchmarks.judges.base import make_judge
     from prefzoo.benchmarks.suites.lm.sources import PreferenceDataset
     from tests.tiny_lm import make_tiny_reward_model
 
     rm = make_tiny_reward_model(env / "rm")
     out = run_cli("bench", "--suite", "preference-dataset", "--dataset", "prefs.jsonl", "--judge", f"reward-model:{rm}",
-                  "--algorithms", "dpo", "--seeds", "1", "--steps", "2", "--model", str(tiny), "--results", "results",
-                  "--plot", "p.png", cwd=env)
+                  "--algorithms", "dpo,online-dpo,bt,ppo", "--seeds", "1", "--steps", "2", "--model", str(tiny),
+                  "--results", "results", "--plot", "p.png", cwd=env)
     assert out.returncode == 0, out.stdout + out.stderr
     docs = {d["algorithm"]: d for d in load_results(env / "results", "preference-dataset")}
+    assert {d["family"] for d in docs.values()} == {"reference", "pairwise", "online-preference", "reward-learning",
+                                                    "rl-with-reward"}
     judge = make_judge(f"reward-model:{rm}")
     assert docs["dpo"]["data_options"]["judge"]["fingerprint"] == judge.fingerprint()
     samples = docs["dpo"]["eval"]["samples"]
@@ -108,3 +111,7 @@ def test_a_reward_model_judges_a_users_file_from_the_command_line(tiny, env):
     expected = judge.score([held_out[i] for i in samples["prompt_ids"]], samples["texts"])
     assert samples["rewards"] == pytest.approx(expected.tolist(), abs=1e-5) and len(set(samples["rewards"])) > 1
     assert "gold_reward" in docs["dpo"]["eval"] and "win_rate" in docs["dpo"]["eval"]
+    assert all("gold_reward" in docs[n]["eval"] for n in ("online-dpo", "ppo"))
+    board = run_cli("leaderboard", "--results", "results", "--out", "board", cwd=env)
+    readme = (env / "board" / "README.md").read_text()
+    assert board.returncode == 0 and f"with the judge `reward-model:{rm}` as its gold" in readme
