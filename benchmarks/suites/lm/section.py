@@ -10,7 +10,7 @@ from pathlib import Path
 from prefzoo.benchmarks.harness.tables import code_list, markdown_table
 from prefzoo.benchmarks.suites.lm.documents import LMResult
 from prefzoo.benchmarks.suites.lm.figures import frontier_plot, overoptimisation_plot, reward_kl_plot
-from prefzoo.benchmarks.suites.lm.matched_kl import HEADLINE_LEVEL, claim_rows, matched_kl_table
+from prefzoo.benchmarks.suites.lm.matched_kl import HEADLINE_LEVEL, claim_rows, matched_kl_table, power_rows
 from prefzoo.benchmarks.suites.lm.report import describe_setting, headline_columns, leaderboard_rows, setting_rows
 from prefzoo.benchmarks.suites.lm.reward_report import label_budget_rows, misspecification_rows, reward_sections
 from prefzoo.benchmarks.suites.lm.second_gold import second_gold_lines
@@ -110,11 +110,12 @@ def _setting(title: str, group: Sequence[LMResult], out_dir: Path, suite_object,
         lines += [f"Partial: not run at this setting: {code_list(missing)}.", ""]
     if superseded:
         lines += [SUPERSEDED, ""]
-    entries, test = statistics.matched_kl(group)
+    entries, _ = statistics.matched_kl(group)
     if entries:
         figure = frontier_plot(group, out_dir / f"{suite}-{sid}-frontiers.png")
         lines += ["#### Gold at matched KL (Rafailov et al. 2023, §6.1)", "", MATCHED_KL, "",
-                  markdown_table(*matched_kl_table(entries)), ""] + ([test, ""] if test else []) + \
+                  markdown_table(*matched_kl_table(entries)), ""] + \
+            ([power, ""] if (power := power_sentence(power_rows(group, entries))) else []) + \
             [f"![reward–KL frontiers]({figure.name})", "",
              f"*Each algorithm's frontier, the best gold reached within each KL budget, with its band over seeds "
              f"and prompts: where bands separate, one algorithm buys more gold for the same KL; read them at KL "

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from prefzoo.benchmarks.harness.power import TARGET, VarianceComponents, global_test, variance_components
-from prefzoo.benchmarks.suites.lm.table import REFERENCE, ranking_metric
+from prefzoo.benchmarks.suites.lm.table import EVIDENCE_SEEDS, REFERENCE, ranking_metric
 
 
 def _difference(row: dict[int, torch.Tensor], reference: dict[int, torch.Tensor]) -> torch.Tensor:
@@ -35,12 +35,16 @@ def _median_and_range(components: list[VarianceComponents], noun: tuple[str, str
 
 
 def _global(rows: Sequence[dict[str, Any]], metric: str) -> str:
-    test = global_test([r["vectors"][metric] for r in rows])
+    # on the rows with the evidence's seeds: one row still at its first seed would cut every row to it
+    full = [r for r in rows if len(r["vectors"][metric]) >= EVIDENCE_SEEDS]
+    test = global_test([r["vectors"][metric] for r in full]) if full else None
     if test is None:
         return "not testable (it needs two rows, and two seeds that every row has)"
     p = (f"≤ {test.p:.2g} (no permutation reached it)" if test.p <= 1 / (test.resamples + 1) + 1e-12
          else f"= {test.p:.3g}")
-    return f"F({test.df_rows}, {test.df_error}) = {test.statistic:.3g}, permutation p {p}"
+    left = len(rows) - len(full)
+    return (f"F({test.df_rows}, {test.df_error}) = {test.statistic:.3g}, permutation p {p}"
+            + (f" ({left} row{'s' if left > 1 else ''} with fewer than {EVIDENCE_SEEDS} seeds left out)" if left else ""))
 
 
 def power_sentence(rows: Sequence[dict[str, Any]]) -> str:
