@@ -37,10 +37,16 @@ def _point(evaluation: Evaluation) -> tuple[float, torch.Tensor] | None:
     return evaluation.sequence_kl.mean, per_prompt(samples.rewards, samples.prompt_ids)
 
 
+def reference_gold(docs: Sequence[LMResult]) -> dict[int, torch.Tensor]:
+    """Seed → the reference policy's per-prompt gold, shape (P,)."""
+    return {d.seed: per_prompt(d.eval.samples.rewards, d.eval.samples.prompt_ids)
+            for d in docs if d.algorithm == REFERENCE and d.eval.samples}
+
+
 def frontier_points(docs: Sequence[LMResult]) -> dict[str, dict[int, list[tuple[float, torch.Tensor]]]]:
     """Algorithm → seed → its (KL, per-prompt gold) points with the reference's (KL 0) of that seed;
     algorithms without a KL estimate are left out."""
-    references = {d.seed: d for d in docs if d.algorithm == REFERENCE and d.eval.samples}
+    references = reference_gold(docs)
     points: dict[str, dict[int, list]] = defaultdict(lambda: defaultdict(list))
     for doc in docs:
         if doc.algorithm == REFERENCE or doc.eval.reward is not None or doc.seed not in references:
@@ -50,8 +56,7 @@ def frontier_points(docs: Sequence[LMResult]) -> dict[str, dict[int, list[tuple[
                 points[doc.algorithm][doc.seed].append(point)
     for by_seed in points.values():
         for seed, own in by_seed.items():
-            samples = references[seed].eval.samples
-            own.append((0.0, per_prompt(samples.rewards, samples.prompt_ids)))
+            own.append((0.0, references[seed]))
     return {name: dict(by_seed) for name, by_seed in points.items()}
 
 
@@ -75,8 +80,7 @@ def matched_kl_entries(docs: Sequence[LMResult]) -> tuple[list[dict], str]:
                     key=lambda n: -float(torch.stack(list(readings[n][HEADLINE_LEVEL].values())).mean()))
     bounds = dict(zip(ranked, rank_intervals([torch.stack(list(readings[n][HEADLINE_LEVEL].values()))
                                              for n in ranked]))) if ranked else {}
-    references = {d.seed: per_prompt(d.eval.samples.rewards, d.eval.samples.prompt_ids)
-                  for d in docs if d.algorithm == REFERENCE and d.eval.samples}
+    references = reference_gold(docs)
     deltas = {n: paired_difference(readings[n][HEADLINE_LEVEL], references) for n in ranked}
     for name, adjusted in zip(ranked, holm([deltas[n]["p"] for n in ranked])):
         deltas[name]["p_holm"] = adjusted
@@ -108,8 +112,7 @@ def power_rows(docs: Sequence[LMResult], entries: Sequence[dict]) -> list[dict]:
     """The ranking at the headline level as ``table_power.power_sentence`` reads a ranked table: the
     reference's per-prompt gold and each ranked row's frontier gold, seed → (P,); only the rows with the
     evidence's seeds where there are such rows, so that the power stated is the evidence's."""
-    references = {d.seed: per_prompt(d.eval.samples.rewards, d.eval.samples.prompt_ids)
-                  for d in docs if d.algorithm == REFERENCE and d.eval.samples}
+    references = reference_gold(docs)
     ranked = [e for e in entries if e["rank"] is not None]
     rows = [e for e in ranked if e["seeds"] >= EVIDENCE_SEEDS] or ranked
     return [{"name": REFERENCE, "has_gold": True, "family": "reference", "vectors": {"gold_reward": references}},
