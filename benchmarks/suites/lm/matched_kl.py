@@ -38,9 +38,9 @@ def _point(evaluation: Evaluation) -> tuple[float, torch.Tensor] | None:
 
 
 def reference_gold(docs: Sequence[LMResult]) -> dict[int, torch.Tensor]:
-    """Seed → the reference policy's per-prompt gold, shape (P,)."""
+    """Seed → the reference policy's per-prompt gold, shape (P,); empty on data without gold."""
     return {d.seed: per_prompt(d.eval.samples.rewards, d.eval.samples.prompt_ids)
-            for d in docs if d.algorithm == REFERENCE and d.eval.samples}
+            for d in docs if d.algorithm == REFERENCE and d.eval.samples and d.eval.samples.rewards is not None}
 
 
 def frontier_points(docs: Sequence[LMResult]) -> dict[str, dict[int, list[tuple[float, torch.Tensor]]]]:

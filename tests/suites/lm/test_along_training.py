@@ -58,6 +58,7 @@ def test_a_strength_sweep_with_checkpoints_feeds_the_matched_kl_table(tmp_path, 
     assert all(len(d["checkpoints"]) == 1 and "sequence_kl" in d["eval"] for d in dpo)
     board = run_cli("leaderboard", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "board"),
                     cwd=tmp_path)
+    assert board.returncode == 0, board.stdout + board.stderr
     text = (tmp_path / "board" / "README.md").read_text()
     assert board.returncode == 0 and "#### Gold at matched KL" in text and "KL(π‖π_ref) (nats) [95% CI]" in text
     assert list((tmp_path / "board").glob("*-frontiers.png"))

@@ -62,6 +62,7 @@ def test_with_a_judge_every_family_trains_and_the_judge_ranks(tiny, env):
     hashes = {d["hash"] for d in load_results(env / "results", "preference-dataset") if d["algorithm"] == "dpo"}
     assert len(hashes) == 2  # the judge is part of the setting
     board = run_cli("leaderboard", "--results", "results", "--out", "board", cwd=env)
+    assert board.returncode == 0, board.stdout + board.stderr
     readme = (env / "board" / "README.md").read_text()
     assert board.returncode == 0 and "with the judge `textblob` as its gold" in readme
 
@@ -113,5 +114,6 @@ def test_a_reward_model_judges_a_users_file_from_the_command_line(tiny, env):
     assert "gold_reward" in docs["dpo"]["eval"] and "win_rate" in docs["dpo"]["eval"]
     assert all("gold_reward" in docs[n]["eval"] for n in ("online-dpo", "ppo"))
     board = run_cli("leaderboard", "--results", "results", "--out", "board", cwd=env)
+    assert board.returncode == 0, board.stdout + board.stderr
     readme = (env / "board" / "README.md").read_text()
     assert board.returncode == 0 and f"with the judge `reward-model:{rm}` as its gold" in readme

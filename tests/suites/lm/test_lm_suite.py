@@ -117,6 +117,7 @@ def test_a_trl_format_file_without_gold_is_ranked_by_pair_accuracy(tiny, env):
     assert docs["dpo"]["has_gold"] is False and "gold_reward" not in docs["dpo"]["eval"]
     assert docs["dpo"]["eval"]["pair_accuracy"]["n"] == 3  # 10% of 30 rows held out
     board = run_cli("leaderboard", "--results", str(results), "--out", str(env / "board"), cwd=env)
+    assert board.returncode == 0, board.stdout + board.stderr
     readme = (env / "board" / "README.md").read_text()
     assert board.returncode == 0 and "ranking uses held-out pair accuracy" in readme
     section = readme.split("\n## preference-dataset\n")[1]  # the full table (the headline above repeats it)

@@ -85,6 +85,7 @@ def test_tune_selects_on_validation_and_reports_a_tuned_section(tiny, tmp_path, 
     assert all(math.isfinite(s) for s in scores) and len(docs) == 2  # the untuned cell is a different file
     assert tuned["label"].startswith("dpo (beta=")
     board = run_cli("leaderboard", "--results", str(results), "--out", str(tmp_path / "board"), cwd=tmp_path)
+    assert board.returncode == 0, board.stdout + board.stderr
     readme = (tmp_path / "board" / "README.md").read_text()
     assert board.returncode == 0 and "· tuned: 3 trials" in readme
     tuned_part = readme[readme.index("· tuned: 3 trials"):]
