@@ -15,10 +15,10 @@ import torch
 
 from prefzoo.benchmarks.harness.frontier import read_at
 from prefzoo.benchmarks.harness.paired_stats import holm, interval, paired_difference, rank_intervals
-from prefzoo.benchmarks.harness.power import global_test
-from prefzoo.benchmarks.harness.tables import ci_text, code_list, delta_text, rank_text
+from prefzoo.benchmarks.harness.tables import ci_text, delta_text, rank_text
 from prefzoo.benchmarks.suites.lm.documents import Evaluation, LMResult
 from prefzoo.benchmarks.suites.lm.table import EVIDENCE_SEEDS, REFERENCE, per_prompt
+from prefzoo.benchmarks.suites.lm.table_power import global_test_text
 
 KL_LEVELS = (0.5, 1.0, 2.0, 4.0, 8.0)
 """KL(π‖π_ref) levels, nats per response, at which frontiers are read, chosen on a measured DPO path: on
@@ -95,14 +95,8 @@ def matched_kl_entries(docs: Sequence[LMResult]) -> tuple[list[dict], str]:
             "rank": bounds.get(name), "vs_reference": deltas.get(name),
             "largest_kl": sum(max(kl for kl, _ in p) for p in points[name].values()) / len(points[name]),
             "train_time_s": sum(times) / len(times) if times else None})
-    # the test reads the seeds every row has: a row still short of the evidence's seeds would shrink it to them
-    evidence = [n for n in ranked if len(readings[n][HEADLINE_LEVEL]) >= EVIDENCE_SEEDS]
-    test = global_test([readings[n][HEADLINE_LEVEL] for n in evidence]) if len(evidence) > 1 else None
-    left = [n for n in ranked if n not in evidence]
-    sentence = (f"At KL {HEADLINE_LEVEL:g}, all algorithms equal? F({test.df_rows}, {test.df_error}) = "
-                f"{test.statistic:.3g}, permutation p = {test.p:.3g}"
-                + (f" (rows with fewer than {EVIDENCE_SEEDS} seeds left out: {code_list(left)})" if left else "")
-                + "." if test else "")
+    test = global_test_text({n: readings[n][HEADLINE_LEVEL] for n in ranked})
+    sentence = f"At KL {HEADLINE_LEVEL:g}, all algorithms equal? {test}." if test else ""
     for entry in entries:
         entry["vectors"] = readings[entry["algorithm"]][HEADLINE_LEVEL]
     return entries, sentence

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from prefzoo.benchmarks.harness.power import TARGET, VarianceComponents, global_test, variance_components
+from prefzoo.benchmarks.harness.tables import code_list
 from prefzoo.benchmarks.suites.lm.table import EVIDENCE_SEEDS, REFERENCE, ranking_metric
 
 
@@ -34,17 +35,25 @@ def _median_and_range(components: list[VarianceComponents], noun: tuple[str, str
             f"{noun[len(values) > 1]})")
 
 
-def _global(rows: Sequence[dict[str, Any]], metric: str) -> str:
-    # on the rows with the evidence's seeds: one row still at its first seed would cut every row to it
-    full = [r for r in rows if len(r["vectors"][metric]) >= EVIDENCE_SEEDS]
-    test = global_test([r["vectors"][metric] for r in full]) if full else None
+def global_test_text(vectors: dict[str, dict[int, torch.Tensor]]) -> str | None:
+    """"F(a, b) = x, permutation p = y" of the test that every named row (name → seed → (P,)) has the same
+    mean, on the rows with the evidence's seeds, naming the rows left out; None where it is not testable
+    (two such rows are needed). A p at the permutation floor is printed as a bound."""
+    # one row still at its first seed would cut every row to that seed
+    full = {name: v for name, v in vectors.items() if len(v) >= EVIDENCE_SEEDS}
+    test = global_test(list(full.values())) if len(full) > 1 else None
     if test is None:
-        return "not testable (it needs two rows, and two seeds that every row has)"
+        return None
     p = (f"≤ {test.p:.2g} (no permutation reached it)" if test.p <= 1 / (test.resamples + 1) + 1e-12
          else f"= {test.p:.3g}")
-    left = len(rows) - len(full)
+    left = [name for name in vectors if name not in full]
     return (f"F({test.df_rows}, {test.df_error}) = {test.statistic:.3g}, permutation p {p}"
-            + (f" ({left} row{'s' if left > 1 else ''} with fewer than {EVIDENCE_SEEDS} seeds left out)" if left else ""))
+            + (f" (rows with fewer than {EVIDENCE_SEEDS} seeds left out: {code_list(left)})" if left else ""))
+
+
+def _global(rows: Sequence[dict[str, Any]], metric: str) -> str:
+    return (global_test_text({r["name"]: r["vectors"][metric] for r in rows})
+            or "not testable (it needs two rows, and two seeds that every row has)")
 
 
 def power_sentence(rows: Sequence[dict[str, Any]]) -> str:

@@ -59,7 +59,7 @@ def test_the_headline_ranks_the_matched_kl_setting_and_the_fixed_budget_one_says
     matched = text[text.index("#### Gold at matched KL"):text.index("#### The policies at the end of the budget")]
     assert "**Power.** At 3 seeds × 24 held-out prompts" in matched and "F(1, 2) =" in matched  # kto's 1 seed: out
     final = text[text.index("#### The policies at the end of the budget"):]
-    assert "F(1, 2) =" in final and "(1 row with fewer than 3 seeds left out)" in final  # the global test's rows
+    assert "F(1, 2) =" in final and "(rows with fewer than 3 seeds left out: `kto`)" in final  # the global test's rows
 
     titles = re.findall(r"^### (smol-sentiment · .*)$", text, re.M)
     assert titles[0] == "smol-sentiment · main setting"
