@@ -14,7 +14,8 @@ from prefzoo.benchmarks.suites.lm.matched_kl import HEADLINE_LEVEL
 from prefzoo.benchmarks.suites.lm.report import headline_columns, leaderboard_rows, setting_rows
 from prefzoo.benchmarks.suites.lm.section import missing_algorithms
 from prefzoo.benchmarks.suites.lm.setting_statistics import SettingStatistics
-from prefzoo.benchmarks.suites.lm.table import ALPHA, EVIDENCE_SEEDS, beats_reference, setting_id, verdict
+from prefzoo.benchmarks.suites.lm.table import (ALPHA, EVIDENCE_SEEDS, REFERENCE, beats_reference, setting_id,
+                                               verdict)
 
 DROPPED = ("p vs reference (Holm)", "violation rate [95% CI]")
 """Headline columns the top of the page leaves to the section (the ▲/▼ mark carries the test)."""
@@ -35,6 +36,7 @@ def headline(docs: Sequence[LMResult], suite, statistics: SettingStatistics) -> 
         what = f"gold at matched KL(π‖π_ref), ranked at KL {HEADLINE_LEVEL:g} nats"
     else:
         table, sentence = _final_policies(group, statistics.aggregate(group))
+        sentence += _fixed_budget_caveat(statistics.aggregate(group), name)
         what = "the policies at the end of the budget"
     missing = missing_algorithms(group, suite)
     partial = (f" Not yet run at this setting: {len(missing)} algorithm{'s' if len(missing) > 1 else ''}, named in "
@@ -52,6 +54,18 @@ def _final_policies(group: Sequence[LMResult], rows: list[dict]) -> tuple[str, s
     drop = set(DROPPED) | ({"log π/π_ref (nats)"} if "KL(π‖π_ref) (nats) [95% CI]" in headers else set())
     keep = [i for i, h in enumerate(headers) if h not in drop]
     return markdown_table([headers[i] for i in keep], [[row[i] for i in keep] for row in cells]), verdict(rows)
+
+
+def _fixed_budget_caveat(rows: list[dict], suite: str) -> str:
+    """Why an order at a fixed budget is not a matched-KL ranking, with the spread of distances that
+    makes it so; "" where the rows carry no log-ratio."""
+    distances = [r["kl"]["mean"] for r in rows if r["name"] != REFERENCE and r.get("kl")]
+    if len(distances) < 2:
+        return ""
+    return (f" Fixed budget, not matched KL: the rows end between {min(distances):.2f} and {max(distances):.2f} "
+            "nats of log π/π_ref, and a policy further from π_ref can gain gold by that distance alone, so this "
+            "order mixes what a loss reaches with how far it moved in the budget; `prefzoo bench --suite "
+            f"{suite} --profile quick` runs the matched-KL protocol.")
 
 
 def _matched_kl(entries: list[dict], test: str) -> tuple[str, str]:

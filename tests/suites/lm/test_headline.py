@@ -67,3 +67,24 @@ def test_the_headline_ranks_the_matched_kl_setting_and_the_fixed_budget_one_says
     fixed_section = text[text.index(f"### {titles[1]}"):]
     assert "**Fixed-budget protocol, superseded.**" in fixed_section
     assert "**Fixed-budget protocol, superseded.**" not in text[:text.index(f"### {titles[1]}")]
+
+
+def test_a_suite_ranked_at_a_fixed_budget_says_its_rows_sit_at_different_distances(tmp_path):
+    results = tmp_path / "results"
+    fixed = dataclasses.replace(PROFILES["quick"], eval_at=(), kl_samples=0)
+    reference = [0.1 * (p % 3) for p in range(PROMPTS)]
+    for seed in range(3):
+        for name, gain, log_ratio in (("reference", 0.0, None), ("dpo", 0.3, 0.5), ("orpo", 0.4, 4.0)):
+            evaluation = _eval([r + gain for r in reference])
+            if log_ratio is not None:
+                evaluation["samples"]["log_ratios"] = [log_ratio] * PROMPTS
+            doc = lm_result(algorithm=name, family="reference" if name == "reference" else "pairwise", seed=seed,
+                            settings=fixed.to_dict(), hash=f"{name}-fixed", train=None if name == "reference" else {},
+                            eval=evaluation)
+            write_json_atomic(result_path(results, "smol-sentiment", name, seed, doc["hash"]), doc)
+
+    text = render(results, tmp_path / "board")[0].read_text()
+    headline = text[text.index("## The rankings at a glance"):text.index("\n## smol-sentiment")]
+    assert "main setting: the policies at the end of the budget" in headline
+    assert "Fixed budget, not matched KL: the rows end between 0.50 and 4.00 nats of log π/π_ref" in headline
+    assert "`prefzoo bench --suite smol-sentiment --profile quick` runs the matched-KL protocol" in headline
