@@ -35,8 +35,9 @@ def headline(docs: Sequence[LMResult], suite, statistics: SettingStatistics) -> 
         table, sentence = _matched_kl(entries, test)
         what = f"gold at matched KL(π‖π_ref), ranked at KL {HEADLINE_LEVEL:g} nats"
     else:
-        table, sentence = _final_policies(group, statistics.aggregate(group))
-        sentence += _fixed_budget_caveat(statistics.aggregate(group), name)
+        rows = statistics.aggregate(group)
+        table, sentence = _final_policies(group, rows)
+        sentence += _fixed_budget_caveat(rows, name)
         what = "the policies at the end of the budget"
     missing = missing_algorithms(group, suite)
     partial = (f" Not yet run at this setting: {len(missing)} algorithm{'s' if len(missing) > 1 else ''}, named in "
