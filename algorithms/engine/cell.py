@@ -67,6 +67,9 @@ class RunContext:
     memory_budget: int | None = None
     """Bytes the device may hold (a ``--max-memory`` cap, else the card's size; None on a CPU): what
     ``gradient_checkpointing="auto"`` measures against."""
+    reward_model_cache: Path | None = None
+    """A folder, keyed by the base model, where an RL cell keeps the reward model it trains and finds one
+    already trained from the same inputs (``reward_cache``); None: every RL cell trains its own."""
     principles: dict[str, Any] | None = None
     """The suite's principles by name (``principles.Principle``), which an instructable reward learner
     trains on and is asked about; None where the suite has none."""

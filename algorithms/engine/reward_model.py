@@ -88,10 +88,11 @@ class RewardModel:
                 rejected.append(r)
         return torch.cat(chosen), torch.cat(rejected)
 
-    def save(self, folder: Path) -> Path:
+    def save(self, folder: Path, wait: bool = True) -> Path:
         """The adapter in PEFT format under ``folder/<adapter>`` and the head as JSON beside it; written
         by the main process alone (a data-parallel run's processes hold the same model), its path
-        returned to every process once written."""
+        returned to every process once written (``wait=False``: at once, for a caller that is the main
+        process alone and synchronises itself)."""
         from prefzoo.algorithms.engine.processes import is_main, wait_for_everyone
 
         folder = Path(folder)
@@ -99,13 +100,15 @@ class RewardModel:
             self.model.save_pretrained(folder, selected_adapters=[self.adapter])
             head = {"weight": self.head.weight.detach().cpu().squeeze(0).tolist(), "bias": self.head.bias.item()}
             (folder / self.adapter / HEAD_FILE).write_text(json.dumps(head))
-        wait_for_everyone()
+        if wait:
+            wait_for_everyone()
         return folder / self.adapter
 
     @classmethod
-    def load(cls, model, folder: Path, adapter: str = "reward") -> RewardModel:
-        """A saved reward model onto ``model`` (a PEFT model on the same base)."""
-        path = Path(folder) / adapter
+    def load(cls, model, folder: Path, adapter: str = "reward", saved_as: str | None = None) -> RewardModel:
+        """A saved reward model onto ``model`` (a PEFT model on the same base) as adapter ``adapter``;
+        ``saved_as``: the adapter name it was saved under, where that differs."""
+        path = Path(folder) / (saved_as or adapter)
         model.load_adapter(str(path), adapter_name=adapter)
         values = json.loads((path / HEAD_FILE).read_text())
         head = nn.Linear(len(values["weight"]), 1).to(next(model.parameters()).device)

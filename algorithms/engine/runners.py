@@ -176,9 +176,8 @@ def run_rl(algorithm, ctx: RunContext) -> CellResult:
     learner = ALGORITHMS.get(algorithm.reward_learner)(algorithm.reward_learner_config)
     principle = algorithm.reward_principle
     prefix = _principle_prefix(learner, principle, ctx)  # a principle it cannot take fails before training
-    rows = _read_rows(ctx)
     adapter = f"reward-{algorithm.name}"
-    reward_model, learned, learned_extras = _learn_reward_model(learner, ctx, rows, adapter)
+    reward_model, learned_wall_time_s, learned_extras, reused = _shared_reward_model(learner, ctx, adapter)
     try:
         rl = dataclasses.replace(ctx.rl, responses_per_iteration=ctx.train.batch_size,
                                  minibatch_size=ctx.train.micro_batch_size)
@@ -188,10 +187,32 @@ def run_rl(algorithm, ctx: RunContext) -> CellResult:
     finally:
         ctx.model.delete_adapter(adapter)
     return CellResult(result, Costs(result.generated_tokens, result.reward_model_queries,
-                                    learned_extras["labelled_pairs"], len(rows), result.reward_model_queries),
+                                    learned_extras["labelled_pairs"], len(ctx.rows_read()), result.reward_model_queries),
                       label=f"{algorithm.name} ({_learner_label(algorithm)}{f': {principle}' if principle else ''})",
-                      extras={"reward_model_wall_time_s": learned.wall_time_s, "curve": result.curve,
-                              "reward_learning": learned_extras})
+                      extras={"reward_model_wall_time_s": learned_wall_time_s, "reward_model_reused": reused,
+                              "curve": result.curve, "reward_learning": learned_extras})
+
+
+def _shared_reward_model(learner, ctx: RunContext, adapter: str):
+    """The reward model an RL cell's rollouts are scored by: loaded from ``ctx.reward_model_cache``
+    where a cell before it trained one from the same inputs, else trained now (and kept there). Returns
+    the model, its training's wall time, its training record and whether it was loaded."""
+    from prefzoo.algorithms.engine.reward_cache import load_reward_model, reward_model_key, store_reward_model
+
+    rows = ctx.train_data.select(ctx.rows_read())
+    key = reward_model_key(learner, ctx, rows) if ctx.reward_model_cache is not None else None
+    folder = ctx.reward_model_cache / key if key else None
+    if folder is not None and (loaded := load_reward_model(ctx.model, folder, adapter)) is not None:
+        ctx.log(f"{learner.name} reward model read from {folder} (trained in {loaded[1]:.1f} s by an earlier cell)")
+        return *loaded, True
+    reward_model, learned, extras = _learn_reward_model(learner, ctx, list(rows), adapter)
+    if folder is not None:
+        try:
+            store_reward_model(reward_model, folder, learned.wall_time_s, extras)
+        except BaseException:
+            ctx.model.delete_adapter(adapter)
+            raise
+    return reward_model, learned.wall_time_s, extras, False
 
 
 def _learner_label(algorithm) -> str:

@@ -176,6 +176,9 @@ class Training:
     curve: list[RolloutPoint] | None = None
     reward_learning: RewardLearning | None = None
     reward_model_wall_time_s: float | None = None
+    reward_model_reused: bool | None = None
+    """True where an earlier RL cell trained this reward model from the same inputs and this one loaded
+    it (``reward_cache``); ``reward_model_wall_time_s`` is then that training's time."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

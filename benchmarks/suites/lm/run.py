@@ -52,7 +52,7 @@ class LMRun:
         self.unpickled = False
 
     _LOADED = ("memory_budget", "tokenizer", "model", "eval_prompts", "train_prompts", "eval_gold", "accelerator",
-               "train_data", "eval_data", "ood_data", "ood_gold", "labels_against_gold")
+               "train_data", "eval_data", "ood_data", "ood_gold", "labels_against_gold", "reward_models")
 
     def __getstate__(self) -> dict[str, Any]:
         """What a Ray task receives: the run's settings, not its loaded model and data (a worker loads its own)."""
@@ -96,6 +96,7 @@ class LMRun:
         self.labels_against_gold = (sum(r["gold_chosen"] < r["gold_rejected"] for r in data.train) / len(data.train)
                                     if self.source.has_gold and "gold_chosen" in data.train[0] else None)
         fp = model_fingerprint(p.model)
+        self.reward_models = cache_dir() / "reward-models" / f"{fp}-r{self.engine_revision}"
         if self.engine_revision != ENGINE_REVISION:  # reference log-probs of another arithmetic
             fp = f"{fp}-r{self.engine_revision}"
         tokenize_train = tokenize_unpaired if self.source.unpaired else tokenize_pairs
@@ -233,7 +234,8 @@ class LMRun:
             policy_adapter=lambda policy, config: self.policy_adapter(policy, seed, config),
             sampling={"max_new_tokens": p.data.max_new_tokens, "batch_size": p.eval_batch_size, **p.data.sampler()},
             max_completion_length=p.tokenization.max_completion_length, log=self.log,
-            memory_budget=self.memory_budget, principles=getattr(self.source, "principles", None))
+            memory_budget=self.memory_budget, reward_model_cache=self.reward_models,
+            principles=getattr(self.source, "principles", None))
 
     def reference_samples(self, seed: int) -> dict:
         """The samples of the reference cell of ``seed`` (its result file), which the win rates of that

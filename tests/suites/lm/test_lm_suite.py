@@ -251,11 +251,15 @@ def test_regenerate_data_is_an_option_of_the_generated_suite_only(env):
 @pytest.mark.slow
 def test_online_reward_and_rl_families_run_as_cells_and_reach_the_leaderboard(tiny, env):
     results = env / "results"
-    out = run_cli(*ARGS, "--algorithms", "xpo,ids,ppo", "--model", str(tiny), "--results", str(results),
+    out = run_cli(*ARGS, "--algorithms", "xpo,ids,ppo,grpo", "--model", str(tiny), "--results", str(results),
                   "--plot", str(env / "p.png"), cwd=env, timeout=900)
     assert out.returncode == 0, out.stdout + out.stderr
     docs = {d["algorithm"]: d for d in load_results(results, "smol-sentiment")}
-    assert set(docs) == {"reference", "xpo", "ids", "ppo"}
+    assert set(docs) == {"reference", "xpo", "ids", "ppo", "grpo"}
+    # ppo trains the seed's bt reward model and keeps it; grpo, on the same pairs and seed, is scored by it
+    assert docs["ppo"]["train"]["reward_model_reused"] is False and docs["grpo"]["train"]["reward_model_reused"]
+    assert docs["grpo"]["train"]["reward_model_wall_time_s"] == docs["ppo"]["train"]["reward_model_wall_time_s"]
+    assert "bt reward model read from" in out.stdout
     xpo, ids, ppo = docs["xpo"], docs["ids"], docs["ppo"]
     assert xpo["train"]["oracle_queries"] == 2 * 8 and xpo["train"]["dataset_pairs"] == 16
     assert 0 <= ids["eval"]["reward"]["pair_accuracy"] <= 1 and ids["train"]["epochs"] == 3
