@@ -2,14 +2,9 @@
 
 GRPO: ``GRPOTrainer._compute_loss`` for every loss type of TRL 1.16 (``grpo``, ``dr_grpo``, ``dapo``,
 ``bnpo``, ``cispo``, ``sapo``, ``luspo``, ``vespo``), at token and sequence importance-sampling level and
-with the off-policy mask, and for each named variant (``gspo``, ``cispo``, ...) at its paper's settings
-(``bnpo``, ``cispo`` and ``vespo`` divide by ``num_items_in_batch`` as ``dapo`` does). A trainer is built
-around a real ``GRPOConfig`` without model or dataset set-up; its per-token log-probs come from a stub
-of ``_get_per_token_logps_and_entropies`` returning tensors we choose, so TRL's loss code runs as it
-is: ``grpo`` averages each completion's tokens (``completion_mask``) then the batch, ``dr_grpo`` divides
-the masked token sum by batch × ``max_completion_length``, ``dapo`` divides it by ``num_items_in_batch``
-(the batch's completion tokens, one process, no accumulation). We compare the loss and its gradient
-with respect to every per-token log-prob.
+with the off-policy mask, and for each named variant (``gspo``, ``cispo``, ...) at its paper's settings,
+through the harness of ``prefzoo.benchmarks.studies.trl_rl_agreement`` (which prints the largest
+differences per variant). We compare the loss and its gradient with respect to every per-token log-prob.
 
 RLOO: ``RLOOTrainer._generate_and_score_completions`` computes the advantages (score − β·Σ_t k1 KL,
 leave-one-out baseline); generation, log-prob and reward calls are stubbed with the same tensors, and
@@ -30,42 +25,11 @@ from prefzoo.registry import ALGORITHMS
 
 trl = pytest.importorskip("trl")
 from accelerate import Accelerator  # noqa: E402
-from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer  # noqa: E402
+from trl import RLOOConfig, RLOOTrainer  # noqa: E402
 
-G, PROMPTS, T = 4, 3, 7
-B = G * PROMPTS
-
-
-def _rollout(seed: int):
-    g = torch.Generator().manual_seed(seed)
-    lengths = torch.randint(1, T + 1, (B,), generator=g)
-    mask = (torch.arange(T)[None] < lengths[:, None]).long()
-    old = -torch.rand(B, T, generator=g) * 3 * mask
-    ref = old + torch.randn(B, T, generator=g) * 0.3 * mask
-    new = (old + torch.randn(B, T, generator=g) * 0.3 * mask)
-    scores = torch.randn(B, generator=g)
-    return mask, old, ref, new, scores
-
-
-def _metrics():
-    return {"train": defaultdict(list), "eval": defaultdict(list)}
-
-
-def _grpo_trainer(loss_type: str, beta: float, eps_low: float, eps_high: float, correction: bool,
-                  tmp_path, level: str = "token", mask_threshold: float | None = None) -> GRPOTrainer:
-    args = GRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, loss_type=loss_type, beta=beta,
-                      use_bias_correction_kl=correction, importance_sampling_level=level,
-                      epsilon=eps_low, epsilon_high=eps_high, max_completion_length=T, num_generations=G,
-                      per_device_train_batch_size=B, report_to=[], off_policy_mask_threshold=mask_threshold)
-    trainer = GRPOTrainer.__new__(GRPOTrainer)
-    trainer.__dict__.update(
-        args=args, accelerator=Accelerator(cpu=True), loss_type=args.loss_type, beta=args.beta,
-        epsilon_low=args.epsilon, epsilon_high=args.epsilon_high, top_entropy_quantile=args.top_entropy_quantile,
-        off_policy_mask_threshold=mask_threshold, importance_sampling_level=level, use_vllm=False,
-        aux_loss_enabled=False, _metrics=_metrics(), current_gradient_accumulation_steps=1,
-        _entropy_bonus_enabled=False, max_completion_length=args.max_completion_length,
-        model=types.SimpleNamespace(training=True))
-    return trainer
+from prefzoo.benchmarks.studies.trl_rl_agreement import (  # noqa: E402
+    B, G, NAMED, T, VARIANTS, compare_with_trl, empty_metrics, grpo_trainer, loss_type_gap, named_variant_gap,
+    random_rollout)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -75,38 +39,9 @@ def test_grpo_losses_and_gradients_match_trl(loss_type, beta, correction, seed, 
     assert trl.__version__.startswith("1.16"), f"the oracle is TRL 1.16; installed {trl.__version__}"
     grpo = ALGORITHMS.get("grpo")
     algorithm = grpo(grpo.Config(loss_type=loss_type, beta=beta, samples_per_prompt=G, kl_ratio_correction=correction))
-    trainer = _grpo_trainer(loss_type, beta, 0.2, algorithm.clip_high, correction, tmp_path)
-    loss_gap, grad_gap = _compare_with_trl(algorithm, trainer, seed)
+    trainer = grpo_trainer(loss_type, beta, 0.2, algorithm.clip_high, correction, str(tmp_path))
+    loss_gap, grad_gap = compare_with_trl(algorithm, trainer, seed)
     assert loss_gap < 1e-5 and grad_gap < 1e-5, (loss_gap, grad_gap)
-
-
-def _compare_with_trl(algorithm, trainer, seed: int) -> tuple[float, float]:
-    """Loss and gradient with respect to the per-token log-probs, prefzoo's against TRL's on one random
-    rollout: (|Δ loss|, max |Δ gradient|); asserts TRL's gradient is not zero."""
-    mask, old, ref, new, scores = _rollout(seed)
-    rollout = Rollout(old, ref, scores, mask.float(), group_size=G, max_tokens=T)
-    advantages, returns = algorithm.advantages(rollout, algorithm.token_rewards(rollout))
-    per_token = new.clone().requires_grad_(True)
-    trainer._get_per_token_logps_and_entropies = lambda *a, **k: (per_token, torch.zeros(B, T), None)
-    inputs = dict(prompt_ids=torch.zeros(B, 2, dtype=torch.long), prompt_mask=torch.ones(B, 2, dtype=torch.long),
-                  completion_ids=torch.zeros(B, T, dtype=torch.long), completion_mask=mask,
-                  advantages=advantages.sum(1) / mask.sum(1), old_per_token_logps=old, ref_per_token_logps=ref,
-                  num_items_in_batch=mask.sum())
-    trl_loss = trainer._compute_loss(None, inputs)
-    trl_grad, = torch.autograd.grad(trl_loss, per_token)
-    ours_logps = new.clone().requires_grad_(True)
-    ours = algorithm.loss(ours_logps, None, rollout, advantages, returns).loss
-    our_grad, = torch.autograd.grad(ours, ours_logps)
-    assert trl_grad.abs().sum() > 0
-    return abs(ours.item() - trl_loss.item()), float((our_grad - trl_grad).abs().max())
-
-
-VARIANTS = [  # (loss type, importance-sampling level, β, off-policy mask δ or cispo's cap): every loss of TRL 1.16
-    ("bnpo", "token", 0.04, None), ("cispo", "token", 0.0, None), ("cispo", "token", 0.04, None),
-    ("cispo", "sequence", 0.0, None), ("cispo", "token", 0.0, "cap 1.1"),
-    ("sapo", "token", 0.0, None), ("sapo", "token", 0.04, None), ("luspo", "sequence", 0.0, None),
-    ("vespo", "token", 0.0, None), ("vespo", "token", 0.04, None), ("grpo", "sequence", 0.0, None),
-    ("grpo", "sequence", 0.04, None), ("grpo", "token", 0.04, 0.05), ("dapo", "token", 0.0, 0.05)]
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -115,31 +50,15 @@ def test_every_trl_loss_type_matches_trl(loss_type, level, beta, delta, seed, tm
     """The loss and its gradient within 1e-5 of TRL's on random rollouts; new log-probs far enough from
     the old ones (noise 0.3 per token) that clipping, the soft gate, the Gamma weights and the mask bind."""
     assert trl.__version__.startswith("1.16"), f"the oracle is TRL 1.16; installed {trl.__version__}"
-    grpo = ALGORITHMS.get("grpo")
-    cap = isinstance(delta, str)  # a cap low enough that cispo's weight clip binds on these rollouts
-    algorithm = grpo(grpo.Config(loss_type=loss_type, beta=beta, samples_per_prompt=G, importance_sampling_level=level,
-                                 off_policy_mask_threshold=-1.0 if delta is None or cap else delta,
-                                 epsilon_high=float(delta.split()[1]) if cap else -1.0))
-    delta = None if cap else delta
-    trainer = _grpo_trainer(loss_type, beta, 0.2, algorithm.clip_high, False, tmp_path, level, delta)
-    loss_gap, grad_gap = _compare_with_trl(algorithm, trainer, seed)
+    loss_gap, grad_gap = loss_type_gap(loss_type, level, beta, delta, seed, str(tmp_path))
     assert loss_gap < 1e-5 and grad_gap < 1e-5, (loss_gap, grad_gap)
-
-
-NAMED = ("gspo", "dapo", "dr-grpo", "cispo", "sapo", "luspo", "vespo")
-"""The methods the literature names, each registered with its paper's settings."""
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("name", NAMED)
 def test_every_named_variant_matches_trl_at_its_papers_settings(name, seed, tmp_path):
     assert trl.__version__.startswith("1.16"), f"the oracle is TRL 1.16; installed {trl.__version__}"
-    cls = ALGORITHMS.get(name)
-    algorithm = cls(cls.Config(samples_per_prompt=G))
-    c = algorithm.config
-    trainer = _grpo_trainer(c.loss_type, c.beta, c.epsilon_low, algorithm.clip_high, c.kl_ratio_correction, tmp_path,
-                            c.importance_sampling_level)
-    loss_gap, grad_gap = _compare_with_trl(algorithm, trainer, seed)
+    loss_gap, grad_gap = named_variant_gap(name, seed, str(tmp_path))
     assert loss_gap < 1e-5 and grad_gap < 1e-5, (loss_gap, grad_gap)
 
 
@@ -151,7 +70,7 @@ def _rloo_trainer(beta: float, tmp_path) -> RLOOTrainer:
         args=args, accelerator=Accelerator(cpu=True), beta=args.beta, num_generations=G, num_generations_eval=G,
         normalize_advantages=args.normalize_advantages, reward_clip_range=None, reward_weights=torch.ones(1),
         reward_func_names=["score"], mask_truncated_completions=False, pad_to_multiple_of=None,
-        _tokenizer=types.SimpleNamespace(pad_token_id=0), _metrics=_metrics(),
+        _tokenizer=types.SimpleNamespace(pad_token_id=0), _metrics=empty_metrics(),
         _logs={"prompt": [], "completion": [], "rewards": defaultdict(list), "advantages": [],
                "extra": defaultdict(list), "images": []},
         _pending_extra_logs={}, _pending_metrics={}, log_multimodal=False, ref_model=object(),
@@ -165,7 +84,7 @@ def _rloo_trainer(beta: float, tmp_path) -> RLOOTrainer:
 @pytest.mark.parametrize("beta", [0.05, 0.0])
 def test_rloo_advantages_and_loss_match_trl(beta, seed, tmp_path):
     assert trl.__version__.startswith("1.16"), f"the oracle is TRL 1.16; installed {trl.__version__}"
-    mask, old, ref, new, scores = _rollout(seed)
+    mask, old, ref, new, scores = random_rollout(seed)
     trainer = _rloo_trainer(beta, tmp_path)
     lengths = mask.sum(1).tolist()
     trainer._generate = lambda prompts: ([[1, 2]] * B, [[5] * n for n in lengths], ["text"] * B)
