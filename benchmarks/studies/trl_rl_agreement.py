@@ -5,7 +5,9 @@ row per loss type of TRL 1.16's ``GRPOConfig`` (at token and sequence importance
 the off-policy mask, with a binding cispo cap) and per named variant at its paper's settings (``gspo``,
 ``dapo``, ``dr-grpo``, ``cispo``, ``sapo``, ``luspo``, ``vespo``): over ``--seeds`` random rollouts,
 max |Δ loss| and max |Δ ∂loss/∂log π(token)| between prefzoo's loss and ``GRPOTrainer._compute_loss``.
-``tests/families/rl/test_trl_rl_agreement.py`` asserts the same comparison below 1e-5 on two seeds.
+Then the advantages at each ``scale_rewards`` (group, batch, none) against
+``GRPOTrainer._generate_and_score_completions``: max |Δ advantage|.
+``tests/families/rl/test_trl_rl_agreement.py`` asserts the same comparisons below 1e-5 on two seeds.
 
 How TRL is driven: a trainer is built around a real ``GRPOConfig`` without model or dataset set-up,
 and its per-token log-probs come from a stub of ``_get_per_token_logps_and_entropies`` returning
@@ -125,6 +127,36 @@ def named_variant_gap(name: str, seed: int, output_dir: str) -> tuple[float, flo
     return compare_with_trl(algorithm, trainer, seed)
 
 
+def advantage_gap(name: str, scale: str, seed: int, output_dir: str) -> float:
+    """max |Δ advantage| between ``name`` with ``scale_rewards=scale`` (group, batch or none) and
+    ``GRPOTrainer._generate_and_score_completions`` on the same scores; TRL's generation and reward
+    calls return the rollout's tensors, and β = 0 so that no reference forward is asked for."""
+    mask, old, ref, _, scores = random_rollout(seed)
+    args = GRPOConfig(output_dir=output_dir, use_cpu=True, bf16=False, beta=0.0, scale_rewards=scale,
+                      num_generations=G, per_device_train_batch_size=B, max_completion_length=T, report_to=[])
+    trainer = GRPOTrainer.__new__(GRPOTrainer)
+    trainer.__dict__.update(
+        args=args, accelerator=Accelerator(cpu=True), beta=0.0, scale_rewards=scale, num_generations=G,
+        num_generations_eval=G, num_iterations=args.num_iterations, use_vllm=False, environment_factories=None,
+        environments=None, tools=None, pad_to_multiple_of=None, mask_truncated_completions=False,
+        multi_objective_aggregation=args.multi_objective_aggregation, reward_weights=torch.ones(1),
+        reward_func_names=["score"], _tokenizer=types.SimpleNamespace(pad_token_id=0), _metrics=empty_metrics(),
+        _logs={"prompt": [], "completion": [], "rewards": defaultdict(list), "advantages": [],
+               "extra": defaultdict(list), "images": []},
+        _pending_extra_logs={}, _pending_metrics={}, log_multimodal=False,
+        model=types.SimpleNamespace(training=True, is_gradient_checkpointing=False))
+    lengths = mask.sum(1).tolist()
+    trainer._generate = lambda prompts: ([[1, 2]] * B, [[5] * n for n in lengths], None, ["text"] * B, None, {},
+                                         None, None)
+    trainer._calculate_rewards = lambda *a, **k: scores[:, None].clone()
+    trl_advantages = trainer._generate_and_score_completions([{"prompt": "p"}] * B)["advantages"]
+    cls = ALGORITHMS.get(name)
+    algorithm = cls(cls.Config(samples_per_prompt=G, scale_rewards=scale))
+    rollout = Rollout(old, ref, scores, mask.float(), group_size=G, max_tokens=T)
+    advantages, _ = algorithm.advantages(rollout, algorithm.token_rewards(rollout))
+    return float((advantages.sum(1) / mask.sum(1) - trl_advantages).abs().max())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="random rollouts per row")
@@ -141,6 +173,10 @@ def main(argv: list[str] | None = None) -> None:
         for name in NAMED:
             gaps = [named_variant_gap(name, seed, output_dir) for seed in seeds]
             print(f"| {name} (its paper's settings) | {max(g[0] for g in gaps):.1e} | {max(g[1] for g in gaps):.1e} |")
+        print("\n| advantages, scale_rewards | max Δ advantage |\n|---|---|")
+        for scale in ("group", "batch", "none"):
+            gap = max(advantage_gap("grpo", scale, seed, output_dir) for seed in seeds)
+            print(f"| {scale} | {gap:.1e} |")
 
 
 if __name__ == "__main__":

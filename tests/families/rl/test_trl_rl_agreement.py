@@ -28,8 +28,8 @@ from accelerate import Accelerator  # noqa: E402
 from trl import RLOOConfig, RLOOTrainer  # noqa: E402
 
 from prefzoo.benchmarks.studies.trl_rl_agreement import (  # noqa: E402
-    B, G, NAMED, T, VARIANTS, compare_with_trl, empty_metrics, grpo_trainer, loss_type_gap, named_variant_gap,
-    random_rollout)
+    B, G, NAMED, T, VARIANTS, advantage_gap, compare_with_trl, empty_metrics, grpo_trainer, loss_type_gap,
+    named_variant_gap, random_rollout)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -108,3 +108,13 @@ def test_rloo_advantages_and_loss_match_trl(beta, seed, tmp_path):
     our_grad, = torch.autograd.grad(ours, ours_logps)
     assert abs(ours.item() - trl_loss.item()) < 1e-5, (ours.item(), trl_loss.item())
     assert torch.allclose(our_grad, trl_grad, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("name", ["grpo", "cispo"])
+@pytest.mark.parametrize("scale", ["group", "batch", "none"])
+def test_reward_scaling_matches_trl(scale, name, seed, tmp_path):
+    """scale_rewards: each score minus its group's mean, over the group's std, the batch's, or none, as
+    GRPOTrainer._generate_and_score_completions computes the advantages."""
+    assert trl.__version__.startswith("1.16"), f"the oracle is TRL 1.16; installed {trl.__version__}"
+    assert advantage_gap(name, scale, seed, str(tmp_path)) < 1e-5
