@@ -15,7 +15,8 @@ class ReinforcePP(RLWithReward):
     advantage of token t is its return A_t = Σ_{s≥t} γ^{s−t} r_s (γ = 1: the score minus the KL still
     to come), normalised over every response token of the global batch, A ← (A − μ_batch)/σ_batch.
     Loss per token −min(ρ_t·A_t, clip(ρ_t, 1 ± ε)·A_t), ρ_t = π/π_old, averaged over each response's
-    tokens. One response per prompt by default. Rollout tensors ``(batch, T)``; losses ``(batch,)``.
+    tokens, then over responses (``loss_aggregation``: or over every token of the batch at once). One
+    response per prompt by default. Rollout tensors ``(batch, T)``; losses ``(batch,)``.
     """
 
     paper = "Hu 2025, arXiv:2501.03262"
@@ -31,6 +32,9 @@ class ReinforcePP(RLWithReward):
         """ε, the clip of the token ratio."""
         samples_per_prompt: int = param(1, ge=1)
         """Responses per prompt (the paper's baseline is the batch, not a group)."""
+        loss_aggregation: str = param("sequence", choices=("sequence", "token"), omit_default=True)
+        """sequence: each response's tokens averaged, then responses (OpenRLHF's code in January 2025);
+        token: every token of the batch averaged at once (its ``token_level_loss``, default since April 2025)."""
 
     def token_rewards(self, rollout: Rollout) -> Tensor:
         return kl_penalised_rewards(rollout.scores, rollout.logprobs - rollout.ref_logprobs, self.config.kl_coef,
@@ -51,5 +55,9 @@ class ReinforcePP(RLWithReward):
         ratio = torch.exp(logprobs - rollout.logprobs)
         clipped = ratio.clamp(1 - eps, 1 + eps)
         per_token = -torch.min(ratio * advantages, clipped * advantages)
-        return LossOutput(masked_mean(per_token, mask, 1),
+        if self.config.loss_aggregation == "token":  # Σ over the batch's tokens / their count, written per response
+            losses = (per_token * mask).sum(1) * mask.shape[0] / mask.sum().clamp(min=1)
+        else:
+            losses = masked_mean(per_token, mask, 1)
+        return LossOutput(losses,
                           {"clip_fraction": masked_mean((ratio != clipped).float(), mask, 1)})

@@ -15,8 +15,9 @@ class ReinforcePPBaseline(ReinforcePP):
     variance-reduction argument does not need and which biases toward easy prompts), then REINFORCE++'s
     per-token rewards r_t = −β·log π_old(y_t)/π_ref(y_t) plus the centred score on the last token, γ = 1
     returns, and the normalisation of every response token's return over the global batch,
-    A ← (A − μ_batch)/σ_batch. Loss as ``reinforce-pp``. Rollout tensors ``(batch, T)``, batch =
-    prompts × G; losses ``(batch,)``.
+    A ← (A − μ_batch)/σ_batch. Loss as ``reinforce-pp``, averaged over every response token of the batch
+    (OpenRLHF's ``PolicyLoss`` with its default ``token_level_loss``). Rollout tensors ``(batch, T)``,
+    batch = prompts × G; losses ``(batch,)``.
     """
 
     paper = "Hu 2025, arXiv:2501.03262"
@@ -27,6 +28,8 @@ class ReinforcePPBaseline(ReinforcePP):
         """G, responses per prompt: the group whose mean score is the baseline."""
         gamma: float = param(1.0, gt=0, le=1)
         """γ, the discount of the returns (OpenRLHF sets 1 for this estimator)."""
+        loss_aggregation: str = param("token", choices=("sequence", "token"))
+        """token: every token of the batch averaged at once, as OpenRLHF's policy loss does."""
 
     def token_rewards(self, rollout: Rollout) -> Tensor:
         grouped = rollout.grouped(rollout.scores)

@@ -131,3 +131,17 @@ def test_reinforce_pp_baseline_centres_each_score_on_its_group_then_whitens_the_
     assert adv.flatten().tolist() == pytest.approx(((flat - flat.mean()) / flat.std(unbiased=False)).tolist(), rel=1e-4)
     plain = ALGORITHMS.get("reinforce-pp")(ALGORITHMS.get("reinforce-pp").Config(kl_coef=0.1))
     assert plain.token_rewards(r)[:, -1].tolist() != algorithm.token_rewards(r)[:, -1].tolist()  # no baseline there
+
+
+@pytest.mark.parametrize("name,expected", [("reinforce-pp", -0.5), ("reinforce-pp-baseline", 0.25)])
+def test_reinforce_pp_losses_average_per_response_or_over_the_batchs_tokens(name, expected):
+    """At ρ = 1 the per-token loss is −A_t. A 1-token response with A = 2 and a 3-token one with A = −1:
+    reinforce-pp averages each response, then both, (−2 + 1)/2 = −0.5; reinforce-pp-baseline averages the
+    batch's 4 tokens, (−2 + 3)/4 = 0.25, as OpenRLHF's token-level PolicyLoss does."""
+    cls = ALGORITHMS.get(name)
+    algorithm = cls(cls.Config(samples_per_prompt=2))
+    mask = torch.tensor([[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    logprobs = torch.full((2, 3), -1.0) * mask
+    r = Rollout(logprobs, logprobs, torch.zeros(2), mask, group_size=2)
+    advantages = torch.tensor([[2.0, 0.0, 0.0], [-1.0, -1.0, -1.0]])
+    assert algorithm.loss(logprobs, None, r, advantages, advantages).loss.item() == pytest.approx(expected)
