@@ -62,9 +62,17 @@ class RLSettings:
     max_new_tokens: int = 24
     temperature: float = 1.0
     generation_batch_size: int = 64
+    steps_per_rollout: int = 0
+    """Where set, the suites' minibatches: optimiser steps per rollout and epoch, each on an equal share of its
+    responses. The first step is on-policy (π = π_old, every importance ratio 1); the later ones are not, π
+    having moved since the rollout was sampled, and only there do clipping, soft gates and importance weights
+    act. 0: minibatches of the training micro batch."""
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        values = asdict(self)
+        if not self.steps_per_rollout:  # written only where taken: results from before it existed had none
+            del values["steps_per_rollout"]
+        return values
 
 
 @dataclass

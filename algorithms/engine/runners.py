@@ -167,6 +167,17 @@ def run_reward_learning(algorithm, ctx: RunContext) -> CellResult:
                       evaluation=evaluation, artifact=str(saved))
 
 
+def rl_minibatch(rl, train) -> int:
+    """Responses per optimiser step of the RL loop: the rollout (``train.batch_size`` responses) split into
+    ``rl.steps_per_rollout`` equal minibatches where that is set, else the training micro batch."""
+    if not rl.steps_per_rollout:
+        return train.micro_batch_size
+    if rl.steps_per_rollout < 1 or train.batch_size % rl.steps_per_rollout:
+        raise ValueError(f"steps_per_rollout = {rl.steps_per_rollout} must divide a rollout's {train.batch_size} "
+                         "responses (the training batch size) into equal minibatches")
+    return train.batch_size // rl.steps_per_rollout
+
+
 def run_rl(algorithm, ctx: RunContext) -> CellResult:
     """First the reward model of ``algorithm.reward_learner`` (any registered reward learner, trained
     on the pairs the budget reads, as its own cell would), then ``steps`` iterations of the RL loop
@@ -180,7 +191,7 @@ def run_rl(algorithm, ctx: RunContext) -> CellResult:
     reward_model, learned_wall_time_s, learned_extras, reused = _shared_reward_model(learner, ctx, adapter)
     try:
         rl = dataclasses.replace(ctx.rl, responses_per_iteration=ctx.train.batch_size,
-                                 minibatch_size=ctx.train.micro_batch_size)
+                                 minibatch_size=rl_minibatch(ctx.rl, ctx.train))
         result = train_rl(algorithm, ctx.model, ctx.tokenizer, ctx.train_prompts,
                           _asked(reward_model, prefix), ctx.model_settings, ctx.train, rl,
                           gold=ctx.gold)

@@ -123,3 +123,17 @@ def test_the_quick_profile_evaluates_along_training_within_whatever_budget_a_run
     assert suite.profile(suite.options(profile="smoke"))[1].eval_at == ()
     with pytest.raises(ValueError, match="--eval-at 9: the budget has steps 1 to 8"):
         suite.profile(suite.options(profile="quick", steps=8, eval_at="3,9"))
+
+
+def test_the_rl_option_splits_each_rollout_into_off_policy_steps_and_names_its_setting():
+    from prefzoo.benchmarks.suites.smol_sentiment.suite import SmolSentimentSuite
+
+    suite = SmolSentimentSuite()
+    _, quick = suite.profile(suite.options(profile="quick"))
+    _, split = suite.profile(suite.options(profile="quick", rl="steps_per_rollout=4"))
+    assert "steps_per_rollout" not in quick.to_dict()["rl"]  # the main setting's hash is unchanged
+    assert split.to_dict()["rl"]["steps_per_rollout"] == 4 and split.to_dict() != quick.to_dict()
+    with pytest.raises(ValueError, match="steps_per_rollout = 3 must divide a rollout's 8 responses"):
+        suite.profile(suite.options(profile="quick", rl="steps_per_rollout=3"))
+    with pytest.raises(ValueError, match="--rl: no field 'minibatch_size'"):
+        suite.profile(suite.options(profile="quick", rl="minibatch_size=2"))

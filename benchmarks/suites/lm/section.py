@@ -10,6 +10,7 @@ from pathlib import Path
 from prefzoo.benchmarks.harness.tables import code_list, markdown_table
 from prefzoo.benchmarks.suites.lm.documents import LMResult
 from prefzoo.benchmarks.suites.lm.figures import frontier_plot, overoptimisation_plot, reward_kl_plot
+from prefzoo.benchmarks.suites.lm.identical_rows import identical_rows_lines
 from prefzoo.benchmarks.suites.lm.matched_kl import HEADLINE_LEVEL, claim_rows, matched_kl_table, power_rows
 from prefzoo.benchmarks.suites.lm.report import describe_setting, headline_columns, leaderboard_rows, setting_rows
 from prefzoo.benchmarks.suites.lm.reward_report import label_budget_rows, misspecification_rows, reward_sections
@@ -110,6 +111,7 @@ def _setting(title: str, group: Sequence[LMResult], out_dir: Path, suite_object,
         lines += [f"Partial: not run at this setting: {code_list(missing)}.", ""]
     if superseded:
         lines += [SUPERSEDED, ""]
+    lines += identical_rows_lines(group)
     entries, _ = statistics.matched_kl(group)
     if entries:
         figure = frontier_plot(group, out_dir / f"{suite}-{sid}-frontiers.png")

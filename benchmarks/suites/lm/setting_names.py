@@ -21,6 +21,8 @@ PHRASES: dict[str, Callable[[Any], str]] = {
     "model.model": lambda v: f"model {v}",
     "data.temperature": lambda v: f"sampler temperature {v:g}",
     "data.label_temperature": lambda v: f"data labelled at temperature {v:g}",
+    "rl.steps_per_rollout": lambda v: f"RL: {v} optimiser steps per rollout",
+    "rl.epochs": lambda v: f"RL: {v} epochs per rollout",
 }
 """How a changed setting reads; any other reads ``key = value``."""
 

@@ -21,7 +21,7 @@ import torch
 
 from prefzoo.algorithms.engine.checkpointing import parse_bytes
 from prefzoo.algorithms.engine.processes import data_parallel_refusal, is_main
-from prefzoo.algorithms.engine.runners import NEEDS_GOLD
+from prefzoo.algorithms.engine.runners import NEEDS_GOLD, rl_minibatch
 from prefzoo.algorithms.framework.base import Algorithm, Family
 from prefzoo.algorithms.framework.config import AlgorithmConfig, replace_fields
 from prefzoo.algorithms.framework.unpaired import accepts_unpaired
@@ -43,6 +43,10 @@ from prefzoo.benchmarks.suites.lm.second_gold import rejudge
 from prefzoo.benchmarks.suites.lm.sources import DataSource, PreferenceDataset
 from prefzoo.registry import ALGORITHMS
 
+RL_FROZEN = ("responses_per_iteration", "minibatch_size", "max_new_tokens")
+"""RL loop settings that ``--rl`` does not take: a rollout is the training batch, its minibatch follows
+``steps_per_rollout`` or the micro batch, and its responses are as long as the data's."""
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class LMOptions(SuiteOptions):
@@ -55,6 +59,9 @@ class LMOptions(SuiteOptions):
     train: tuple[str, ...] = ()
     """The shared budget, FIELD=VALUE,... of the training settings (learning_rate, steps, batch_size,
     micro_batch_size, warmup_steps, weight_decay, max_grad_norm, mixed_precision)."""
+    rl: tuple[str, ...] = ()
+    """The RL family's loop, FIELD=VALUE,...: steps_per_rollout (optimiser steps per rollout, each on an equal
+    share of its responses: the later ones off-policy), epochs (passes over each rollout)."""
     eval_prompts: int | None = at_least(1)
     """Held-out prompts every policy is sampled on (default: the profile's); more prompts buy power (see the
     power line under each ranked table). Generated data make their held-out pairs again at a new count."""
@@ -152,6 +159,9 @@ class _LMSuite(Suite):
                                                                   frozen=("seed",)))
         if options.steps:
             prof = dataclasses.replace(prof, train=dataclasses.replace(prof.train, steps=options.steps))
+        if options.rl:  # the rollout's size is the training batch's: every family reads the same budget
+            prof = dataclasses.replace(prof, rl=replace_fields(prof.rl, options.rl, "--rl", frozen=RL_FROZEN))
+        rl_minibatch(prof.rl, prof.train)  # a split that does not divide the rollout fails before any cell
         # the profile's own checkpoints past a shortened budget go; an --eval-at beyond it is refused below
         prof = dataclasses.replace(prof, eval_at=tuple(s for s in prof.eval_at if s < prof.train.steps))
         if options.eval_prompts:

@@ -136,3 +136,20 @@ def test_a_pretraining_loss_without_a_corpus_is_refused(tiny):
     with pytest.raises(ValueError, match="ptx_coef = 0.5, but this loop has no pretraining corpus"):
         train_rl(PPO(PPO.Config(ptx_coef=0.5)), model, tok, PROMPTS, scored_reward_model(model, settings), settings,
                   TrainSettings(steps=1))
+
+
+@pytest.mark.parametrize("minibatch,same", [(8, True), (2, False)], ids=["one-step-per-rollout", "four-steps"])
+def test_dapo_and_vespo_train_one_policy_on_policy_and_two_off_it(tiny, minibatch, same):
+    """The loop users run: with one optimiser step per rollout DAPO and VESPO (same token aggregation, ratio
+    treatments that agree at ratio 1) reach the same weights; split into four minibatches, the steps after
+    the first are off-policy and the two part (tests/families/rl/test_on_policy_equivalence.py: why)."""
+    finals = []
+    for name in ("dapo", "vespo"):
+        settings, tok, model = policy(tiny, quantize=False)
+        cls = ALGORITHMS.get(name)
+        train_rl(cls(cls.Config()), model, tok, PROMPTS, scored_reward_model(model, settings), settings,
+                 TrainSettings(steps=1, learning_rate=5e-2),
+                 RLSettings(responses_per_iteration=8, minibatch_size=minibatch, max_new_tokens=4))
+        finals.append(torch.cat([p.detach().flatten() for n, p in model.named_parameters() if "lora_" in n]))
+    gap = float((finals[0] - finals[1]).abs().max())
+    assert gap < 1e-6 if same else gap > 1e-3

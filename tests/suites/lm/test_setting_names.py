@@ -40,3 +40,8 @@ def test_a_setting_is_named_by_what_it_changes():
     assert setting_name(tuned, main) == "tuned: 3 trials"
     assert setting_name(two_factor, main) == "safety-first preference"
     assert setting_name(main, labels) == "all the labels"
+
+
+def test_an_rl_loop_setting_is_named_by_its_steps_per_rollout():
+    main, split = lm_results(_doc(), _doc(settings={"rl.steps_per_rollout": 4}))
+    assert setting_name(split, main) == "RL: 4 optimiser steps per rollout"
