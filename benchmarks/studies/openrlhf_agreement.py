@@ -29,10 +29,9 @@ from pathlib import Path
 import torch
 
 from prefzoo.algorithms.framework.base import Rollout
+from prefzoo.benchmarks.studies.trl_rl_agreement import B, G, T, random_rollout
 from prefzoo.registry import ALGORITHMS
 
-G, PROMPTS, T = 4, 3, 7
-B = G * PROMPTS
 NS = types.SimpleNamespace
 
 
@@ -69,20 +68,10 @@ def openrlhf_modules(source: Path):
         sys.modules.update(saved)
 
 
-def random_rollout(seed: int) -> tuple[torch.Tensor, ...]:
-    """(mask, old, reference and new per-token log-probs, scores): ``[B, T]`` and ``[B]``."""
-    g = torch.Generator().manual_seed(seed)
-    lengths = torch.randint(1, T + 1, (B,), generator=g)
-    mask = (torch.arange(T)[None] < lengths[:, None]).float()
-    old = -torch.rand(B, T, generator=g) * 3 * mask
-    ref = old + torch.randn(B, T, generator=g) * 0.3 * mask
-    new = old + torch.randn(B, T, generator=g) * 0.3 * mask
-    return mask, old, ref, new, torch.randn(B, generator=g)
-
-
 def gaps(modules, name: str, estimator: str, beta: float, seed: int) -> tuple[float, float, float]:
     """(max |Δ advantage|, |Δ loss|, max |Δ gradient|) of ``name`` against OpenRLHF's ``estimator``."""
     mask, old, ref, new, scores = random_rollout(seed)
+    mask = mask.float()
     cls = ALGORITHMS.get(name)
     algorithm = cls(cls.Config(samples_per_prompt=G, kl_coef=beta))
     rollout = Rollout(old, ref, scores, mask, group_size=G, max_tokens=T)

@@ -65,6 +65,15 @@ def empty_metrics():
     return {"train": defaultdict(list), "eval": defaultdict(list)}
 
 
+def scoring_state() -> dict:
+    """The logging state a TRL trainer's ``_generate_and_score_completions`` writes into, for a trainer
+    built without ``__init__`` (GRPO's and RLOO's)."""
+    return dict(_tokenizer=types.SimpleNamespace(pad_token_id=0), _metrics=empty_metrics(),
+                _logs={"prompt": [], "completion": [], "rewards": defaultdict(list), "advantages": [],
+                       "extra": defaultdict(list), "images": []},
+                _pending_extra_logs={}, _pending_metrics={}, log_multimodal=False)
+
+
 def grpo_trainer(loss_type: str, beta: float, eps_low: float, eps_high: float, correction: bool,
                  output_dir: str, level: str = "token", mask_threshold: float | None = None) -> GRPOTrainer:
     """A ``GRPOTrainer`` whose ``_compute_loss`` runs on a real ``GRPOConfig``, without model or data."""
@@ -140,10 +149,7 @@ def advantage_gap(name: str, scale: str, seed: int, output_dir: str) -> float:
         num_generations_eval=G, num_iterations=args.num_iterations, use_vllm=False, environment_factories=None,
         environments=None, tools=None, pad_to_multiple_of=None, mask_truncated_completions=False,
         multi_objective_aggregation=args.multi_objective_aggregation, reward_weights=torch.ones(1),
-        reward_func_names=["score"], _tokenizer=types.SimpleNamespace(pad_token_id=0), _metrics=empty_metrics(),
-        _logs={"prompt": [], "completion": [], "rewards": defaultdict(list), "advantages": [],
-               "extra": defaultdict(list), "images": []},
-        _pending_extra_logs={}, _pending_metrics={}, log_multimodal=False,
+        reward_func_names=["score"], **scoring_state(),
         model=types.SimpleNamespace(training=True, is_gradient_checkpointing=False))
     lengths = mask.sum(1).tolist()
     trainer._generate = lambda prompts: ([[1, 2]] * B, [[5] * n for n in lengths], None, ["text"] * B, None, {},

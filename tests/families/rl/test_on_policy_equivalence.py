@@ -15,27 +15,22 @@ import pytest
 import torch
 
 from prefzoo.algorithms.framework.base import Rollout
+from prefzoo.benchmarks.studies.trl_rl_agreement import G, T, random_rollout
 from prefzoo.registry import ALGORITHMS
 
-G, PROMPTS, T = 4, 3, 7
 SAME_ON_POLICY = [("dapo", "vespo"), ("gspo", "sapo")]
 DISTINCT_ON_POLICY = ["dapo", "gspo", "dr-grpo", "cispo", "luspo"]
 
 
-def loss_and_gradient(name: str, seed: int, drift: float) -> tuple[float, torch.Tensor]:
-    """``name``'s loss and its gradient w.r.t. the per-token log-probs on one random rollout of
-    ``G · PROMPTS`` responses of 1..T tokens, the policy's log-probs ``drift``·N(0, 1) from π_old's."""
-    g = torch.Generator().manual_seed(seed)
-    n = G * PROMPTS
-    mask = (torch.arange(T)[None] < torch.randint(1, T + 1, (n,), generator=g)[:, None]).float()
-    old = -torch.rand(n, T, generator=g) * 3 * mask
-    ref = old + torch.randn(n, T, generator=g) * 0.3 * mask
-    new = old + torch.randn(n, T, generator=g) * drift * mask
-    rollout = Rollout(old, ref, torch.randn(n, generator=g), mask, group_size=G, max_tokens=T)
+def loss_and_gradient(name: str, seed: int, on_policy: bool) -> tuple[float, torch.Tensor]:
+    """``name``'s loss and its gradient w.r.t. the per-token log-probs on one random rollout, taken at
+    π_old's log-probs (on-policy) or at log-probs 0.3·N(0, 1) per token away from them."""
+    mask, old, ref, new, scores = random_rollout(seed)
+    rollout = Rollout(old, ref, scores, mask.float(), group_size=G, max_tokens=T)
     cls = ALGORITHMS.get(name)
     algorithm = cls(cls.Config(samples_per_prompt=G))
     advantages, returns = algorithm.advantages(rollout, algorithm.token_rewards(rollout))
-    logprobs = new.clone().requires_grad_(True)
+    logprobs = (old if on_policy else new).clone().requires_grad_(True)
     loss = algorithm.loss(logprobs, None, rollout, advantages, returns).loss
     gradient, = torch.autograd.grad(loss, logprobs)
     return loss.item(), gradient
@@ -44,8 +39,8 @@ def loss_and_gradient(name: str, seed: int, drift: float) -> tuple[float, torch.
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("a,b", SAME_ON_POLICY)
 def test_on_policy_the_pair_has_one_gradient_but_different_losses(a, b, seed):
-    loss_a, grad_a = loss_and_gradient(a, seed, drift=0.0)
-    loss_b, grad_b = loss_and_gradient(b, seed, drift=0.0)
+    loss_a, grad_a = loss_and_gradient(a, seed, on_policy=True)
+    loss_b, grad_b = loss_and_gradient(b, seed, on_policy=True)
     assert grad_a.abs().max() > 1e-3
     assert torch.allclose(grad_a, grad_b, atol=1e-7)
     assert abs(loss_a - loss_b) > 1e-3  # the logged losses differ: the histories do not show it
@@ -54,14 +49,14 @@ def test_on_policy_the_pair_has_one_gradient_but_different_losses(a, b, seed):
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("a,b", SAME_ON_POLICY)
 def test_off_policy_the_pair_parts(a, b, seed):
-    _, grad_a = loss_and_gradient(a, seed, drift=0.3)
-    _, grad_b = loss_and_gradient(b, seed, drift=0.3)
+    _, grad_a = loss_and_gradient(a, seed, on_policy=False)
+    _, grad_b = loss_and_gradient(b, seed, on_policy=False)
     assert (grad_a - grad_b).abs().max() > 1e-3
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_on_policy_the_aggregations_and_scalings_differ(seed):
-    gradients = {name: loss_and_gradient(name, seed, drift=0.0)[1] for name in DISTINCT_ON_POLICY}
+    gradients = {name: loss_and_gradient(name, seed, on_policy=True)[1] for name in DISTINCT_ON_POLICY}
     for i, a in enumerate(DISTINCT_ON_POLICY):
         for b in DISTINCT_ON_POLICY[i + 1:]:
             assert (gradients[a] - gradients[b]).abs().max() > 1e-3, (a, b)

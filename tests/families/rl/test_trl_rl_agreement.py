@@ -15,7 +15,6 @@ through ``RLOOTrainer._compute_loss`` the same way as GRPO's.
 from __future__ import annotations
 
 import types
-from collections import defaultdict
 
 import pytest
 import torch
@@ -28,8 +27,8 @@ from accelerate import Accelerator  # noqa: E402
 from trl import RLOOConfig, RLOOTrainer  # noqa: E402
 
 from prefzoo.benchmarks.studies.trl_rl_agreement import (  # noqa: E402
-    B, G, NAMED, T, VARIANTS, advantage_gap, compare_with_trl, empty_metrics, grpo_trainer, loss_type_gap,
-    named_variant_gap, random_rollout)
+    B, G, NAMED, T, VARIANTS, advantage_gap, compare_with_trl, grpo_trainer, loss_type_gap,
+    named_variant_gap, random_rollout, scoring_state)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -70,10 +69,7 @@ def _rloo_trainer(beta: float, tmp_path) -> RLOOTrainer:
         args=args, accelerator=Accelerator(cpu=True), beta=args.beta, num_generations=G, num_generations_eval=G,
         normalize_advantages=args.normalize_advantages, reward_clip_range=None, reward_weights=torch.ones(1),
         reward_func_names=["score"], mask_truncated_completions=False, pad_to_multiple_of=None,
-        _tokenizer=types.SimpleNamespace(pad_token_id=0), _metrics=empty_metrics(),
-        _logs={"prompt": [], "completion": [], "rewards": defaultdict(list), "advantages": [],
-               "extra": defaultdict(list), "images": []},
-        _pending_extra_logs={}, _pending_metrics={}, log_multimodal=False, ref_model=object(),
+        **scoring_state(), ref_model=object(),
         epsilon_low=args.epsilon, epsilon_high=args.epsilon_high if args.epsilon_high is not None else args.epsilon,
         aux_loss_enabled=False, use_vllm=False,
         chat_template_kwargs={}, model=types.SimpleNamespace(training=True, is_gradient_checkpointing=False))
