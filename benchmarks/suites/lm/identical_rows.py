@@ -1,8 +1,8 @@
 """Rows of one setting that are one policy: rows whose held-out samples, at every evaluation along
 training and at the end, are the same texts on every seed the rows share. Every row samples the
-held-out prompts with the same sampling seeds, so two different policies draw the same 64 texts at five
-evaluations on every seed only if they are the same policy (or differ below what sampling can show).
-Such rows are one result counted twice: the leaderboard says so under the setting's tables."""
+held-out prompts with the same sampling seeds, so two policies draw the same texts at every evaluation
+on every seed only if they are one policy, or differ below what sampling can show. Such rows are one
+result counted twice: the leaderboard says so under the setting's title."""
 
 from __future__ import annotations
 
@@ -77,6 +77,6 @@ def identical_rows_lines(group: Sequence[LMResult]) -> list[str]:
            "importance ratio is 1 when the loss is taken, and losses that differ only in how they treat a ratio "
            "away from 1 have the same gradient ([the smol-sentiment suite's page](../docs/suites/smol-sentiment.md"
            "#on-policy-rl-one-policy-in-several-rows)).")
-    return [f"**One policy in several rows.** {'; '.join(items)}. In this setting each such class trained one "
-            "policy: its rows are one result counted more than once, and the differences between them are zero "
-            f"by construction, not a tie between methods.{why}", ""]
+    return [f"**One policy in several rows.** {'; '.join(items)}. As far as sampling can show, the rows of each "
+            "such class are one policy in this setting: one result counted more than once, whose differences are "
+            f"zero by construction, not a tie between methods.{why}", ""]
