@@ -9,7 +9,8 @@ class SAPO(GRPO):
     """Soft Adaptive Policy Optimization (Gao et al. 2025; Equation: its gate, written out here): the hard clip
     replaced by a smooth gate, per token −(4/τ)·σ(τ(ρ_t − 1))·Â, whose gradient is the plain policy gradient at
     ρ = 1 and fades as ρ leaves it, faster for negative advantages (τ_neg = 1.05 > τ_pos = 1, the paper's
-    values); each response's tokens averaged, then responses; no KL term. Shapes as ``grpo``."""
+    values); each response's tokens averaged, then responses; no KL term. On-policy (one optimiser step per
+    rollout, ρ ≡ 1) its gradient is GSPO's. Shapes as ``grpo``."""
 
     paper = "Gao et al. 2025, arXiv:2511.20347"
 

@@ -10,7 +10,8 @@ class VESPO(GRPO):
     here): no clipping; each response's update −sg(φ(w))·Â·log π_t is weighted by a Gamma-shaped function of its
     sequence importance weight w = Π_t ρ_t, φ(w) = e^λ·w^k·e^(−λw) (φ(1) = 1), which falls smoothly for w far
     from 1 on either side — asymmetrically: (k, λ) = (2, 3) for Â ≥ 0 and (3, 2) for Â < 0, the authors' values
-    as TRL keeps them; the loss averaged over the batch's tokens; no KL term. Shapes as ``grpo``."""
+    as TRL keeps them; the loss averaged over the batch's tokens; no KL term. On-policy (one optimiser step per
+    rollout, w ≡ 1) its gradient is DAPO's. Shapes as ``grpo``."""
 
     paper = "VESPO 2026, arXiv:2602.10693"
 
