@@ -51,7 +51,10 @@ Scorer = RewardModel | Callable[[list[str]], torch.Tensor]
 
 @dataclass(frozen=True)
 class RLSettings:
-    """How the RL loop spends an iteration (``TrainSettings.steps`` iterations make a run)."""
+    """How the RL loop spends an iteration (``TrainSettings.steps`` iterations make a run). The LM suites
+    size each rollout and minibatch from the training settings when a cell runs (``runners.run_rl``:
+    the batch, and ``steps_per_rollout`` or the micro batch), so a result's recorded
+    ``responses_per_iteration`` and ``minibatch_size`` are these defaults, not what its loop used."""
 
     responses_per_iteration: int = 8
     """Responses sampled an iteration: responses / samples_per_prompt prompts."""
