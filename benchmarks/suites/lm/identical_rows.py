@@ -7,7 +7,9 @@ result counted twice: the leaderboard says so under the setting's title."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import SimpleNamespace
 
+from prefzoo.algorithms.engine.runners import rl_minibatch
 from prefzoo.algorithms.framework.base import Family
 from prefzoo.benchmarks.harness.tables import code_list
 from prefzoo.benchmarks.suites.lm.documents import LMResult
@@ -56,9 +58,9 @@ def identical_rows(group: Sequence[LMResult]) -> list[tuple[list[str], int, set[
 def on_policy(doc: LMResult) -> bool:
     """Whether ``doc``'s setting takes one optimiser step per rollout (one epoch, one minibatch), so that
     every RL loss is taken at π = π_old."""
-    rl, train = doc.settings.get("rl", {}), doc.settings.get("train", {})
-    steps = rl.get("steps_per_rollout") or -(-train.get("batch_size", 1) // train.get("micro_batch_size", 1))
-    return steps == 1 and rl.get("epochs", 1) == 1
+    rl = SimpleNamespace(**{"epochs": 1, "steps_per_rollout": 0, **doc.settings.get("rl", {})})
+    train = SimpleNamespace(**doc.settings["train"])
+    return rl.epochs == 1 and rl_minibatch(rl, train) >= train.batch_size
 
 
 def _and(names: list[str]) -> str:
